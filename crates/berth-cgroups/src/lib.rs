@@ -1,1 +1,22 @@
-//! berth-cgroups
+//! berth-cgroups: the container's cgroup with the cgroupfs driver, on cgroup v1,
+//! hybrid (v1 + `/sys/fs/cgroup/unified`) and pure v2 hosts.
+//!
+//! [`Cgroup::plan`] computes where the cgroup goes from `linux.cgroupsPath` as
+//! runc does; [`Cgroup::create`], [`Cgroup::add_process`],
+//! [`Cgroup::apply_resources`], [`Cgroup::freeze`], [`Cgroup::kill_all`] and
+//! [`Cgroup::destroy`] drive it. `Cgroup` is serializable so that later commands
+//! can act on it from the container's state. See README.md for the path rules and
+//! the v1/v2 translation table.
+
+mod cgroup;
+mod error;
+mod freezer;
+mod fsutil;
+mod host;
+mod plan;
+pub mod resources;
+
+pub use cgroup::{Cgroup, UnifiedDir, V1Hierarchy};
+pub use error::CgroupError;
+pub use host::{detect_layout, Layout, CGROUP_ROOT};
+pub use resources::runc_device_rules;

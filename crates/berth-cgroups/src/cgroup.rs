@@ -1,0 +1,337 @@
+//! The container's cgroup: its directories in every hierarchy, and creating,
+//! joining, listing and removing them.
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{open, OFlag};
+use nix::sys::stat::Mode;
+use serde::{Deserialize, Serialize};
+
+use crate::host::HostCgroups;
+use crate::plan::{inner_path, plan_on};
+use crate::{fsutil, CgroupError, Layout};
+
+/// The container's directory in one cgroup v1 hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct V1Hierarchy {
+    /// The hierarchy's name under `/sys/fs/cgroup`: its mount point's last part
+    /// (`memory`, `cpu,cpuacct`, `systemd`).
+    pub name: String,
+    /// Its controllers as `/proc/self/cgroup` names them (`cpu`, `name=systemd`).
+    pub controllers: Vec<String>,
+    /// Where the hierarchy is mounted on the host.
+    pub mountpoint: PathBuf,
+    /// The container's cgroup directory in it.
+    pub dir: PathBuf,
+}
+
+impl V1Hierarchy {
+    /// Whether this hierarchy carries `controller` (`memory`, `name=systemd`).
+    pub fn has_controller(&self, controller: &str) -> bool {
+        self.controllers.iter().any(|c| c == controller)
+    }
+}
+
+/// The container's directory in the cgroup2 tree (pure v2, or hybrid's `unified`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnifiedDir {
+    /// Where the cgroup2 tree is mounted on the host.
+    pub mountpoint: PathBuf,
+    /// The container's cgroup directory in it.
+    pub dir: PathBuf,
+}
+
+/// A container's cgroup on one host; persisted in the container's state file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cgroup {
+    layout: Layout,
+    #[serde(default)]
+    v1: Vec<V1Hierarchy>,
+    #[serde(default)]
+    unified: Option<UnifiedDir>,
+}
+
+impl Cgroup {
+    pub(crate) fn from_parts(
+        layout: Layout,
+        v1: Vec<V1Hierarchy>,
+        unified: Option<UnifiedDir>,
+    ) -> Self {
+        Self {
+            layout,
+            v1,
+            unified,
+        }
+    }
+
+    /// Computes (does not create) the container's cgroup from `linux.cgroupsPath`
+    /// as runc's cgroupfs driver does:
+    /// - `None` or empty: the container id, relative (see below);
+    /// - `/a/b`: under the root of every hierarchy;
+    /// - `a/b`: under the runtime's own cgroup in each v1 hierarchy and in hybrid's
+    ///   unified tree; under the *parent* of its own cgroup on pure v2;
+    /// - `slice:prefix:name` (systemd driver form): an error.
+    ///
+    /// `..` never climbs out of a hierarchy. v1 hierarchies that are not mounted are
+    /// skipped; a missing `devices` hierarchy is an error.
+    pub fn plan(cgroups_path: Option<&str>, id: &str) -> Result<Cgroup, CgroupError> {
+        let inner = inner_path(cgroups_path, id)?;
+        plan_on(&HostCgroups::read()?, &inner)
+    }
+
+    /// The host's layout this cgroup was planned for.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// The container's directory in each mounted v1 hierarchy (empty on pure v2).
+    pub fn v1_hierarchies(&self) -> &[V1Hierarchy] {
+        &self.v1
+    }
+
+    /// The container's directory in the v1 hierarchy carrying `controller`.
+    pub fn v1_dir(&self, controller: &str) -> Option<&Path> {
+        self.v1
+            .iter()
+            .find(|h| h.has_controller(controller))
+            .map(|h| h.dir.as_path())
+    }
+
+    /// The container's cgroup2 directory (pure v2, or hybrid's unified tree).
+    pub fn unified_dir(&self) -> Option<&Path> {
+        self.unified.as_ref().map(|u| u.dir.as_path())
+    }
+
+    pub(crate) fn unified(&self) -> Option<&UnifiedDir> {
+        self.unified.as_ref()
+    }
+
+    /// What runc bind-mounts for a `cgroup` mount at `/sys/fs/cgroup` on v1/hybrid
+    /// hosts: (name under `/sys/fs/cgroup`, host directory of this container's
+    /// cgroup in that hierarchy). Hybrid's unified tree is not included (runc 1.1
+    /// does not mount it in the container). For joint hierarchies such as
+    /// `cpu,cpuacct`, runc also links each controller name to the joint directory;
+    /// [`V1Hierarchy::controllers`] gives those names.
+    pub fn v1_mount_sources(&self) -> Vec<(String, PathBuf)> {
+        self.v1
+            .iter()
+            .map(|h| (h.name.clone(), h.dir.clone()))
+            .collect()
+    }
+
+    /// Every directory of this cgroup, v1 hierarchies first.
+    fn all_dirs(&self) -> impl Iterator<Item = &Path> {
+        self.v1
+            .iter()
+            .map(|h| h.dir.as_path())
+            .chain(self.unified_dir())
+    }
+
+    /// Creates the directories (`mkdir -p`) in every hierarchy. v1 cpuset levels
+    /// get their parent's `cpuset.cpus`/`cpuset.mems` where empty (else no task
+    /// could join). Pure v2: every controller available at each ancestor is
+    /// enabled in its `cgroup.subtree_control`, as runc does.
+    pub fn create(&self) -> Result<(), CgroupError> {
+        for h in &self.v1 {
+            let copy_cpuset = h.has_controller("cpuset");
+            for level in levels(&h.mountpoint, &h.dir) {
+                fsutil::mkdir(&level)?;
+                if copy_cpuset {
+                    inherit_cpuset(&level)?;
+                }
+            }
+        }
+        if let Some(u) = &self.unified {
+            for level in levels(&u.mountpoint, &u.dir) {
+                fsutil::mkdir(&level)?;
+            }
+            if self.layout == Layout::V2 {
+                enable_on_ancestors(u, None)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves process `pid` into the container's cgroup in every hierarchy.
+    pub fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
+        self.all_dirs()
+            .try_for_each(|dir| fsutil::write(dir, "cgroup.procs", &pid.to_string()))
+    }
+
+    /// The directory whose `cgroup.procs` lists the container's processes: the
+    /// unified one on pure v2, else the v1 `devices` hierarchy (always there).
+    pub(crate) fn procs_dir(&self) -> Option<&Path> {
+        match self.layout {
+            Layout::V2 => self.unified_dir(),
+            Layout::V1 | Layout::Hybrid => self
+                .v1_dir("devices")
+                .or_else(|| self.v1.first().map(|h| h.dir.as_path())),
+        }
+    }
+
+    /// Every pid in the container's cgroup and the cgroups below it. Empty if the
+    /// cgroup does not exist (any more).
+    pub fn processes(&self) -> Result<Vec<i32>, CgroupError> {
+        let mut pids = Vec::new();
+        if let Some(dir) = self.procs_dir() {
+            collect_pids(dir, &mut pids)?;
+        }
+        Ok(pids)
+    }
+
+    /// Removes the container's cgroup directories (and any child cgroups inside
+    /// them) in every hierarchy. `EBUSY` is retried briefly; missing ones are fine,
+    /// so it is idempotent. Parents are never removed (`/docker` stays, as with
+    /// runc). Every hierarchy is tried; the first error is returned.
+    pub fn destroy(&self) -> Result<(), CgroupError> {
+        let mut first_error = None;
+        for dir in self.all_dirs() {
+            if let Err(e) = fsutil::remove_cgroup_tree(dir) {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Pure v2 only: an `O_DIRECTORY` fd of the (created) cgroup, for `clone3`
+    /// with `CLONE_INTO_CGROUP`. `None` on v1/hybrid (the pid must be written to
+    /// every hierarchy) or if it cannot be opened (then write the pid instead).
+    pub fn open_for_clone_into_cgroup(&self) -> Option<OwnedFd> {
+        if self.layout != Layout::V2 {
+            return None;
+        }
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        open(self.unified_dir()?, flags, Mode::empty()).ok()
+    }
+}
+
+/// The directories from the first one below `mountpoint` down to `dir`.
+fn levels(mountpoint: &Path, dir: &Path) -> Vec<PathBuf> {
+    let relative = dir.strip_prefix(mountpoint).unwrap_or(Path::new(""));
+    let mut current = mountpoint.to_path_buf();
+    relative
+        .components()
+        .map(|part| {
+            current.push(part);
+            current.clone()
+        })
+        .collect()
+}
+
+fn parent_of(path: &Path) -> &Path {
+    path.parent().unwrap_or(path)
+}
+
+/// Fills an empty `cpuset.cpus` / `cpuset.mems` from the parent's.
+fn inherit_cpuset(dir: &Path) -> Result<(), CgroupError> {
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        if fsutil::read_trimmed(dir, file)?.is_empty() {
+            let inherited = fsutil::read_trimmed(parent_of(dir), file)?;
+            fsutil::write(dir, file, &inherited)?;
+        }
+    }
+    Ok(())
+}
+
+/// Enables controllers (all available, or `only` those) in the
+/// `cgroup.subtree_control` of every ancestor of the unified directory, from the
+/// mount point down, so that the directory gets their files.
+pub(crate) fn enable_on_ancestors(
+    u: &UnifiedDir,
+    only: Option<&[&str]>,
+) -> Result<(), CgroupError> {
+    levels(&u.mountpoint, &u.dir)
+        .iter()
+        .try_for_each(|level| enable_controllers(parent_of(level), only))
+}
+
+/// Enables in `dir`'s `cgroup.subtree_control` the controllers available there
+/// (`only`: just those of them). Like runc, a refused write is retried one
+/// controller at a time and refusals are left for the resource writes to report
+/// (they then fail with [`CgroupError::ControllerNotEnabled`]).
+fn enable_controllers(dir: &Path, only: Option<&[&str]>) -> Result<(), CgroupError> {
+    let available = fsutil::read_trimmed(dir, "cgroup.controllers")?;
+    let enabled = fsutil::read_trimmed(dir, "cgroup.subtree_control")?;
+    let missing: Vec<String> = available
+        .split_whitespace()
+        .filter(|c| only.is_none_or(|only| only.contains(c)))
+        .filter(|c| !enabled.split_whitespace().any(|e| e == *c))
+        .map(|c| format!("+{c}"))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let path = dir.join("cgroup.subtree_control");
+    if fsutil::write_raw(&path, &missing.join(" ")).is_err() {
+        for one in &missing {
+            let _refused_is_reported_later = fsutil::write_raw(&path, one);
+        }
+    }
+    Ok(())
+}
+
+/// Appends the pids of `dir`'s `cgroup.procs` and of every cgroup below it.
+fn collect_pids(dir: &Path, pids: &mut Vec<i32>) -> Result<(), CgroupError> {
+    let procs = dir.join("cgroup.procs");
+    let text = match fsutil::read(&procs) {
+        Ok(text) => text,
+        Err(e) if fsutil::is_not_found(&e) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        pids.push(line.trim().parse().map_err(|_| CgroupError::Parse {
+            path: procs.clone(),
+            detail: format!("not a pid: {line:?}"),
+        })?);
+    }
+    for child in fsutil::child_dirs(dir)? {
+        collect_pids(&child, pids)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_walk_down_from_below_the_mount() {
+        let l = levels(
+            Path::new("/sys/fs/cgroup/pids"),
+            Path::new("/sys/fs/cgroup/pids/a/b"),
+        );
+        assert_eq!(
+            l,
+            [
+                PathBuf::from("/sys/fs/cgroup/pids/a"),
+                PathBuf::from("/sys/fs/cgroup/pids/a/b")
+            ]
+        );
+    }
+
+    #[test]
+    fn state_round_trips_through_json() {
+        let cg = Cgroup::from_parts(
+            Layout::Hybrid,
+            vec![V1Hierarchy {
+                name: "cpu,cpuacct".into(),
+                controllers: vec!["cpu".into(), "cpuacct".into()],
+                mountpoint: "/sys/fs/cgroup/cpu,cpuacct".into(),
+                dir: "/sys/fs/cgroup/cpu,cpuacct/c".into(),
+            }],
+            Some(UnifiedDir {
+                mountpoint: "/sys/fs/cgroup/unified".into(),
+                dir: "/sys/fs/cgroup/unified/c".into(),
+            }),
+        );
+        let json = serde_json::to_string(&cg).unwrap();
+        assert!(json.contains("\"layout\":\"hybrid\""), "{json}");
+        assert_eq!(serde_json::from_str::<Cgroup>(&json).unwrap(), cg);
+        assert_eq!(
+            cg.v1_dir("cpuacct"),
+            Some(Path::new("/sys/fs/cgroup/cpu,cpuacct/c"))
+        );
+        assert_eq!(cg.open_for_clone_into_cgroup().map(|_| ()), None);
+    }
+}

@@ -1,0 +1,143 @@
+//! The one error type of this crate. Every variant names the file, directory or
+//! spec field involved and keeps the OS error as its `source`.
+
+use std::io;
+use std::path::PathBuf;
+
+use nix::errno::Errno;
+
+/// Something went wrong while planning, creating, driving or removing a cgroup.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    /// A cgroup or proc file could not be read.
+    #[error("reading {path}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+
+    /// A cgroup file could not be written.
+    #[error("writing {value:?} to {path}: {source}")]
+    Write {
+        path: PathBuf,
+        value: String,
+        source: io::Error,
+    },
+
+    /// A resource value could not be written to its cgroup file.
+    #[error("{field}: writing {value:?} to {path}: {source}")]
+    ResourceWrite {
+        field: String,
+        path: PathBuf,
+        value: String,
+        source: io::Error,
+    },
+
+    /// A cgroup directory could not be created.
+    #[error("creating cgroup directory {path}: {source}")]
+    Mkdir { path: PathBuf, source: io::Error },
+
+    /// A cgroup directory could not be removed (still busy after the retries, ...).
+    #[error("removing cgroup directory {path}: {source}")]
+    Rmdir { path: PathBuf, source: io::Error },
+
+    /// A cgroup directory could not be listed.
+    #[error("listing cgroup directory {path}: {source}")]
+    ReadDir { path: PathBuf, source: io::Error },
+
+    /// `statfs` failed while detecting the cgroup layout.
+    #[error("statfs {path}: {source}")]
+    Statfs { path: PathBuf, source: Errno },
+
+    /// The host's cgroup mounts are not a layout this crate understands.
+    #[error("unsupported cgroup layout: {0}")]
+    Layout(String),
+
+    /// A line of `/proc/self/mountinfo` or `/proc/self/cgroup` could not be parsed,
+    /// or a cgroup file held an unexpected value.
+    #[error("unexpected content in {path}: {detail}")]
+    Parse { path: PathBuf, detail: String },
+
+    /// `linux.cgroupsPath` cannot be used.
+    #[error("linux.cgroupsPath {path:?}: {reason}")]
+    InvalidPath { path: String, reason: String },
+
+    /// `linux.cgroupsPath` is in the systemd driver's `slice:prefix:name` form.
+    #[error(
+        "linux.cgroupsPath {0:?} is in the systemd form \"slice:prefix:name\", \
+         but only the cgroupfs driver is supported (the systemd cgroup driver is not); \
+         use a path such as \"/machine/ctr\""
+    )]
+    SystemdPath(String),
+
+    /// A cgroup hierarchy that the operation requires is not mounted.
+    #[error("the {controller} cgroup hierarchy is not mounted (needed for {needed_for})")]
+    MissingHierarchy {
+        controller: String,
+        needed_for: String,
+    },
+
+    /// A resource field has a value that cannot be applied.
+    #[error("invalid {field}: {reason}")]
+    InvalidValue { field: String, reason: String },
+
+    /// A resource field is set but not supported (on this cgroup layout or at all).
+    #[error("{field} is not supported{detail}")]
+    Unsupported { field: String, detail: String },
+
+    /// A resource field needs a cgroup v2 controller that is not enabled for the cgroup.
+    #[error("{field}: cgroup v2 controller {controller:?} is not enabled for {path} (not in its parent's cgroup.subtree_control): {source}")]
+    ControllerNotEnabled {
+        field: String,
+        controller: String,
+        path: PathBuf,
+        source: io::Error,
+    },
+
+    /// Freezing did not complete in time.
+    #[error("timed out freezing the cgroup {path}")]
+    FreezeTimeout { path: PathBuf },
+
+    /// Sending a signal to a process of the cgroup failed.
+    #[error("sending signal {signal} to pid {pid}: {source}")]
+    Signal {
+        pid: i32,
+        signal: i32,
+        source: Errno,
+    },
+}
+
+impl CgroupError {
+    /// The errno behind this error, where there is one.
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            Self::Read { source, .. }
+            | Self::Write { source, .. }
+            | Self::ResourceWrite { source, .. }
+            | Self::Mkdir { source, .. }
+            | Self::Rmdir { source, .. }
+            | Self::ReadDir { source, .. }
+            | Self::ControllerNotEnabled { source, .. } => {
+                source.raw_os_error().map(Errno::from_raw)
+            }
+            Self::Statfs { source, .. } | Self::Signal { source, .. } => Some(*source),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn unsupported(field: &str, detail: &str) -> Self {
+        let detail = if detail.is_empty() {
+            String::new()
+        } else {
+            format!(" {detail}")
+        };
+        Self::Unsupported {
+            field: field.to_string(),
+            detail,
+        }
+    }
+
+    pub(crate) fn invalid(field: &str, reason: impl Into<String>) -> Self {
+        Self::InvalidValue {
+            field: field.to_string(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! Step 1 of applying resources, the same for every cgroup version: read
+//! `linux.resources` into a list of [`Setting`]s. Zero or absent values mean
+//! "leave unchanged" (what `docker update` sends); values are validated here;
+//! fields this crate does not implement are a clear error naming the field.
+
+use oci_spec::runtime::{
+    LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxMemory, LinuxResources, LinuxThrottleDevice,
+};
+
+use super::devices::{device_rule, DeviceRule};
+use crate::CgroupError;
+
+/// One block I/O throttle kind (`linux.resources.blockIO.throttle*Device`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Throttle {
+    ReadBps,
+    WriteBps,
+    ReadIops,
+    WriteIops,
+}
+
+/// One thing to set in the container's cgroup, as the OCI spec means it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Setting {
+    /// `memory.limit` and `memory.swap` (memory+swap), together because their
+    /// order and the v2 swap value depend on each other. -1 is unlimited.
+    Memory {
+        limit: Option<i64>,
+        swap: Option<i64>,
+    },
+    MemoryReservation(i64),
+    MemorySwappiness(u64),
+    DisableOomKiller,
+    /// -1 (any negative) is unlimited.
+    PidsLimit(i64),
+    CpuShares(u64),
+    CpuBandwidth {
+        quota: Option<i64>,
+        period: Option<u64>,
+    },
+    CpuRealtime {
+        runtime: Option<i64>,
+        period: Option<u64>,
+    },
+    CpusetCpus(String),
+    CpusetMems(String),
+    BlkioWeight(u16),
+    BlkioWeightDevice {
+        major: i64,
+        minor: i64,
+        weight: u16,
+    },
+    BlkioThrottle {
+        kind: Throttle,
+        major: i64,
+        minor: i64,
+        rate: u64,
+    },
+    /// `page_size` as the spec and the kernel spell it (`2MB`, `1GB`).
+    HugepageLimit {
+        page_size: String,
+        limit: i64,
+    },
+    /// The whole rule list, applied in order over "deny all".
+    Devices(Vec<DeviceRule>),
+    /// `linux.resources.unified`: a cgroup v2 file and its value.
+    Unified {
+        file: String,
+        value: String,
+    },
+}
+
+/// Reads `linux.resources` into settings (see the module docs).
+pub fn settings_from_spec(r: &LinuxResources) -> Result<Vec<Setting>, CgroupError> {
+    reject_unimplemented(r)?;
+    let mut settings = Vec::new();
+    if let Some(rules) = r.devices().as_ref().filter(|d| !d.is_empty()) {
+        settings.push(Setting::Devices(device_rules(rules)?));
+    }
+    if let Some(memory) = r.memory() {
+        memory_settings(memory, &mut settings)?;
+    }
+    if let Some(pids) = r.pids().filter(|p| p.limit() != 0) {
+        settings.push(Setting::PidsLimit(pids.limit()));
+    }
+    if let Some(cpu) = r.cpu() {
+        cpu_settings(cpu, &mut settings)?;
+    }
+    if let Some(block_io) = r.block_io() {
+        block_io_settings(block_io, &mut settings)?;
+    }
+    for hugepage in r.hugepage_limits().iter().flatten() {
+        settings.push(hugepage_setting(hugepage.page_size(), hugepage.limit())?);
+    }
+    unified_settings(r, &mut settings)?;
+    Ok(settings)
+}
+
+fn reject_unimplemented(r: &LinuxResources) -> Result<(), CgroupError> {
+    let network = r.network().as_ref();
+    if network.is_some_and(|n| {
+        n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty())
+    }) {
+        return Err(CgroupError::unsupported(
+            "linux.resources.network",
+            "(net_cls/net_prio)",
+        ));
+    }
+    if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
+        return Err(CgroupError::unsupported("linux.resources.rdma", ""));
+    }
+    Ok(())
+}
+
+fn device_rules(rules: &[LinuxDeviceCgroup]) -> Result<Vec<DeviceRule>, CgroupError> {
+    rules
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| device_rule(i, rule))
+        .collect()
+}
+
+/// `Some(v)` unless the spec value is absent or 0 ("leave unchanged").
+fn set<T: Default + PartialEq>(value: Option<T>) -> Option<T> {
+    value.filter(|v| *v != T::default())
+}
+
+fn memory_settings(m: &LinuxMemory, out: &mut Vec<Setting>) -> Result<(), CgroupError> {
+    for (field, value) in [
+        ("linux.resources.memory.kernel", m.kernel()),
+        ("linux.resources.memory.kernelTCP", m.kernel_tcp()),
+    ] {
+        if set(value).is_some() {
+            return Err(CgroupError::unsupported(
+                field,
+                "(kernel memory limits are deprecated by Linux)",
+            ));
+        }
+    }
+    for (field, value) in [
+        ("linux.resources.memory.useHierarchy", m.use_hierarchy()),
+        (
+            "linux.resources.memory.checkBeforeUpdate",
+            m.check_before_update(),
+        ),
+    ] {
+        if value == Some(true) {
+            return Err(CgroupError::unsupported(field, ""));
+        }
+    }
+    let (limit, swap) = (set(m.limit()), set(m.swap()));
+    check_memory_values(limit, swap)?;
+    if limit.is_some() || swap.is_some() {
+        out.push(Setting::Memory { limit, swap });
+    }
+    if let Some(reservation) = set(m.reservation()) {
+        check_limit_value("linux.resources.memory.reservation", reservation)?;
+        out.push(Setting::MemoryReservation(reservation));
+    }
+    // runc treats swappiness -1 (u64::MAX once parsed as unsigned) as unset
+    if let Some(swappiness) = m.swappiness().filter(|s| *s != u64::MAX) {
+        if swappiness > 100 {
+            return Err(CgroupError::invalid(
+                "linux.resources.memory.swappiness",
+                format!("{swappiness} (valid range is 0-100)"),
+            ));
+        }
+        out.push(Setting::MemorySwappiness(swappiness));
+    }
+    if m.disable_oom_killer() == Some(true) {
+        out.push(Setting::DisableOomKiller);
+    }
+    Ok(())
+}
+
+/// A byte limit: positive, or -1 for unlimited.
+fn check_limit_value(field: &str, value: i64) -> Result<(), CgroupError> {
+    if value < -1 {
+        return Err(CgroupError::invalid(
+            field,
+            format!("{value} (use -1 for unlimited)"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_memory_values(limit: Option<i64>, swap: Option<i64>) -> Result<(), CgroupError> {
+    if let Some(limit) = limit {
+        check_limit_value("linux.resources.memory.limit", limit)?;
+    }
+    if let Some(swap) = swap {
+        check_limit_value("linux.resources.memory.swap", swap)?;
+    }
+    match (limit, swap) {
+        (Some(limit), Some(swap)) if limit > 0 && swap > 0 && swap < limit => {
+            Err(CgroupError::invalid(
+                "linux.resources.memory.swap",
+                format!("the memory+swap limit {swap} is below the memory limit {limit}"),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The kernel's bounds for cpu.shares (v1 silently clamps; runc reports it).
+const MIN_CPU_SHARES: u64 = 2;
+const MAX_CPU_SHARES: u64 = 262_144;
+
+fn cpu_settings(cpu: &LinuxCpu, out: &mut Vec<Setting>) -> Result<(), CgroupError> {
+    if set(cpu.idle()).is_some() {
+        return Err(CgroupError::unsupported("linux.resources.cpu.idle", ""));
+    }
+    if set(cpu.burst()).is_some() {
+        return Err(CgroupError::unsupported("linux.resources.cpu.burst", ""));
+    }
+    if let Some(shares) = set(cpu.shares()) {
+        if !(MIN_CPU_SHARES..=MAX_CPU_SHARES).contains(&shares) {
+            return Err(CgroupError::invalid(
+                "linux.resources.cpu.shares",
+                format!("{shares} (the allowed range is {MIN_CPU_SHARES}-{MAX_CPU_SHARES})"),
+            ));
+        }
+        out.push(Setting::CpuShares(shares));
+    }
+    let (quota, period) = (set(cpu.quota()), set(cpu.period()));
+    if quota.is_some() || period.is_some() {
+        out.push(Setting::CpuBandwidth { quota, period });
+    }
+    let (runtime, rt_period) = (set(cpu.realtime_runtime()), set(cpu.realtime_period()));
+    if runtime.is_some() || rt_period.is_some() {
+        out.push(Setting::CpuRealtime {
+            runtime,
+            period: rt_period,
+        });
+    }
+    if let Some(cpus) = cpu.cpus().as_ref().filter(|c| !c.is_empty()) {
+        out.push(Setting::CpusetCpus(cpus.clone()));
+    }
+    if let Some(mems) = cpu.mems().as_ref().filter(|m| !m.is_empty()) {
+        out.push(Setting::CpusetMems(mems.clone()));
+    }
+    Ok(())
+}
+
+fn block_io_settings(b: &LinuxBlockIo, out: &mut Vec<Setting>) -> Result<(), CgroupError> {
+    let leaf_weight_set = set(b.leaf_weight()).is_some()
+        || b.weight_device()
+            .iter()
+            .flatten()
+            .any(|d| set(d.leaf_weight()).is_some());
+    if leaf_weight_set {
+        return Err(CgroupError::unsupported(
+            "linux.resources.blockIO.leafWeight",
+            "(leaf weights went with the CFQ I/O scheduler in Linux 5.0)",
+        ));
+    }
+    if let Some(weight) = set(b.weight()) {
+        out.push(Setting::BlkioWeight(weight));
+    }
+    for device in b.weight_device().iter().flatten() {
+        if let Some(weight) = set(device.weight()) {
+            out.push(Setting::BlkioWeightDevice {
+                major: device.major(),
+                minor: device.minor(),
+                weight,
+            });
+        }
+    }
+    let throttles: [(Throttle, &Option<Vec<LinuxThrottleDevice>>); 4] = [
+        (Throttle::ReadBps, b.throttle_read_bps_device()),
+        (Throttle::WriteBps, b.throttle_write_bps_device()),
+        (Throttle::ReadIops, b.throttle_read_iops_device()),
+        (Throttle::WriteIops, b.throttle_write_iops_device()),
+    ];
+    for (kind, devices) in throttles {
+        for device in devices.iter().flatten() {
+            out.push(Setting::BlkioThrottle {
+                kind,
+                major: device.major(),
+                minor: device.minor(),
+                rate: device.rate(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn hugepage_setting(page_size: &str, limit: i64) -> Result<Setting, CgroupError> {
+    let field = "linux.resources.hugepageLimits";
+    let valid_size = page_size.len() > 2
+        && page_size[..page_size.len() - 2]
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        && ["KB", "MB", "GB"]
+            .iter()
+            .any(|unit| page_size.ends_with(unit));
+    if !valid_size {
+        return Err(CgroupError::invalid(
+            field,
+            format!("page size {page_size:?} (expected e.g. \"2MB\")"),
+        ));
+    }
+    check_limit_value(field, limit)?;
+    Ok(Setting::HugepageLimit {
+        page_size: page_size.to_string(),
+        limit,
+    })
+}
+
+fn unified_settings(r: &LinuxResources, out: &mut Vec<Setting>) -> Result<(), CgroupError> {
+    let Some(unified) = r.unified().as_ref() else {
+        return Ok(());
+    };
+    let mut files: Vec<_> = unified.iter().collect();
+    files.sort();
+    for (file, value) in files {
+        if file.contains('/') || file.starts_with('.') || !file.contains('.') {
+            return Err(CgroupError::invalid(
+                "linux.resources.unified",
+                format!("{file:?} is not a cgroup v2 file name"),
+            ));
+        }
+        out.push(Setting::Unified {
+            file: file.clone(),
+            value: value.clone(),
+        });
+    }
+    Ok(())
+}
