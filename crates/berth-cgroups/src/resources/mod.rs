@@ -104,3 +104,6 @@ impl Cgroup {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
