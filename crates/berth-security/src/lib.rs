@@ -1,1 +1,216 @@
-//! berth-security
+//! Process privileges of the container's init: the user and groups it runs
+//! as, its five capability sets, rlimits and `no_new_privs`.
+//!
+//! Order matters and is the caller's (berth-process) to keep:
+//! `drop_bounding_set` → `set_rlimits` → `switch_user` → `apply_capabilities`
+//! → `set_no_new_privs`, then `execve`.
+
+use caps::{CapSet, Capability as Cap, CapsHashSet};
+use nix::sys::resource::{setrlimit, Resource};
+use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
+use oci_spec::runtime::{Capabilities, LinuxCapabilities, PosixRlimit, PosixRlimitType, User};
+
+/// A failed privilege step, naming the config field and keeping the cause.
+#[derive(Debug, thiserror::Error)]
+pub enum SecurityError {
+    #[error("capability {name} is not known to this runtime")]
+    UnknownCapability { name: String },
+    #[error("set {set} capabilities: {source}")]
+    Capabilities {
+        set: &'static str,
+        #[source]
+        source: caps::errors::CapsError,
+    },
+    #[error("error setting rlimit type {kind}: {source}")]
+    Rlimit {
+        kind: String,
+        #[source]
+        source: nix::errno::Errno,
+    },
+    #[error("{what}: {source}")]
+    User {
+        what: String,
+        #[source]
+        source: nix::errno::Errno,
+    },
+}
+
+type Result<T> = std::result::Result<T, SecurityError>;
+
+/// Translate a spec capability set into the kernel's.
+fn to_caps(set: Option<&Capabilities>) -> Result<CapsHashSet> {
+    set.into_iter()
+        .flatten()
+        .map(|c| {
+            let name = format!("CAP_{c}");
+            name.parse::<Cap>()
+                .map_err(|_| SecurityError::UnknownCapability { name })
+        })
+        .collect()
+}
+
+/// Remove from the bounding set every capability the config does not list
+/// in `process.capabilities.bounding`. Needs CAP_SETPCAP, so it runs before
+/// the user switch.
+pub fn drop_bounding_set(caps: &LinuxCapabilities) -> Result<()> {
+    let keep = to_caps(caps.bounding().as_ref())?;
+    for cap in caps::all() {
+        if !keep.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
+            caps::drop(None, CapSet::Bounding, cap).map_err(|source| {
+                SecurityError::Capabilities {
+                    set: "bounding",
+                    source,
+                }
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Set the effective, permitted and inheritable sets exactly as configured,
+/// then raise the ambient ones. An ambient capability the kernel refuses
+/// (it must be permitted and inheritable) is skipped, as runc does.
+pub fn apply_capabilities(caps: &LinuxCapabilities) -> Result<()> {
+    let effective = to_caps(caps.effective().as_ref())?;
+    let permitted = to_caps(caps.permitted().as_ref())?;
+    let inheritable = to_caps(caps.inheritable().as_ref())?;
+    let ambient = to_caps(caps.ambient().as_ref())?;
+    // Permitted first: effective and inheritable must be subsets of it
+    // (inheritable of permitted ∪ bounding).
+    set_caps(
+        CapSet::Permitted,
+        "permitted",
+        &permitted.union(&effective).copied().collect(),
+    )?;
+    set_caps(CapSet::Inheritable, "inheritable", &inheritable)?;
+    set_caps(CapSet::Effective, "effective", &effective)?;
+    set_caps(CapSet::Permitted, "permitted", &permitted)?;
+    caps::clear(None, CapSet::Ambient).map_err(|source| SecurityError::Capabilities {
+        set: "ambient",
+        source,
+    })?;
+    for cap in ambient {
+        let _ = caps::raise(None, CapSet::Ambient, cap);
+    }
+    Ok(())
+}
+
+fn set_caps(set: CapSet, name: &'static str, value: &CapsHashSet) -> Result<()> {
+    caps::set(None, set, value).map_err(|source| SecurityError::Capabilities { set: name, source })
+}
+
+/// The kernel resource for a spec rlimit type.
+fn resource_of(kind: PosixRlimitType) -> Resource {
+    use PosixRlimitType as T;
+    match kind {
+        T::RlimitCpu => Resource::RLIMIT_CPU,
+        T::RlimitFsize => Resource::RLIMIT_FSIZE,
+        T::RlimitData => Resource::RLIMIT_DATA,
+        T::RlimitStack => Resource::RLIMIT_STACK,
+        T::RlimitCore => Resource::RLIMIT_CORE,
+        T::RlimitRss => Resource::RLIMIT_RSS,
+        T::RlimitNproc => Resource::RLIMIT_NPROC,
+        T::RlimitNofile => Resource::RLIMIT_NOFILE,
+        T::RlimitMemlock => Resource::RLIMIT_MEMLOCK,
+        T::RlimitAs => Resource::RLIMIT_AS,
+        T::RlimitLocks => Resource::RLIMIT_LOCKS,
+        T::RlimitSigpending => Resource::RLIMIT_SIGPENDING,
+        T::RlimitMsgqueue => Resource::RLIMIT_MSGQUEUE,
+        T::RlimitNice => Resource::RLIMIT_NICE,
+        T::RlimitRtprio => Resource::RLIMIT_RTPRIO,
+        T::RlimitRttime => Resource::RLIMIT_RTTIME,
+    }
+}
+
+/// Apply `process.rlimits` in order. The message names the kernel's number
+/// for the type, as runc's does (`error setting rlimit type 7`).
+pub fn set_rlimits(limits: &[PosixRlimit]) -> Result<()> {
+    for limit in limits {
+        let resource = resource_of(limit.typ());
+        setrlimit(resource, limit.soft(), limit.hard()).map_err(|source| {
+            SecurityError::Rlimit {
+                kind: (resource as i32).to_string(),
+                source,
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// Become `process.user`: supplementary groups = additionalGids, then gid,
+/// then uid, keeping the permitted capabilities across the uid change so
+/// `apply_capabilities` can set them afterwards.
+pub fn switch_user(user: &User) -> Result<()> {
+    let groups: Vec<Gid> = user
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
+    let fail = |what: String| move |source| SecurityError::User { what, source };
+    nix::sys::prctl::set_keepcaps(true).map_err(fail("prctl(PR_SET_KEEPCAPS)".into()))?;
+    setgroups(&groups).map_err(fail(format!("setgroups {:?}", user.additional_gids())))?;
+    let gid = Gid::from_raw(user.gid());
+    setresgid(gid, gid, gid).map_err(fail(format!("setgid {gid}")))?;
+    let uid = Uid::from_raw(user.uid());
+    setresuid(uid, uid, uid).map_err(fail(format!("setuid {uid}")))?;
+    nix::sys::prctl::set_keepcaps(false).map_err(fail("prctl(PR_SET_KEEPCAPS)".into()))?;
+    Ok(())
+}
+
+/// `prctl(PR_SET_NO_NEW_PRIVS)` for `process.noNewPrivileges`.
+pub fn set_no_new_privs() -> Result<()> {
+    nix::sys::prctl::set_no_new_privs().map_err(|source| SecurityError::User {
+        what: "prctl(PR_SET_NO_NEW_PRIVS)".into(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::Capability;
+
+    #[test]
+    fn spec_capabilities_translate_to_kernel_names() {
+        let set: Capabilities = [
+            Capability::Kill,
+            Capability::NetBindService,
+            Capability::AuditWrite,
+        ]
+        .into_iter()
+        .collect();
+        let got = to_caps(Some(&set)).unwrap();
+        assert!(got.contains(&Cap::CAP_KILL));
+        assert!(got.contains(&Cap::CAP_NET_BIND_SERVICE));
+        assert!(got.contains(&Cap::CAP_AUDIT_WRITE));
+        assert_eq!(got.len(), 3);
+    }
+
+    #[test]
+    fn every_spec_capability_is_known() {
+        let all = [
+            "CAP_CHOWN",
+            "CAP_SYS_ADMIN",
+            "CAP_BPF",
+            "CAP_PERFMON",
+            "CAP_CHECKPOINT_RESTORE",
+            "CAP_AUDIT_READ",
+            "CAP_WAKE_ALARM",
+            "CAP_BLOCK_SUSPEND",
+            "CAP_MAC_ADMIN",
+        ];
+        for name in all {
+            let cap: Capability = serde_json::from_value(serde_json::json!(name)).unwrap();
+            let set: Capabilities = [cap].into_iter().collect();
+            assert!(to_caps(Some(&set)).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn rlimit_types_map_to_kernel_numbers() {
+        assert_eq!(resource_of(PosixRlimitType::RlimitNofile) as i32, 7);
+        assert_eq!(resource_of(PosixRlimitType::RlimitNproc) as i32, 6);
+        assert_eq!(resource_of(PosixRlimitType::RlimitCpu) as i32, 0);
+    }
+}

@@ -1,1 +1,223 @@
-//! process syscalls
+//! Process-level syscalls that nix lacks: `clone3` used like `fork` with
+//! namespace flags (and `CLONE_INTO_CGROUP`), `setdomainname`, the controlling
+//! terminal ioctl, and marking every fd above a bound close-on-exec.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+/// `struct clone_args` of `clone3(2)` (size version 2, with `cgroup`).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// Which side of a fork-like clone the caller is on.
+#[derive(Debug)]
+pub enum Forked {
+    /// The new process. It shares nothing with the parent but copies of memory
+    /// and file descriptors (no `CLONE_VM`), exactly as after `fork(2)`.
+    Child,
+    /// The parent: the child's pid in the parent's pid namespace and, when
+    /// the kernel supports it, a pidfd for it.
+    Parent { pid: i32, pidfd: Option<OwnedFd> },
+}
+
+/// Fork-like `clone3(2)`: a new process with a copy of the caller's memory,
+/// created directly in the namespaces named by `namespace_flags`
+/// (`CLONE_NEW*`) and, when `cgroup` is given, directly in that cgroup v2
+/// directory (`CLONE_INTO_CGROUP`). `SIGCHLD` is delivered on its exit.
+///
+/// The caller must be single-threaded (as after `fork`, only the calling
+/// thread exists in the child). Falls back to the legacy `clone(2)` when the
+/// kernel lacks `clone3` (then `cgroup` must be `None`; the error says so).
+pub fn fork_into(namespace_flags: i32, cgroup: Option<BorrowedFd<'_>>) -> io::Result<Forked> {
+    let mut pidfd: RawFd = -1;
+    let mut args = CloneArgs {
+        flags: (namespace_flags as u32 as u64) | libc::CLONE_PIDFD as u64,
+        pidfd: &mut pidfd as *mut RawFd as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..CloneArgs::default()
+    };
+    if let Some(fd) = cgroup {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = fd.as_raw_fd() as u64;
+    }
+    // SAFETY: `args` is a valid, fully initialised clone_args of the size we
+    // pass; without CLONE_VM and with a null stack the kernel duplicates the
+    // address space like fork(2), so both sides continue on their own copy
+    // of this stack frame. `pidfd` outlives the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match ret {
+        0 => Ok(Forked::Child),
+        pid if pid > 0 => Ok(Forked::Parent {
+            pid: pid as i32,
+            // SAFETY: with CLONE_PIDFD the kernel stored a new, owned fd.
+            pidfd: (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) }),
+        }),
+        _ => {
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::ENOSYS) && cgroup.is_none() {
+                legacy_fork_into(namespace_flags)
+            } else {
+                Err(err)
+            }
+        }
+    }
+}
+
+fn legacy_fork_into(namespace_flags: i32) -> io::Result<Forked> {
+    // SAFETY: raw clone(2) with a null stack and without CLONE_VM behaves
+    // like fork(2); the remaining pointer arguments are null and unused.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (namespace_flags | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    match ret {
+        0 => Ok(Forked::Child),
+        pid if pid > 0 => Ok(Forked::Parent {
+            pid: pid as i32,
+            pidfd: None,
+        }),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
+
+/// `setdomainname(2)`: the NIS domain name of the caller's UTS namespace.
+pub fn set_domainname(name: &str) -> io::Result<()> {
+    // SAFETY: the pointer and length describe `name`'s bytes, which the
+    // kernel only reads.
+    let ret = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+    if ret == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// `ioctl(fd, TIOCSCTTY, 0)`: make the terminal `fd` the caller's
+/// controlling terminal (the caller must be a session leader).
+pub fn set_controlling_terminal(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: TIOCSCTTY takes an integer argument and touches no memory.
+    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSCTTY, 0) };
+    if ret == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Mark every fd numbered `first` and above close-on-exec, so they vanish at
+/// `execve` while staying usable until then.
+pub fn cloexec_from(first: u32) -> io::Result<()> {
+    // SAFETY: close_range only changes fd flags; no memory is involved.
+    let ret = unsafe { libc::close_range(first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) };
+    if ret == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    if err.raw_os_error() != Some(libc::ENOSYS) && err.raw_os_error() != Some(libc::EINVAL) {
+        return Err(err);
+    }
+    cloexec_from_by_listing(first)
+}
+
+fn cloexec_from_by_listing(first: u32) -> io::Result<()> {
+    let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd: &RawFd| *fd >= first as RawFd)
+        .collect();
+    for fd in fds {
+        // Listing /proc/self/fd opened one more fd that is already closed
+        // again: ignore EBADF for it.
+        let _ = nix::fcntl::fcntl(
+            // SAFETY: the fd number came from /proc/self/fd; fcntl on a
+            // closed fd just fails with EBADF.
+            unsafe { BorrowedFd::borrow_raw(fd) },
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        );
+    }
+    Ok(())
+}
+
+/// Borrow a raw fd number that the caller knows to be open for the
+/// duration of the borrow (stdio, fds inherited by number from our caller).
+pub fn borrow_fd(fd: RawFd) -> BorrowedFd<'static> {
+    // SAFETY: callers only pass fds they know are open for the rest of the
+    // process' life (0, 1, 2, or --preserve-fds fds); a closed number makes
+    // the following syscall fail with EBADF, never touches memory.
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}
+
+/// Take ownership of an fd number inherited from our caller (e.g. an fd
+/// passed by number in the environment).
+///
+/// # Panics
+/// Never; returns EBADF when `fd` is not open.
+pub fn adopt_fd(fd: RawFd) -> io::Result<OwnedFd> {
+    nix::fcntl::fcntl(borrow_fd(fd), nix::fcntl::FcntlArg::F_GETFD).map_err(io::Error::from)?;
+    // SAFETY: the fd is open (F_GETFD succeeded) and the caller hands its
+    // ownership to us.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Reset `sig` to its default disposition (e.g. SIGPIPE, which the Rust
+/// runtime ignores, before exec'ing a user's program).
+pub fn default_signal(sig: nix::sys::signal::Signal) {
+    // SAFETY: SIG_DFL installs no handler, so no code of ours can run in
+    // signal context.
+    let _ = unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigDfl) };
+}
+
+/// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, name)`: give the caller a new
+/// session keyring named `name` (so containers do not share the host's).
+/// Returns the keyring's serial.
+pub fn join_session_keyring(name: &str) -> io::Result<i64> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    let name =
+        std::ffi::CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: the name pointer is a valid NUL-terminated string that the
+    // kernel only reads during the call.
+    let ret =
+        unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domainname_rejects_overlong_names() {
+        let long = "x".repeat(70_000);
+        assert!(set_domainname(&long).is_err());
+    }
+}
