@@ -1,0 +1,330 @@
+//! One spec mount, mounted inside the rootfs.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::mount::MsFlags;
+use nix::sys::stat::{fchmod, fstat, Mode, SFlag};
+use nix::sys::statfs::{fstatfs, PROC_SUPER_MAGIC};
+use oci_spec::runtime::Mount;
+
+use crate::cgroup;
+use crate::copyup;
+use crate::error::RootfsError;
+use crate::mountops::{self, MountCall};
+use crate::options::MountOptions;
+use crate::path::{self, ProcPlacement};
+use crate::root::RootDir;
+use crate::CgroupMountSource;
+
+/// How a spec mount is carried out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MountKind {
+    /// `bind`/`rbind` in the options (the type is then ignored, as in runc).
+    Bind,
+    /// procfs or sysfs: only on a real directory.
+    ProcOrSys,
+    /// tmpfs: read-only deferred, mode kept, optional copy-up.
+    Tmpfs,
+    /// cgroup: what CgroupMountSource says.
+    Cgroup,
+    /// Anything else (mqueue, devpts, overlay...).
+    Other,
+}
+
+/// A spec mount with its options parsed and its destination cleaned.
+#[derive(Debug, Clone)]
+pub struct SpecMount<'a> {
+    /// The spec entry.
+    pub spec: &'a Mount,
+    /// Its destination, cleaned.
+    pub dest: PathBuf,
+    /// Its parsed options.
+    pub options: MountOptions,
+    /// How it is carried out.
+    pub kind: MountKind,
+}
+
+impl<'a> SpecMount<'a> {
+    /// Parses a spec mount, refusing fields berth does not implement.
+    pub fn new(spec: &'a Mount) -> Result<SpecMount<'a>, RootfsError> {
+        let dest = path::clean(spec.destination());
+        let options = MountOptions::parse(spec.options().as_deref().unwrap_or_default());
+        reject_idmap(spec, &options, &dest)?;
+        let kind = if options.is_bind() {
+            MountKind::Bind
+        } else {
+            match spec.typ().as_deref() {
+                Some("proc") | Some("sysfs") => MountKind::ProcOrSys,
+                Some("tmpfs") => MountKind::Tmpfs,
+                Some("cgroup") => MountKind::Cgroup,
+                _ => MountKind::Other,
+            }
+        };
+        Ok(SpecMount {
+            spec,
+            dest,
+            options,
+            kind,
+        })
+    }
+
+    pub(crate) fn fstype(&self) -> &str {
+        self.spec.typ().as_deref().unwrap_or_default()
+    }
+
+    /// The source string: the spec's, or the type when absent.
+    pub(crate) fn source_string(&self) -> String {
+        match self.spec.source() {
+            Some(s) => s.to_string_lossy().into_owned(),
+            None => self.fstype().to_string(),
+        }
+    }
+
+    /// Mounted read-write first and made read-only in `finish_rootfs`
+    /// (files are created in /dev; tmpfs gets chmod/copy-up), as runc does.
+    pub fn defers_readonly(&self) -> bool {
+        self.kind != MountKind::Bind
+            && (self.kind == MountKind::Tmpfs || self.dest == Path::new("/dev"))
+    }
+
+    /// The mount(2) flags of the first mount call.
+    pub(crate) fn initial_flags(&self) -> MsFlags {
+        let mut flags = self.options.flags;
+        if self.defers_readonly() {
+            flags.remove(MsFlags::MS_RDONLY);
+        }
+        flags
+    }
+
+    /// A bind mount of /dev means the runtime does not populate /dev.
+    pub fn is_dev_bind(&self) -> bool {
+        self.kind == MountKind::Bind && self.dest == Path::new("/dev")
+    }
+
+    /// A tmpfs on /dev: devices can be created with mknod.
+    pub fn is_dev_tmpfs(&self) -> bool {
+        self.kind == MountKind::Tmpfs && self.dest == Path::new("/dev")
+    }
+
+    /// Wraps an error in runc's "error mounting ... to rootfs at ..." line.
+    fn wrap(&self, cause: RootfsError) -> RootfsError {
+        RootfsError::SpecMount {
+            source_spec: self.source_string(),
+            dest: self.spec.destination().clone(),
+            cause: Box::new(cause),
+        }
+    }
+}
+
+fn reject_idmap(spec: &Mount, options: &MountOptions, dest: &Path) -> Result<(), RootfsError> {
+    let field = if spec.uid_mappings().is_some() {
+        Some("mounts[].uidMappings (idmapped mounts)".to_string())
+    } else if spec.gid_mappings().is_some() {
+        Some("mounts[].gidMappings (idmapped mounts)".to_string())
+    } else {
+        options
+            .idmap
+            .as_ref()
+            .map(|o| format!("mount option {o:?} (idmapped mounts)"))
+    };
+    match field {
+        Some(field) => Err(RootfsError::Unsupported {
+            field,
+            dest: dest.to_path_buf(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Mounts one spec mount inside the rootfs.
+pub fn mount_spec(
+    root: &RootDir,
+    m: &SpecMount<'_>,
+    cgroup_source: &CgroupMountSource,
+) -> Result<(), RootfsError> {
+    let result = match m.kind {
+        MountKind::Bind => mount_bind(root, m),
+        MountKind::ProcOrSys => mount_proc_or_sys(root, m),
+        MountKind::Tmpfs => mount_tmpfs(root, m),
+        MountKind::Cgroup => cgroup::mount_cgroup(root, m, cgroup_source),
+        MountKind::Other => mount_other(root, m),
+    };
+    result.map_err(|e| m.wrap(e))
+}
+
+/// The resolved container path of a mount point, after checking it is not
+/// the rootfs itself and is allowed with respect to /proc.
+fn checked_mountpoint(
+    root: &RootDir,
+    target: BorrowedFd<'_>,
+    m: &SpecMount<'_>,
+    source_is_proc: bool,
+) -> Result<PathBuf, RootfsError> {
+    let real = root.container_path_of(target, &m.dest)?;
+    if real == Path::new("/") {
+        return Err(RootfsError::OnTopOfRootfs {
+            dest: m.dest.clone(),
+            rootfs: root.host().to_path_buf(),
+        });
+    }
+    match path::proc_placement(&real) {
+        ProcPlacement::ProcItself if !source_is_proc => Err(RootfsError::NotProc { dest: real }),
+        ProcPlacement::ForbiddenInside => Err(RootfsError::InsideProc { dest: real }),
+        _ => Ok(real),
+    }
+}
+
+/// After the mount: propagation changes and recursive attributes on the new
+/// mount (re-resolved, so the fd is the mount's root).
+pub(crate) fn after_mount(
+    root: &RootDir,
+    real: &Path,
+    m: &SpecMount<'_>,
+) -> Result<OwnedFd, RootfsError> {
+    let mounted = root
+        .open_path(real)
+        .map_err(RootfsError::at_dest("reopen mountpoint after mount", real))?;
+    mountops::set_propagation(mounted.as_fd(), real, &m.options.propagation)?;
+    if let Some(rec) = &m.options.recursive {
+        mountops::set_recursive_attr(mounted.as_fd(), real, rec)?;
+    }
+    Ok(mounted)
+}
+
+/// Mounts a new filesystem of the spec's type on `target`.
+fn mount_new_fs(target: BorrowedFd<'_>, real: &Path, m: &SpecMount<'_>) -> Result<(), RootfsError> {
+    let source = m.source_string();
+    let data = m.options.data_string();
+    MountCall {
+        source: Some(&source),
+        fstype: Some(m.fstype()),
+        flags: m.initial_flags(),
+        data: &data,
+    }
+    .on(target, real)
+}
+
+pub(crate) fn is_dir(fd: BorrowedFd<'_>) -> Result<bool, Errno> {
+    Ok(SFlag::from_bits_truncate(fstat(fd)?.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR)
+}
+
+fn mount_bind(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> {
+    let source = m.spec.source().clone().ok_or(RootfsError::InvalidValue {
+        field: "mounts[].source",
+        value: String::new(),
+        reason: "a bind mount needs a source",
+    })?;
+    let src = nix::fcntl::open(&source, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(RootfsError::at_both("open bind source", &source, &m.dest))?;
+    let src_is_dir = is_dir(src.as_fd()).map_err(RootfsError::at_host("stat", &source))?;
+    let target = if src_is_dir {
+        root.mkdir_all(&m.dest)?
+    } else {
+        root.create_file(&m.dest)?
+    };
+    let src_is_proc = fstatfs(src.as_fd())
+        .map_err(RootfsError::at_host("statfs", &source))?
+        .filesystem_type()
+        == PROC_SUPER_MAGIC;
+    let real = checked_mountpoint(root, target.as_fd(), m, src_is_proc)?;
+    let source_name = source.to_string_lossy();
+    mountops::bind(
+        src.as_fd(),
+        &source_name,
+        target.as_fd(),
+        &real,
+        m.options.is_recursive_bind(),
+    )?;
+    if m.options.bind_needs_remount() {
+        let mounted = root
+            .open_path(&real)
+            .map_err(RootfsError::at_dest("reopen mountpoint after mount", &real))?;
+        mountops::remount_bind(mounted.as_fd(), &real, m.options.flags)?;
+    }
+    after_mount(root, &real, m).map(drop)
+}
+
+fn mount_proc_or_sys(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> {
+    let not_ordinary = || RootfsError::NotOrdinaryDirectory {
+        fstype: m.fstype().to_string(),
+        dest: m.dest.clone(),
+    };
+    let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW;
+    let target = match root.resolve_no_symlinks(&m.dest, flags) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => {
+            root.mkdir_all(&m.dest)?;
+            root.resolve_no_symlinks(&m.dest, flags).map_err(|e| {
+                if e == Errno::ELOOP {
+                    not_ordinary()
+                } else {
+                    RootfsError::at_dest("open", &m.dest)(e)
+                }
+            })?
+        }
+        Err(Errno::ELOOP) => return Err(not_ordinary()),
+        Err(errno) => return Err(RootfsError::at_dest("open", &m.dest)(errno)),
+    };
+    if !is_dir(target.as_fd()).map_err(RootfsError::at_dest("stat", &m.dest))? {
+        return Err(not_ordinary());
+    }
+    let real = root.container_path_of(target.as_fd(), &m.dest)?;
+    mount_new_fs(target.as_fd(), &real, m)?;
+    after_mount(root, &real, m).map(drop)
+}
+
+fn mount_tmpfs(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> {
+    let old_mode = match root.open_path(&m.dest) {
+        Ok(fd) => Some(
+            fstat(fd.as_fd())
+                .map_err(RootfsError::at_dest("stat", &m.dest))?
+                .st_mode,
+        ),
+        Err(_) => None,
+    };
+    let target = root.mkdir_all(&m.dest)?;
+    let real = checked_mountpoint(root, target.as_fd(), m, false)?;
+    let old_content = if m.options.tmpcopyup {
+        Some(open_dir(root, &real)?)
+    } else {
+        None
+    };
+    mount_new_fs(target.as_fd(), &real, m)?;
+    let mounted = open_dir(root, &real)?;
+    if let Some(old) = old_content {
+        copyup::copy_tree(old.as_fd(), mounted.as_fd(), &real)?;
+    }
+    if let (Some(mode), false) = (old_mode, m.options.has_mode()) {
+        let perm = std::fs::Permissions::from_mode(mode).mode() & 0o7777;
+        fchmod(mounted.as_fd(), Mode::from_bits_truncate(perm))
+            .map_err(RootfsError::at_dest("chmod", &real))?;
+    }
+    after_mount(root, &real, m).map(drop)
+}
+
+/// A readable directory fd of a container path.
+fn open_dir(root: &RootDir, dest: &Path) -> Result<OwnedFd, RootfsError> {
+    root.resolve(dest, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+        .map_err(RootfsError::at_dest("open directory", dest))
+}
+
+fn mount_other(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> {
+    let target = root.mkdir_all(&m.dest)?;
+    let real = checked_mountpoint(root, target.as_fd(), m, false)?;
+    mount_new_fs(target.as_fd(), &real, m)?;
+    after_mount(root, &real, m).map(drop)
+}
+
+/// Used by the cgroup module for its tmpfs and binds.
+pub(crate) fn mountpoint_dir(
+    root: &RootDir,
+    m: &SpecMount<'_>,
+) -> Result<(OwnedFd, PathBuf), RootfsError> {
+    let target = root.mkdir_all(&m.dest)?;
+    let real = checked_mountpoint(root, target.as_fd(), m, false)?;
+    Ok((target, real))
+}

@@ -1,0 +1,291 @@
+//! Safe resolution of container paths inside the rootfs.
+//!
+//! Every lookup is an openat2(2) relative to an fd of the rootfs with
+//! `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS`: symlinks and `..` are clamped at
+//! the rootfs and never lead to the host. Files and directories are created
+//! with `*at` calls relative to fds resolved that way.
+
+use std::ffi::OsStr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use berth_sys::mount::{openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS};
+use nix::errno::Errno;
+use nix::fcntl::{readlinkat, OFlag};
+use nix::sys::stat::{mkdirat, Mode};
+
+use crate::error::RootfsError;
+use crate::path;
+
+/// Resolution flags for every lookup inside the rootfs.
+const IN_ROOT: u64 = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+
+/// How many dangling symlinks mkdir_all follows before giving up (ELOOP).
+const MAX_SYMLINK_DEPTH: usize = 40;
+
+/// Mode of directories created for mount points.
+pub const DIR_MODE: u32 = 0o755;
+
+/// The `/proc/self/fd/N` path of an fd, for syscalls that only take paths.
+/// Only meaningful while /proc is a procfs we trust (the host's, before
+/// pivot_root).
+pub fn fd_path(fd: BorrowedFd<'_>) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// An open rootfs: an `O_PATH` directory fd and the host path it was opened at.
+#[derive(Debug)]
+pub struct RootDir {
+    fd: OwnedFd,
+    host: PathBuf,
+}
+
+impl RootDir {
+    /// Opens the directory at host path `host` (following symlinks: the
+    /// path comes from the runtime, not from the container).
+    pub fn open(host: &Path) -> Result<RootDir, RootfsError> {
+        let fd = nix::fcntl::open(
+            host,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(RootfsError::at_host("open rootfs", host))?;
+        Ok(RootDir {
+            fd,
+            host: host.to_path_buf(),
+        })
+    }
+
+    /// The host path of the rootfs.
+    pub fn host(&self) -> &Path {
+        &self.host
+    }
+
+    /// The rootfs directory fd.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Opens container path `dest` with `flags`, following symlinks inside
+    /// the rootfs only.
+    pub fn resolve(&self, dest: &Path, flags: OFlag) -> Result<OwnedFd, Errno> {
+        openat2(self.fd(), &path::relative(dest), flags.bits(), 0, IN_ROOT)
+    }
+
+    /// Opens container path `dest` refusing any symlink on the way.
+    pub fn resolve_no_symlinks(&self, dest: &Path, flags: OFlag) -> Result<OwnedFd, Errno> {
+        openat2(
+            self.fd(),
+            &path::relative(dest),
+            flags.bits(),
+            0,
+            IN_ROOT | RESOLVE_NO_SYMLINKS,
+        )
+    }
+
+    /// An `O_PATH` fd of container path `dest`, following symlinks inside
+    /// the rootfs.
+    pub fn open_path(&self, dest: &Path) -> Result<OwnedFd, Errno> {
+        self.resolve(dest, OFlag::O_PATH)
+    }
+
+    /// Makes sure directory `dest` and its parents exist inside the rootfs
+    /// and returns an `O_PATH` fd of it. A dangling symlink on the way is
+    /// followed inside the rootfs and its target created.
+    pub fn mkdir_all(&self, dest: &Path) -> Result<OwnedFd, RootfsError> {
+        self.mkdir_all_depth(dest, 0)
+    }
+
+    fn mkdir_all_depth(&self, dest: &Path, depth: usize) -> Result<OwnedFd, RootfsError> {
+        if depth > MAX_SYMLINK_DEPTH {
+            return Err(RootfsError::at_dest("mkdir", dest)(Errno::ELOOP));
+        }
+        let dest = path::clean(dest);
+        let dir_flags = OFlag::O_PATH | OFlag::O_DIRECTORY;
+        let mut current = self
+            .resolve(Path::new("/"), dir_flags)
+            .map_err(RootfsError::at_dest("open", "/"))?;
+        let mut prefix = PathBuf::from("/");
+        for name in dest.components().skip(1) {
+            prefix.push(name);
+            current = match self.resolve(&prefix, dir_flags) {
+                Ok(fd) => fd,
+                Err(Errno::ENOENT) => {
+                    self.mkdir_in(current.as_fd(), name.as_os_str(), &prefix, depth)?;
+                    self.resolve(&prefix, dir_flags)
+                        .map_err(RootfsError::at_dest("open created directory", &prefix))?
+                }
+                Err(errno) => return Err(RootfsError::at_dest("open directory", &prefix)(errno)),
+            };
+        }
+        Ok(current)
+    }
+
+    /// Creates `name` in `parent`; when it is a dangling symlink, creates
+    /// the symlink's target instead (resolved inside the rootfs).
+    fn mkdir_in(
+        &self,
+        parent: BorrowedFd<'_>,
+        name: &OsStr,
+        prefix: &Path,
+        depth: usize,
+    ) -> Result<(), RootfsError> {
+        match mkdirat(parent, name, Mode::from_bits_truncate(DIR_MODE)) {
+            Ok(()) => Ok(()),
+            Err(Errno::EEXIST) => match readlinkat(parent, name) {
+                Ok(target) => {
+                    let base = self.container_path_of(parent, prefix)?;
+                    self.mkdir_all_depth(&base.join(target), depth + 1)
+                        .map(drop)
+                }
+                // Not a symlink: created concurrently; re-resolving decides.
+                Err(_) => Ok(()),
+            },
+            Err(errno) => Err(RootfsError::at_dest("mkdir", prefix)(errno)),
+        }
+    }
+
+    /// Makes sure `dest` exists, creating an empty file (and its parent
+    /// directories) if it does not; returns an `O_PATH` fd of it. A dangling
+    /// symlink is followed inside the rootfs and its target created.
+    pub fn create_file(&self, dest: &Path) -> Result<OwnedFd, RootfsError> {
+        match self.open_path(dest) {
+            Ok(fd) => return Ok(fd),
+            Err(Errno::ENOENT) => {}
+            Err(errno) => return Err(RootfsError::at_dest("open", dest)(errno)),
+        }
+        if let Some((parent, _)) = path::split_last(dest) {
+            self.mkdir_all(&parent)?;
+        }
+        let flags = OFlag::O_CREAT | OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY;
+        let created = openat2(
+            self.fd(),
+            &path::relative(dest),
+            flags.bits(),
+            0o755,
+            IN_ROOT,
+        )
+        .map_err(RootfsError::at_dest("create file", dest))?;
+        drop(created);
+        self.open_path(dest)
+            .map_err(RootfsError::at_dest("open created file", dest))
+    }
+
+    /// The container path an fd resolved in this rootfs is at, read back
+    /// from `/proc/self/fd`; an error if it is not inside the rootfs.
+    pub fn container_path_of(
+        &self,
+        fd: BorrowedFd<'_>,
+        dest: &Path,
+    ) -> Result<PathBuf, RootfsError> {
+        let resolved = nix::fcntl::readlink(fd_path(fd).as_path())
+            .map_err(RootfsError::at_dest("readlink resolved path of", dest))?;
+        let resolved = PathBuf::from(resolved);
+        path::container_path(&self.host, &resolved).ok_or_else(|| RootfsError::OutsideRootfs {
+            dest: dest.to_path_buf(),
+            rootfs: self.host.clone(),
+            resolved,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    struct TempDir(PathBuf);
+    impl TempDir {
+        fn new(tag: &str) -> TempDir {
+            let p =
+                std::env::temp_dir().join(format!("berth-rootfs-{}-{}", tag, std::process::id()));
+            let _ = std::fs::remove_dir_all(&p);
+            std::fs::create_dir_all(&p).unwrap();
+            TempDir(p)
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn absolute_symlink_is_clamped_in_root() {
+        let t = TempDir::new("clamp");
+        let rootfs = t.0.join("rootfs");
+        std::fs::create_dir_all(rootfs.join("etc")).unwrap();
+        symlink("/etc", rootfs.join("link")).unwrap();
+        let root = RootDir::open(&rootfs).unwrap();
+        let fd = root.open_path(Path::new("/link")).unwrap();
+        assert_eq!(
+            root.container_path_of(fd.as_fd(), Path::new("/link"))
+                .unwrap(),
+            Path::new("/etc")
+        );
+        let fd = root.open_path(Path::new("/../../../etc")).unwrap();
+        assert_eq!(
+            root.container_path_of(fd.as_fd(), Path::new("x")).unwrap(),
+            Path::new("/etc")
+        );
+    }
+
+    #[test]
+    fn mkdir_all_through_symlink_stays_inside() {
+        let t = TempDir::new("mkdir");
+        let rootfs = t.0.join("rootfs");
+        let outside = t.0.join("outside");
+        std::fs::create_dir_all(&rootfs).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        symlink(&outside, rootfs.join("dev")).unwrap();
+        let root = RootDir::open(&rootfs).unwrap();
+        root.mkdir_all(Path::new("/dev/pts")).unwrap();
+        // The symlink's absolute target was taken inside the rootfs.
+        assert!(rootfs
+            .join(outside.strip_prefix("/").unwrap())
+            .join("pts")
+            .is_dir());
+        assert!(!outside.join("pts").exists());
+    }
+
+    #[test]
+    fn create_file_follows_dangling_symlink_inside() {
+        let t = TempDir::new("create");
+        let rootfs = t.0.join("rootfs");
+        std::fs::create_dir_all(rootfs.join("etc")).unwrap();
+        symlink("/etc/berth-no-such-file", rootfs.join("etc/hostname")).unwrap();
+        let root = RootDir::open(&rootfs).unwrap();
+        let fd = root.create_file(Path::new("/etc/hostname")).unwrap();
+        let at = root
+            .container_path_of(fd.as_fd(), Path::new("/etc/hostname"))
+            .unwrap();
+        assert_eq!(at, Path::new("/etc/berth-no-such-file"));
+        assert!(rootfs.join("etc/berth-no-such-file").is_file());
+        assert!(!Path::new("/etc/berth-no-such-file").exists());
+    }
+
+    #[test]
+    fn mkdir_all_on_file_is_enotdir() {
+        let t = TempDir::new("enotdir");
+        let rootfs = t.0.join("rootfs");
+        std::fs::create_dir_all(&rootfs).unwrap();
+        std::fs::write(rootfs.join("file"), b"").unwrap();
+        let root = RootDir::open(&rootfs).unwrap();
+        let err = root.mkdir_all(Path::new("/file/sub")).unwrap_err();
+        assert_eq!(err.errno(), Some(Errno::ENOTDIR));
+        assert!(err.to_string().contains("/file"), "{err}");
+    }
+
+    #[test]
+    fn no_symlinks_refuses_symlink() {
+        let t = TempDir::new("nosym");
+        let rootfs = t.0.join("rootfs");
+        std::fs::create_dir_all(rootfs.join("real")).unwrap();
+        symlink("real", rootfs.join("proc")).unwrap();
+        let root = RootDir::open(&rootfs).unwrap();
+        let err = root
+            .resolve_no_symlinks(Path::new("/proc"), OFlag::O_PATH)
+            .unwrap_err();
+        assert_eq!(err, Errno::ELOOP);
+    }
+}
