@@ -20,3 +20,6 @@ pub use cgroup::{Cgroup, UnifiedDir, V1Hierarchy};
 pub use error::CgroupError;
 pub use host::{detect_layout, Layout, CGROUP_ROOT};
 pub use resources::runc_device_rules;
+
+#[cfg(test)]
+mod live_tests;
