@@ -67,7 +67,7 @@ pub enum RootfsError {
         errno: Errno,
     },
     /// mount(2) failed (runc's wording).
-    #[error("mount {source_spec}:{dest:?} (type {fstype:?}), flags: {flags:#x}{}", data_suffix(.data))]
+    #[error("mount {source_spec:?} on {dest:?}{}, flags: {flags:#x}{}", type_suffix(.fstype), data_suffix(.data))]
     Mount {
         /// The source argument.
         source_spec: String,
@@ -205,6 +205,14 @@ pub enum RootfsError {
     },
 }
 
+fn type_suffix(fstype: &str) -> String {
+    if fstype.is_empty() {
+        String::new()
+    } else {
+        format!(", type {fstype}")
+    }
+}
+
 fn data_suffix(data: &str) -> String {
     if data.is_empty() {
         String::new()
@@ -269,6 +277,32 @@ mod tests {
         let src = e.source().unwrap().downcast_ref::<Errno>().unwrap();
         assert_eq!(*src, Errno::EPERM);
         assert_eq!(e.errno(), Some(Errno::EPERM));
+    }
+
+    #[test]
+    fn mount_error_names_everything() {
+        let e = RootfsError::Mount {
+            source_spec: "tmpfs".into(),
+            dest: "/dev".into(),
+            fstype: "tmpfs".into(),
+            flags: 0x2,
+            data: "mode=755".into(),
+            errno: Errno::EINVAL,
+        };
+        assert_eq!(
+            e.to_string(),
+            r#"mount "tmpfs" on "/dev", type tmpfs, flags: 0x2, data: mode=755"#
+        );
+        let wrapped = RootfsError::SpecMount {
+            source_spec: "tmpfs".into(),
+            dest: "/dev".into(),
+            cause: Box::new(e),
+        };
+        assert_eq!(
+            wrapped.to_string(),
+            r#"error mounting "tmpfs" to rootfs at "/dev""#
+        );
+        assert_eq!(wrapped.errno(), Some(Errno::EINVAL));
     }
 
     #[test]

@@ -6,8 +6,9 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use berth_sys::mount::{
-    fsconfig_create, fsconfig_set_flag, fsmount, fsopen, mount_setattr_fd, move_mount_fd,
-    open_tree, MountAttr, AT_EMPTY_PATH, AT_RECURSIVE, MOUNT_ATTR_RDONLY, OPEN_TREE_CLONE,
+    fsconfig_create, fsconfig_set_flag, fsconfig_set_string, fsmount, fsopen, mount_setattr_fd,
+    move_mount_fd, open_tree, MountAttr, AT_EMPTY_PATH, AT_RECURSIVE, MOUNT_ATTR_RDONLY,
+    OPEN_TREE_CLONE,
 };
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -96,6 +97,8 @@ pub fn mask_path(root: &RootDir, dest: &Path, dev_null: BorrowedFd<'_>) -> Resul
 fn empty_readonly_tmpfs(dest: &Path) -> Result<OwnedFd, RootfsError> {
     let err = |step| RootfsError::at_dest(step, dest);
     let fs = fsopen("tmpfs").map_err(err("fsopen tmpfs for mask of"))?;
+    fsconfig_set_string(fs.as_fd(), "source", "tmpfs")
+        .map_err(err("fsconfig source for mask of"))?;
     fsconfig_set_flag(fs.as_fd(), "ro").map_err(err("fsconfig ro for mask of"))?;
     fsconfig_create(fs.as_fd()).map_err(err("create tmpfs for mask of"))?;
     fsmount(fs.as_fd(), MOUNT_ATTR_RDONLY).map_err(err("fsmount tmpfs for mask of"))

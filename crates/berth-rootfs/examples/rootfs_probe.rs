@@ -1,0 +1,101 @@
+//! Manual/test driver: runs a bundle's process with only berth-rootfs doing
+//! the filesystem work. `rootfs_probe BUNDLE [--no-pivot] [-- CMD...]`.
+//! Unshares mount/pid/uts/ipc namespaces, re-runs itself, and in the child runs
+//! prepare_rootfs, enter_rootfs, finish_rootfs, then execs the command
+//! (default: the spec's process.args). The cgroup mount shows the probe's
+//! own v1 cgroups.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use berth_rootfs::{enter_rootfs, finish_rootfs, prepare_rootfs, CgroupMountSource, RootfsPlan};
+use nix::sched::{unshare, CloneFlags};
+use oci_spec::runtime::Spec;
+
+fn v1_hierarchies() -> Vec<(String, PathBuf)> {
+    let cgroups = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    cgroups
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.splitn(3, ':');
+            let (_, ctrl, path) = (parts.next()?, parts.next()?, parts.next()?);
+            let name = ctrl.strip_prefix("name=").unwrap_or(ctrl);
+            if name.is_empty() {
+                return None;
+            }
+            let dir = Path::new("/sys/fs/cgroup")
+                .join(name)
+                .join(path.trim_start_matches('/'));
+            dir.is_dir().then(|| (name.to_string(), dir))
+        })
+        .collect()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let bundle = PathBuf::from(&args[1]);
+    let no_pivot = args.iter().any(|a| a == "--no-pivot");
+    let cmd: Option<Vec<String>> = args
+        .iter()
+        .position(|a| a == "--")
+        .map(|i| args[i + 1..].to_vec());
+    let spec = Spec::load(bundle.join("config.json")).expect("config.json");
+    let root = spec.root().as_ref().expect("root");
+    let rootfs = std::fs::canonicalize(bundle.join(root.path())).expect("rootfs");
+    let linux = spec.linux().clone().unwrap_or_default();
+    let plan = RootfsPlan {
+        rootfs,
+        readonly: root.readonly().unwrap_or(false),
+        mounts: spec.mounts().clone().unwrap_or_default(),
+        rootfs_propagation: linux.rootfs_propagation().clone(),
+        devices: linux.devices().clone().unwrap_or_default(),
+        masked_paths: linux.masked_paths().clone().unwrap_or_default(),
+        readonly_paths: linux.readonly_paths().clone().unwrap_or_default(),
+        no_pivot,
+        cgroup: CgroupMountSource::V1 {
+            hierarchies: v1_hierarchies(),
+        },
+    };
+    let argv = cmd.unwrap_or_else(|| spec.process().as_ref().unwrap().args().clone().unwrap());
+    std::env::set_current_dir(&bundle).unwrap();
+    if std::env::var_os("ROOTFS_PROBE_CHILD").is_none() {
+        // The next child is pid 1 of a new pid namespace and shares the new
+        // mount namespace; it does the work.
+        unshare(
+            CloneFlags::CLONE_NEWNS
+                | CloneFlags::CLONE_NEWPID
+                | CloneFlags::CLONE_NEWUTS
+                | CloneFlags::CLONE_NEWIPC,
+        )
+        .expect("unshare");
+        let status = Command::new(std::env::current_exe().unwrap())
+            .args(&args[1..])
+            .env("ROOTFS_PROBE_CHILD", "1")
+            .status()
+            .expect("spawn child");
+        std::process::exit(status.code().unwrap_or(128));
+    }
+    let run = || -> Result<(), berth_rootfs::RootfsError> {
+        prepare_rootfs(&plan)?;
+        enter_rootfs(&plan)?;
+        finish_rootfs(&plan)
+    };
+    if let Err(e) = run() {
+        let mut msg = e.to_string();
+        let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+        while let Some(s) = src {
+            msg.push_str(&format!(": {s}"));
+            src = s.source();
+        }
+        eprintln!("rootfs error: {msg}");
+        std::process::exit(99);
+    }
+    let err = Command::new(&argv[0])
+        .args(&argv[1..])
+        .env_clear()
+        .env("PATH", "/bin:/usr/bin:/sbin:/usr/sbin")
+        .exec();
+    eprintln!("exec failed: {err}");
+    std::process::exit(127);
+}
