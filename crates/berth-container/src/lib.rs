@@ -1,1 +1,55 @@
-//! berth-container
+//! Containers: ids, the status transition table, state on disk, config
+//! validation and the lifecycle operations (one module each).
+
+pub mod config;
+mod create;
+mod delete;
+pub mod id;
+mod kill;
+pub mod liveness;
+mod query;
+pub mod signal;
+mod start;
+pub mod state;
+pub mod status;
+pub mod store;
+pub mod timefmt;
+
+use std::path::PathBuf;
+
+pub use create::{create, CreateOptions, Created};
+pub use delete::delete;
+pub use kill::kill;
+pub use query::{list, load, status_of, Listed, Loaded};
+pub use start::start;
+pub use state::{ContainerState, StateView, OCI_VERSION};
+pub use status::{Operation, Status};
+pub use store::Store;
+
+/// Errors of container operations. Texts follow runc where clients match
+/// on them ("does not exist", "container not running", ...).
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error("invalid container ID format")]
+    InvalidId,
+    #[error("container with id exists: {0}")]
+    Exists(String),
+    #[error("container does not exist")]
+    NotExist,
+    #[error("{0}")]
+    State(String),
+    #[error("{0}")]
+    Config(String),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("state file {path} is corrupt: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Process(#[from] berth_process::ProcessError),
+    #[error(transparent)]
+    Cgroup(#[from] berth_cgroups::CgroupError),
+}

@@ -1,1 +1,85 @@
-//! berth-process
+//! Spawning the container's init: one `clone3` into new namespaces (no
+//! re-exec of the runtime), a typed sync channel, and init as a list of
+//! small named steps (see `init`).
+
+mod console;
+mod exec_path;
+mod init;
+pub mod namespaces;
+mod spawn;
+pub mod supervise;
+pub mod sync;
+mod sysctl;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+pub use exec_path::{find_executable, ExecPathError};
+pub use init::error_chain;
+pub use namespaces::Namespaces;
+pub use spawn::{spawn_init, Spawned};
+pub use sync::InitFailure;
+
+use oci_spec::runtime::{LinuxCapabilities, PosixRlimit, User};
+
+/// Everything init needs, computed by the runtime before the clone (init
+/// inherits it as a copy of the parent's memory).
+#[derive(Debug)]
+pub struct InitConfig {
+    pub namespaces: Namespaces,
+    pub rootfs: berth_rootfs::RootfsPlan,
+    pub cgroup: berth_cgroups::Cgroup,
+    /// `exec.fifo` in the container's state directory.
+    pub fifo_path: PathBuf,
+    pub terminal: bool,
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    pub sysctl: HashMap<String, String>,
+    pub oom_score_adj: Option<i32>,
+    pub rlimits: Vec<PosixRlimit>,
+    pub capabilities: Option<LinuxCapabilities>,
+    pub no_new_privileges: bool,
+    pub user: User,
+    pub cwd: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    /// Fds 3..3+extra_fds stay open in the container (`--preserve-fds`
+    /// and socket-activation fds).
+    pub extra_fds: u32,
+    /// Join a new session keyring of this name (unless `--no-new-keyring`).
+    pub new_session_keyring: Option<String>,
+}
+
+/// Errors of spawning and of init's steps.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("{0}")]
+    Config(String),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Sync(#[from] sync::SyncError),
+    #[error(transparent)]
+    Rootfs(#[from] berth_rootfs::RootfsError),
+    #[error(transparent)]
+    Cgroup(#[from] berth_cgroups::CgroupError),
+    /// A step of init failed; the message is init's own, with its cause.
+    #[error("unable to start container process: {}", .0.message)]
+    Init(InitFailure),
+    #[error("unable to start container process: init exited before it was ready ({0})")]
+    InitDied(String),
+}
+
+impl ProcessError {
+    /// The errno at the root of the failure, when there is one.
+    pub fn errno(&self) -> i32 {
+        match self {
+            ProcessError::Init(f) => f.errno,
+            other => init::root_errno(other),
+        }
+    }
+}

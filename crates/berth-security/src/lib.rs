@@ -75,15 +75,10 @@ pub fn apply_capabilities(caps: &LinuxCapabilities) -> Result<()> {
     let permitted = to_caps(caps.permitted().as_ref())?;
     let inheritable = to_caps(caps.inheritable().as_ref())?;
     let ambient = to_caps(caps.ambient().as_ref())?;
-    // Permitted first: effective and inheritable must be subsets of it
-    // (inheritable of permitted ∪ bounding).
-    set_caps(
-        CapSet::Permitted,
-        "permitted",
-        &permitted.union(&effective).copied().collect(),
-    )?;
-    set_caps(CapSet::Inheritable, "inheritable", &inheritable)?;
+    // Lower effective first (it must stay within permitted), then
+    // inheritable, then permitted; effective ⊄ permitted fails as in runc.
     set_caps(CapSet::Effective, "effective", &effective)?;
+    set_caps(CapSet::Inheritable, "inheritable", &inheritable)?;
     set_caps(CapSet::Permitted, "permitted", &permitted)?;
     caps::clear(None, CapSet::Ambient).map_err(|source| SecurityError::Capabilities {
         set: "ambient",

@@ -1,0 +1,294 @@
+//! Reading a bundle's config.json and checking it beyond what the spec types
+//! check: every refusal names the config field.
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{Linux, Process, Spec};
+
+use crate::ContainerError;
+
+/// A bundle's config, with the absolute paths derived from it.
+#[derive(Debug)]
+pub struct Bundle {
+    /// Absolute bundle directory.
+    pub dir: PathBuf,
+    /// Absolute, canonical rootfs directory.
+    pub rootfs: PathBuf,
+    pub spec: Spec,
+}
+
+fn invalid(msg: impl Into<String>) -> ContainerError {
+    ContainerError::Config(msg.into())
+}
+
+/// Load and validate `<bundle>/config.json`.
+pub fn load_bundle(bundle: &Path) -> Result<Bundle, ContainerError> {
+    let dir = std::path::absolute(bundle).map_err(|source| ContainerError::Io {
+        what: format!("bundle {}", bundle.display()),
+        source,
+    })?;
+    if !dir.is_dir() {
+        return Err(invalid(format!(
+            "bundle {}: not a directory or does not exist",
+            dir.display()
+        )));
+    }
+    let config_path = dir.join("config.json");
+    let text = std::fs::read(&config_path).map_err(|source| ContainerError::Io {
+        what: format!("open {}", config_path.display()),
+        source,
+    })?;
+    let spec: Spec = serde_json::from_slice(&text)
+        .map_err(|e| invalid(format!("{}: {e}", config_path.display())))?;
+    validate(&spec)?;
+    let rootfs = resolve_rootfs(&dir, &spec)?;
+    Ok(Bundle { dir, rootfs, spec })
+}
+
+fn resolve_rootfs(dir: &Path, spec: &Spec) -> Result<PathBuf, ContainerError> {
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| invalid("root: root must be set"))?;
+    let path = dir.join(root.path());
+    let canonical = path.canonicalize().map_err(|e| {
+        invalid(format!(
+            "invalid rootfs: stat {}: {}",
+            path.display(),
+            reason(&e)
+        ))
+    })?;
+    if !canonical.is_dir() {
+        return Err(invalid(format!(
+            "invalid rootfs: {} is not a directory",
+            path.display()
+        )));
+    }
+    Ok(canonical)
+}
+
+fn reason(e: &std::io::Error) -> String {
+    e.raw_os_error()
+        .map(|n| nix::errno::Errno::from_raw(n).desc().to_lowercase())
+        .unwrap_or_else(|| e.to_string())
+}
+
+/// Checks of the whole spec.
+pub fn validate(spec: &Spec) -> Result<(), ContainerError> {
+    validate_version(spec.version())?;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| invalid("process: process must be set"))?;
+    validate_process(process)?;
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| invalid("linux: linux must be set"))?;
+    validate_linux(linux)?;
+    validate_names(spec, linux)?;
+    if spec.hooks().as_ref().is_some_and(hooks_present) {
+        return Err(unsupported("hooks"));
+    }
+    Ok(())
+}
+
+fn validate_version(version: &str) -> Result<(), ContainerError> {
+    let major = version.split('.').next().unwrap_or("");
+    if major != "1" {
+        return Err(invalid(format!(
+            "ociVersion: unsupported spec version {version:?} (berth implements 1.x)"
+        )));
+    }
+    Ok(())
+}
+
+fn unsupported(field: &str) -> ContainerError {
+    invalid(format!("{field}: not supported by berth yet"))
+}
+
+fn validate_process(process: &Process) -> Result<(), ContainerError> {
+    let args = process.args().as_deref().unwrap_or_default();
+    if args.is_empty() || args[0].is_empty() {
+        return Err(invalid("process.args: args must not be empty"));
+    }
+    if !process.cwd().is_absolute() {
+        return Err(invalid(format!(
+            "process.cwd: cwd {:?} is not an absolute path",
+            process.cwd()
+        )));
+    }
+    let strings = args.iter().chain(process.env().iter().flatten());
+    if strings.clone().any(|s| s.contains('\0')) {
+        return Err(invalid(
+            "process.args/env: strings must not contain NUL bytes",
+        ));
+    }
+    if process.env().iter().flatten().any(|e| !e.contains('=')) {
+        return Err(invalid(
+            "process.env: every entry must have the form KEY=value",
+        ));
+    }
+    let checks = [
+        (
+            "process.apparmorProfile",
+            process
+                .apparmor_profile()
+                .as_ref()
+                .is_some_and(|p| !p.is_empty()),
+        ),
+        (
+            "process.selinuxLabel",
+            process
+                .selinux_label()
+                .as_ref()
+                .is_some_and(|p| !p.is_empty()),
+        ),
+        ("process.ioPriority", process.io_priority().is_some()),
+        ("process.scheduler", process.scheduler().is_some()),
+        (
+            "process.execCPUAffinity",
+            process.exec_cpu_affinity().is_some(),
+        ),
+        ("process.consoleSize", process.console_size().is_some()),
+    ];
+    refuse_present(&checks)
+}
+
+fn refuse_present(checks: &[(&str, bool)]) -> Result<(), ContainerError> {
+    match checks.iter().find(|(_, present)| *present) {
+        Some((field, _)) => Err(unsupported(field)),
+        None => Ok(()),
+    }
+}
+
+fn validate_linux(linux: &Linux) -> Result<(), ContainerError> {
+    let checks = [
+        (
+            "linux.uidMappings",
+            linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty()),
+        ),
+        (
+            "linux.gidMappings",
+            linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty()),
+        ),
+        ("linux.seccomp", linux.seccomp().is_some()),
+        ("linux.intelRdt", linux.intel_rdt().is_some()),
+        ("linux.personality", linux.personality().is_some()),
+        (
+            "linux.timeOffsets",
+            linux.time_offsets().as_ref().is_some_and(|m| !m.is_empty()),
+        ),
+        ("linux.memoryPolicy", linux.memory_policy().is_some()),
+        (
+            "linux.netDevices",
+            linux.net_devices().as_ref().is_some_and(|m| !m.is_empty()),
+        ),
+        (
+            "linux.mountLabel",
+            linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()),
+        ),
+    ];
+    refuse_present(&checks)
+}
+
+fn has_namespace(linux: &Linux, kind: oci_spec::runtime::LinuxNamespaceType) -> bool {
+    linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .any(|ns| ns.typ() == kind && ns.path().is_none())
+}
+
+fn validate_names(spec: &Spec, linux: &Linux) -> Result<(), ContainerError> {
+    use oci_spec::runtime::LinuxNamespaceType as T;
+    let own_uts = has_namespace(linux, T::Uts);
+    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !own_uts {
+        return Err(invalid(
+            "hostname: unable to set hostname without a private UTS namespace",
+        ));
+    }
+    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !own_uts {
+        return Err(invalid(
+            "domainname: unable to set domainname without a private UTS namespace",
+        ));
+    }
+    Ok(())
+}
+
+fn hooks_present(h: &oci_spec::runtime::Hooks) -> bool {
+    #[allow(deprecated)]
+    let lists = [
+        h.prestart(),
+        h.create_runtime(),
+        h.create_container(),
+        h.start_container(),
+        h.poststart(),
+        h.poststop(),
+    ];
+    lists
+        .iter()
+        .any(|l| l.as_ref().is_some_and(|l| !l.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_with(patch: impl FnOnce(&mut serde_json::Value)) -> Result<(), ContainerError> {
+        let mut v = serde_json::json!({
+            "ociVersion": "1.0.2",
+            "process": {"user": {"uid": 0, "gid": 0}, "args": ["sh"], "cwd": "/"},
+            "root": {"path": "rootfs"},
+            "hostname": "h",
+            "linux": {"namespaces": [{"type": "mount"}, {"type": "uts"}]}
+        });
+        patch(&mut v);
+        let spec: Spec = serde_json::from_value(v).map_err(|e| invalid(e.to_string()))?;
+        validate(&spec)
+    }
+
+    #[test]
+    fn a_minimal_spec_is_valid() {
+        spec_with(|_| {}).unwrap();
+    }
+
+    #[test]
+    fn refusals_name_the_field() {
+        let cases: Vec<(Box<dyn FnOnce(&mut serde_json::Value)>, &str)> = vec![
+            (Box::new(|v| v["ociVersion"] = "2.0.0".into()), "ociVersion"),
+            (
+                Box::new(|v| v["process"]["args"] = serde_json::json!([])),
+                "process.args",
+            ),
+            (
+                Box::new(|v| v["process"]["cwd"] = "rel".into()),
+                "process.cwd",
+            ),
+            (
+                Box::new(|v| {
+                    v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"})
+                }),
+                "linux.seccomp",
+            ),
+            (
+                Box::new(|v| v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}])),
+                "hostname",
+            ),
+            (
+                Box::new(|v| v["hooks"] = serde_json::json!({"prestart": [{"path": "/bin/true"}]})),
+                "hooks",
+            ),
+            (
+                Box::new(|v| {
+                    v.as_object_mut().unwrap().remove("process");
+                }),
+                "process",
+            ),
+        ];
+        for (patch, field) in cases {
+            let err = spec_with(patch).unwrap_err().to_string();
+            assert!(err.starts_with(field), "{field}: {err}");
+        }
+    }
+}

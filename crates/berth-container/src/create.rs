@@ -1,0 +1,270 @@
+//! `create`: validate the bundle, claim the id, make the cgroup, spawn init
+//! and persist the state. A failure undoes every step already done.
+
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use berth_cgroups::Cgroup;
+use berth_process::{InitConfig, Namespaces};
+use berth_rootfs::{CgroupMountSource, RootfsPlan};
+use nix::sys::stat::Mode;
+use oci_spec::runtime::LinuxResources;
+
+use crate::config::{load_bundle, Bundle};
+use crate::id::validate_id;
+use crate::liveness::stat_of;
+use crate::state::ContainerState;
+use crate::store::{ContainerDir, Store};
+use crate::timefmt::rfc3339_nano;
+use crate::ContainerError;
+
+/// What `create` (and `run`) was asked for.
+#[derive(Debug)]
+pub struct CreateOptions<'a> {
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub console_socket: Option<&'a Path>,
+    pub pid_file: Option<&'a Path>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    /// `--preserve-fds` plus socket-activation fds (LISTEN_FDS).
+    pub preserve_fds: u32,
+    /// Socket-activation fds passed on (adds LISTEN_FDS/LISTEN_PID=1).
+    pub listen_fds: u32,
+    /// `run` in the foreground: the runtime itself will hold the terminal.
+    pub foreground: bool,
+}
+
+/// A created container: init is alive, blocked on exec.fifo.
+#[derive(Debug)]
+pub struct Created {
+    pub state: ContainerState,
+    pub pidfd: Option<OwnedFd>,
+    pub dir: ContainerDir,
+}
+
+/// Undo guard: removes the cgroup and the state directory unless disarmed.
+struct Undo<'a> {
+    dir: Option<ContainerDir>,
+    cgroup: Option<&'a Cgroup>,
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if let Some(cgroup) = self.cgroup {
+            let _ = cgroup.destroy();
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.remove();
+        }
+    }
+}
+
+pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, ContainerError> {
+    validate_id(opts.id)?;
+    let bundle = load_bundle(opts.bundle)?;
+    let terminal = process(&bundle).terminal().unwrap_or(false);
+    let console = connect_console(terminal, opts)?;
+    let namespaces =
+        Namespaces::from_spec(linux(&bundle).namespaces().as_deref().unwrap_or_default())?;
+    let cgroup = Cgroup::plan(
+        linux(&bundle)
+            .cgroups_path()
+            .as_ref()
+            .and_then(|p| p.to_str()),
+        opts.id,
+    )?;
+    let dir = store.create(opts.id)?;
+    let mut undo = Undo {
+        dir: Some(dir),
+        cgroup: None,
+    };
+    cgroup.create()?;
+    undo.cgroup = Some(&cgroup);
+    cgroup.apply_resources(&effective_resources(linux(&bundle)))?;
+    let dir = undo.dir.as_ref().expect("set above");
+    let fifo = dir.fifo_path();
+    make_fifo(&fifo)?;
+    let init = init_config(&bundle, opts, namespaces, cgroup.clone(), fifo)?;
+    let spawned = berth_process::spawn_init(&init, console.as_ref())?;
+    let state = ContainerState {
+        id: opts.id.to_string(),
+        pid: spawned.pid,
+        start_time: stat_of(spawned.pid).map(|s| s.start_time).unwrap_or(0),
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: rfc3339_nano(SystemTime::now()),
+        annotations: bundle.spec.annotations().clone(),
+        cgroup: cgroup.clone(),
+        own_pid_namespace: init
+            .namespaces
+            .clone_flags
+            .contains(nix::sched::CloneFlags::CLONE_NEWPID),
+    };
+    let saved = dir
+        .save(&state)
+        .and_then(|()| write_pid_file(opts.pid_file, spawned.pid));
+    if let Err(e) = saved {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(spawned.pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(spawned.pid), None);
+        return Err(e);
+    }
+    undo.cgroup = None;
+    let dir = undo.dir.take().expect("set above");
+    Ok(Created {
+        state,
+        pidfd: spawned.pidfd,
+        dir,
+    })
+}
+
+fn process(bundle: &Bundle) -> &oci_spec::runtime::Process {
+    bundle.spec.process().as_ref().expect("validated")
+}
+
+fn linux(bundle: &Bundle) -> &oci_spec::runtime::Linux {
+    bundle.spec.linux().as_ref().expect("validated")
+}
+
+/// The console socket, checked against `process.terminal` as runc does.
+fn connect_console(
+    terminal: bool,
+    opts: &CreateOptions<'_>,
+) -> Result<Option<UnixStream>, ContainerError> {
+    match (terminal, opts.console_socket) {
+        (true, Some(path)) => UnixStream::connect(path).map(Some).map_err(|source| {
+            ContainerError::Io {
+                what: format!("connect to console socket {}", path.display()),
+                source,
+            }
+        }),
+        (true, None) if opts.foreground => Err(ContainerError::Config(
+            "process.terminal: a terminal for `run` in the foreground is not supported by berth yet; use --console-socket".into(),
+        )),
+        (true, None) => Err(ContainerError::Config(
+            "cannot allocate tty if runc will detach without setting console socket".into(),
+        )),
+        (false, Some(_)) => Err(ContainerError::Config(
+            "cannot use console socket if runc will not allocate tty".into(),
+        )),
+        (false, None) => Ok(None),
+    }
+}
+
+/// `linux.resources` as enforced: the device rules get runc's default
+/// allow list appended (null, zero, tty, ptmx, pts...), as runc does.
+fn effective_resources(linux: &oci_spec::runtime::Linux) -> LinuxResources {
+    let mut resources = linux.resources().clone().unwrap_or_default();
+    let rules = berth_cgroups::runc_device_rules(
+        resources.devices().as_deref().unwrap_or_default(),
+        linux.devices().as_deref().unwrap_or_default(),
+    );
+    resources.set_devices(Some(rules));
+    resources
+}
+
+fn make_fifo(path: &Path) -> Result<(), ContainerError> {
+    let old = nix::sys::stat::umask(Mode::empty());
+    let made = nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o622));
+    nix::sys::stat::umask(old);
+    made.map_err(|e| ContainerError::Io {
+        what: format!("mkfifo {}", path.display()),
+        source: e.into(),
+    })
+}
+
+fn rootfs_plan(
+    bundle: &Bundle,
+    opts: &CreateOptions<'_>,
+    cgroup: &Cgroup,
+    own_cgroupns: bool,
+) -> RootfsPlan {
+    let linux = linux(bundle);
+    let cgroup_source = match cgroup.unified_dir() {
+        Some(dir) if cgroup.v1_hierarchies().is_empty() => CgroupMountSource::V2 {
+            dir: dir.to_path_buf(),
+            own_cgroupns,
+        },
+        _ => CgroupMountSource::V1 {
+            hierarchies: cgroup.v1_mount_sources(),
+        },
+    };
+    RootfsPlan {
+        rootfs: bundle.rootfs.clone(),
+        readonly: bundle
+            .spec
+            .root()
+            .as_ref()
+            .is_some_and(|r| r.readonly().unwrap_or(false)),
+        mounts: bundle.spec.mounts().clone().unwrap_or_default(),
+        rootfs_propagation: linux.rootfs_propagation().clone(),
+        devices: linux.devices().clone().unwrap_or_default(),
+        masked_paths: linux.masked_paths().clone().unwrap_or_default(),
+        readonly_paths: linux.readonly_paths().clone().unwrap_or_default(),
+        no_pivot: opts.no_pivot,
+        cgroup: cgroup_source,
+    }
+}
+
+fn init_config(
+    bundle: &Bundle,
+    opts: &CreateOptions<'_>,
+    namespaces: Namespaces,
+    cgroup: Cgroup,
+    fifo_path: PathBuf,
+) -> Result<InitConfig, ContainerError> {
+    let process = process(bundle);
+    let linux = linux(bundle);
+    let mut env = process.env().clone().unwrap_or_default();
+    if opts.listen_fds > 0 {
+        env.push(format!("LISTEN_FDS={}", opts.listen_fds));
+        env.push("LISTEN_PID=1".into());
+    }
+    let own_uts = namespaces.has_new(nix::sched::CloneFlags::CLONE_NEWUTS);
+    let rootfs = rootfs_plan(bundle, opts, &cgroup, namespaces.new_cgroupns);
+    Ok(InitConfig {
+        rootfs,
+        cgroup,
+        fifo_path,
+        terminal: process.terminal().unwrap_or(false),
+        hostname: bundle.spec.hostname().clone().filter(|_| own_uts),
+        domainname: bundle.spec.domainname().clone().filter(|_| own_uts),
+        sysctl: linux.sysctl().clone().unwrap_or_default(),
+        oom_score_adj: process.oom_score_adj(),
+        rlimits: process.rlimits().clone().unwrap_or_default(),
+        capabilities: process.capabilities().clone(),
+        no_new_privileges: process.no_new_privileges().unwrap_or(false),
+        user: process.user().clone(),
+        cwd: process.cwd().clone(),
+        args: process.args().clone().unwrap_or_default(),
+        env,
+        extra_fds: opts.preserve_fds + opts.listen_fds,
+        new_session_keyring: (!opts.no_new_keyring).then(|| opts.id.to_string()),
+        namespaces,
+    })
+}
+
+/// Write the pid file atomically: decimal digits, no newline; a relative
+/// path is relative to the caller's cwd.
+fn write_pid_file(path: Option<&Path>, pid: i32) -> Result<(), ContainerError> {
+    let Some(path) = path else { return Ok(()) };
+    let path = std::path::absolute(path).map_err(|source| ContainerError::Io {
+        what: format!("pid file {}", path.display()),
+        source,
+    })?;
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("pid")
+    ));
+    std::fs::write(&tmp, pid.to_string())
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|source| ContainerError::Io {
+            what: format!("write pid file {}", path.display()),
+            source,
+        })
+}

@@ -1,0 +1,68 @@
+//! `delete`: remove a stopped (or created) container; with `--force`, kill
+//! a live one first.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+use crate::query::{load, Loaded};
+use crate::state::ContainerState;
+use crate::status::{check, Operation, Status};
+use crate::store::Store;
+use crate::ContainerError;
+
+/// How long a SIGKILLed container may take to die before delete gives up.
+const DEATH_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub fn delete(store: &Store, id: &str, force: bool) -> Result<(), ContainerError> {
+    let loaded = match load(store, id, true) {
+        Err(ContainerError::NotExist) if force => return Ok(()),
+        other => other?,
+    };
+    let op = if force {
+        Operation::ForceDelete
+    } else {
+        Operation::Delete
+    };
+    check(loaded.status, op, id)?;
+    if loaded.status != Status::Stopped {
+        kill_and_wait(&loaded)?;
+    }
+    destroy(loaded)
+}
+
+fn kill_and_wait(loaded: &Loaded) -> Result<(), ContainerError> {
+    let state = &loaded.state;
+    if loaded.status == Status::Paused {
+        state.cgroup.thaw()?;
+    }
+    let _ = nix::sys::signal::kill(Pid::from_raw(state.pid), Signal::SIGKILL);
+    wait_for_death(state)
+}
+
+fn wait_for_death(state: &ContainerState) -> Result<(), ContainerError> {
+    let deadline = Instant::now() + DEATH_TIMEOUT;
+    while state.init_alive() {
+        if Instant::now() > deadline {
+            return Err(ContainerError::State(format!(
+                "container init (pid {}) did not die within {}s of SIGKILL",
+                state.pid,
+                DEATH_TIMEOUT.as_secs()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok(())
+}
+
+/// Remove what the container left: stray processes (no own pid namespace),
+/// the cgroup, the state directory.
+fn destroy(loaded: Loaded) -> Result<(), ContainerError> {
+    let cgroup = &loaded.state.cgroup;
+    if !cgroup.processes().unwrap_or_default().is_empty() {
+        let _ = cgroup.kill_all(Signal::SIGKILL as i32);
+    }
+    cgroup.destroy()?;
+    loaded.dir.remove()
+}

@@ -1,0 +1,25 @@
+//! `kill`: signal the container's init, or with `--all` every process in
+//! its cgroup.
+
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+use crate::query::load;
+use crate::status::{check, Operation};
+use crate::store::Store;
+use crate::ContainerError;
+
+pub fn kill(store: &Store, id: &str, signal: Signal, all: bool) -> Result<(), ContainerError> {
+    let loaded = load(store, id, true)?;
+    check(loaded.status, Operation::Kill, id)?;
+    if all {
+        loaded.state.cgroup.kill_all(signal as i32)?;
+        return Ok(());
+    }
+    nix::sys::signal::kill(Pid::from_raw(loaded.state.pid), signal).map_err(|e| {
+        ContainerError::Io {
+            what: format!("kill pid {} with {signal}", loaded.state.pid),
+            source: e.into(),
+        }
+    })
+}

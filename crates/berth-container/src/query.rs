@@ -1,0 +1,78 @@
+//! Loading a container with its live status, and listing them all.
+
+use crate::state::ContainerState;
+use crate::status::Status;
+use crate::store::{ContainerDir, Store};
+use crate::ContainerError;
+
+/// A container's persisted state, its directory and its status now.
+#[derive(Debug)]
+pub struct Loaded {
+    pub dir: ContainerDir,
+    pub state: ContainerState,
+    pub status: Status,
+}
+
+/// The status of a container right now: init dead → stopped; exec.fifo
+/// still there → created; cgroup frozen → paused; else running.
+pub fn status_of(dir: &ContainerDir, state: &ContainerState) -> Status {
+    if !state.init_alive() {
+        Status::Stopped
+    } else if dir.fifo_path().exists() {
+        Status::Created
+    } else if state.cgroup.is_frozen().unwrap_or(false) {
+        Status::Paused
+    } else {
+        Status::Running
+    }
+}
+
+/// Load container `id`, optionally taking its lock first.
+pub fn load(store: &Store, id: &str, lock: bool) -> Result<Loaded, ContainerError> {
+    crate::id::validate_id(id).map_err(|_| ContainerError::NotExist)?;
+    let mut dir = store.open(id)?;
+    if lock {
+        dir.lock()?;
+    }
+    let state = dir.load()?;
+    let status = status_of(&dir, &state);
+    Ok(Loaded { dir, state, status })
+}
+
+/// One row of `list`.
+#[derive(Debug)]
+pub struct Listed {
+    pub state: ContainerState,
+    pub status: Status,
+    /// The owner of the container's state directory, by name.
+    pub owner: String,
+}
+
+/// Every container under the root, sorted by id.
+pub fn list(store: &Store) -> Result<Vec<Listed>, ContainerError> {
+    let mut rows = Vec::new();
+    for id in store.ids()? {
+        let loaded = match load(store, &id, false) {
+            Ok(l) => l,
+            Err(ContainerError::NotExist) => continue,
+            Err(e) => return Err(e),
+        };
+        let owner = owner_name(loaded.dir.path());
+        rows.push(Listed {
+            state: loaded.state,
+            status: loaded.status,
+            owner,
+        });
+    }
+    Ok(rows)
+}
+
+fn owner_name(path: &std::path::Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata(path).map(|m| m.uid()).unwrap_or(0);
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| format!("#{uid}"))
+}

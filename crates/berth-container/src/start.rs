@@ -1,0 +1,67 @@
+//! `start`: open exec.fifo so the blocked init can exec the user's program.
+
+use std::io::Read;
+use std::os::fd::AsFd;
+
+use nix::fcntl::{open, OFlag};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::stat::Mode;
+
+use crate::query::load;
+use crate::status::{check, Operation};
+use crate::store::Store;
+use crate::ContainerError;
+
+pub fn start(store: &Store, id: &str) -> Result<(), ContainerError> {
+    let loaded = load(store, id, true)?;
+    check(loaded.status, Operation::Start, id)?;
+    let fifo_path = loaded.dir.fifo_path();
+    let io = |what: &str| {
+        let what = format!("{what} {}", fifo_path.display());
+        move |e: nix::errno::Errno| ContainerError::Io {
+            what,
+            source: e.into(),
+        }
+    };
+    // Non-blocking open never hangs: if init died, we notice below.
+    let fifo = open(
+        &fifo_path,
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(io("open"))?;
+    loop {
+        let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+        let ready = poll(&mut fds, PollTimeout::from(100u8)).map_err(io("poll"))?;
+        if ready > 0 && read_start_byte(&fifo)? {
+            break;
+        }
+        if !loaded.state.init_alive() {
+            return Err(ContainerError::State(
+                "container process is already dead".into(),
+            ));
+        }
+    }
+    std::fs::remove_file(&fifo_path).map_err(|source| ContainerError::Io {
+        what: format!("remove {}", fifo_path.display()),
+        source,
+    })
+}
+
+/// Read init's byte; false when nothing is there yet.
+fn read_start_byte(fifo: &std::os::fd::OwnedFd) -> Result<bool, ContainerError> {
+    let mut file = std::fs::File::from(fifo.try_clone().map_err(|source| ContainerError::Io {
+        what: "dup exec.fifo".into(),
+        source,
+    })?);
+    let mut byte = [0u8; 1];
+    match file.read(&mut byte) {
+        Ok(1) => Ok(true),
+        Ok(_) => Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(false),
+        Err(source) => Err(ContainerError::Io {
+            what: "read exec.fifo".into(),
+            source,
+        }),
+    }
+}

@@ -1,0 +1,265 @@
+//! The container's init, run in the clone3 child: a list of small named
+//! steps. Any failure travels to the parent as `(step, errno, message)`;
+//! after `Ready` init blocks on `exec.fifo` until `start`, then execs.
+
+use std::convert::Infallible;
+use std::ffi::CString;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{open, OFlag};
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::stat::{umask, Mode};
+
+use crate::console;
+use crate::exec_path::{find_executable, home_of};
+use crate::namespaces;
+use crate::sync::{InitFailure, Message, SyncChannel};
+use crate::InitConfig;
+
+/// A failed step, before it is flattened onto the channel.
+struct StepError {
+    step: &'static str,
+    source: Box<dyn std::error::Error>,
+}
+
+type Step<T> = Result<T, StepError>;
+
+/// Run `f` as the step named `step`.
+fn step<T, E>(step: &'static str, f: impl FnOnce() -> Result<T, E>) -> Step<T>
+where
+    E: std::error::Error + 'static,
+{
+    f().map_err(|e| StepError {
+        step,
+        source: Box::new(e),
+    })
+}
+
+/// The errno at the root of an error chain, or 0.
+pub(crate) fn root_errno(err: &(dyn std::error::Error + 'static)) -> i32 {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    let mut found = 0;
+    while let Some(e) = cur {
+        if let Some(errno) = e.downcast_ref::<nix::errno::Errno>() {
+            found = *errno as i32;
+        } else if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            found = io.raw_os_error().unwrap_or(found);
+        }
+        cur = e.source();
+    }
+    found
+}
+
+/// The whole cause chain on one line: "a: b: c", without repeating a
+/// cause that its parent's text already contains.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let part = e.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cur = e.source();
+    }
+    text
+}
+
+impl StepError {
+    fn into_failure(self) -> InitFailure {
+        let chain = error_chain(self.source.as_ref());
+        // The executable lookup speaks for itself in runc's words
+        // (`exec: "x": executable file not found in $PATH`).
+        let message = if self.step == "exec" {
+            chain
+        } else {
+            format!("{}: {chain}", self.step)
+        };
+        InitFailure {
+            step: self.step.to_string(),
+            errno: root_errno(self.source.as_ref()),
+            message,
+        }
+    }
+}
+
+/// Entry point of the child. Never returns: it execs the user's program or
+/// exits after telling the parent why it could not.
+pub fn run(cfg: &InitConfig, chan: SyncChannel) -> ! {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| steps(cfg, &chan)));
+    let failure = match result {
+        Ok(Err(e)) => e.into_failure(),
+        Ok(Ok(never)) => match never {},
+        Err(_) => InitFailure {
+            step: "init".into(),
+            errno: 0,
+            message: "init panicked".into(),
+        },
+    };
+    let _ = chan.send(&Message::Failed(failure), &[]);
+    std::process::exit(1)
+}
+
+fn steps(cfg: &InitConfig, chan: &SyncChannel) -> Step<Infallible> {
+    step("wait for the runtime", || {
+        chan.expect(&Message::Continue, "Continue")
+    })?;
+    join_namespaces(cfg)?;
+    if cfg.namespaces.new_cgroupns {
+        step("unshare the cgroup namespace", || {
+            unshare(CloneFlags::CLONE_NEWCGROUP)
+        })?;
+    }
+    if let Some(name) = &cfg.new_session_keyring {
+        step("join a new session keyring", || join_keyring(name))?;
+    }
+    if let Some(score) = cfg.oom_score_adj {
+        step("write oom_score_adj", || write_oom_score_adj(score))?;
+    }
+    step("prepare rootfs", || {
+        berth_rootfs::prepare_rootfs(&cfg.rootfs)
+    })?;
+    let fifo = step("open exec.fifo", || {
+        open(
+            &cfg.fifo_path,
+            OFlag::O_PATH | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+    })?;
+    step("enter rootfs", || berth_rootfs::enter_rootfs(&cfg.rootfs))?;
+    if cfg.terminal {
+        step("set up the console", || console::setup_in_init(chan))?;
+    }
+    set_names(cfg)?;
+    step("write sysctls", || crate::sysctl::write_all(&cfg.sysctl))?;
+    step("finish rootfs", || berth_rootfs::finish_rootfs(&cfg.rootfs))?;
+    apply_process_settings(cfg)?;
+    let executable = step("exec", || find_executable(&cfg.args[0], &cfg.env))?;
+    step("mark fds close-on-exec", || {
+        berth_sys::process::cloexec_from(3 + cfg.extra_fds)
+    })?;
+    step("report ready", || chan.send(&Message::Ready, &[]))?;
+    wait_for_start(&fifo)?;
+    exec(&executable, cfg)
+}
+
+fn join_namespaces(cfg: &InitConfig) -> Step<()> {
+    for (flag, path) in &cfg.namespaces.join {
+        step("join namespace", || namespaces::join(*flag, path))?;
+    }
+    Ok(())
+}
+
+/// A kernel without keyrings (ENOSYS) is not an error, as with runc.
+fn join_keyring(name: &str) -> std::io::Result<()> {
+    match berth_sys::process::join_session_keyring(name) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => Ok(()),
+        other => other.map(drop),
+    }
+}
+
+fn write_oom_score_adj(score: i32) -> std::io::Result<()> {
+    std::fs::write("/proc/self/oom_score_adj", score.to_string())
+}
+
+fn set_names(cfg: &InitConfig) -> Step<()> {
+    if let Some(name) = &cfg.hostname {
+        step("set hostname", || nix::unistd::sethostname(name))?;
+    }
+    if let Some(name) = &cfg.domainname {
+        step("set domainname", || {
+            berth_sys::process::set_domainname(name)
+        })?;
+    }
+    Ok(())
+}
+
+/// rlimits, bounding set, user, cwd, capabilities, no_new_privs: in the
+/// order the kernel needs (privileged steps before the uid change).
+fn apply_process_settings(cfg: &InitConfig) -> Step<()> {
+    step("set rlimits", || berth_security::set_rlimits(&cfg.rlimits))?;
+    if let Some(caps) = &cfg.capabilities {
+        step("drop bounding set", || {
+            berth_security::drop_bounding_set(caps)
+        })?;
+    }
+    let cwd_before = std::env::set_current_dir(&cfg.cwd);
+    step("set user", || berth_security::switch_user(&cfg.user))?;
+    umask(Mode::from_bits_truncate(
+        cfg.user.umask().unwrap_or(0o022) as _
+    ));
+    if cwd_before.is_err() {
+        step("chdir to cwd", || {
+            std::env::set_current_dir(&cfg.cwd).map_err(|e| crate::ProcessError::Io {
+                what: format!("chdir {}", cfg.cwd.display()),
+                source: e,
+            })
+        })?;
+    }
+    if let Some(caps) = &cfg.capabilities {
+        step("apply capabilities", || {
+            berth_security::apply_capabilities(caps)
+        })?;
+    }
+    if cfg.no_new_privileges {
+        step("set no_new_privs", berth_security::set_no_new_privs)?;
+    }
+    Ok(())
+}
+
+/// Block until `start` opens the fifo for reading, then hand it one byte.
+/// The fifo is reopened through our own /proc/self/fd: the O_PATH fd was
+/// taken before pivot_root, when the state directory was still visible.
+fn wait_for_start(fifo: &OwnedFd) -> Step<()> {
+    let path = format!("/proc/self/fd/{}", fifo.as_fd().as_raw_fd());
+    let writer = step("open exec.fifo for start", || {
+        open(
+            path.as_str(),
+            OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+    })?;
+    step("signal start", || {
+        std::fs::File::from(writer).write_all(b"0")
+    })
+}
+
+fn exec(executable: &Path, cfg: &InitConfig) -> Step<Infallible> {
+    restore_signal_dispositions();
+    let path = cstring(executable.as_os_str().as_encoded_bytes());
+    let args: Vec<CString> = cfg.args.iter().map(|a| cstring(a.as_bytes())).collect();
+    let env: Vec<CString> = environment(cfg)
+        .iter()
+        .map(|e| cstring(e.as_bytes()))
+        .collect();
+    step("exec", || nix::unistd::execve(&path, &args, &env))
+}
+
+fn cstring(bytes: &[u8]) -> CString {
+    // Config strings cannot hold NUL bytes (validated before the clone).
+    CString::new(bytes.to_vec()).unwrap_or_default()
+}
+
+/// The process environment: the config's, plus HOME from the container's
+/// /etc/passwd when the config does not set it (as runc).
+fn environment(cfg: &InitConfig) -> Vec<String> {
+    let mut env = cfg.env.clone();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        let home =
+            home_of(Path::new("/etc/passwd"), cfg.user.uid()).unwrap_or_else(|| PathBuf::from("/"));
+        env.push(format!("HOME={}", home.display()));
+    }
+    env
+}
+
+/// The runtime ignores SIGPIPE (Rust's default) and may block signals it
+/// forwards; the user's program starts with default dispositions and an
+/// empty signal mask.
+fn restore_signal_dispositions() {
+    let _ = SigSet::empty().thread_set_mask();
+    berth_sys::process::default_signal(Signal::SIGPIPE);
+}

@@ -1,0 +1,173 @@
+//! Which namespaces the container gets: new ones (clone flags) and existing
+//! ones joined by path (setns).
+
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+
+use nix::sched::{setns, CloneFlags};
+use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
+
+use crate::ProcessError;
+
+/// The namespace plan of one container.
+#[derive(Debug, Clone)]
+pub struct Namespaces {
+    /// `CLONE_NEW*` flags for namespaces created at clone time.
+    pub clone_flags: CloneFlags,
+    /// A new cgroup namespace, made by init once it is in its cgroup.
+    pub new_cgroupns: bool,
+    /// Existing pid namespace to join (the parent joins it before cloning).
+    pub join_pid: Option<PathBuf>,
+    /// Other existing namespaces init joins, in spec order.
+    pub join: Vec<(CloneFlags, PathBuf)>,
+}
+
+/// The spec's name for a namespace type (the config field's value).
+pub fn type_name(kind: LinuxNamespaceType) -> &'static str {
+    use LinuxNamespaceType as T;
+    match kind {
+        T::Pid => "pid",
+        T::Network => "network",
+        T::Mount => "mount",
+        T::Ipc => "ipc",
+        T::Uts => "uts",
+        T::User => "user",
+        T::Cgroup => "cgroup",
+        T::Time => "time",
+    }
+}
+
+fn flag_of(kind: LinuxNamespaceType) -> CloneFlags {
+    use LinuxNamespaceType as T;
+    match kind {
+        T::Pid => CloneFlags::CLONE_NEWPID,
+        T::Network => CloneFlags::CLONE_NEWNET,
+        T::Mount => CloneFlags::CLONE_NEWNS,
+        T::Ipc => CloneFlags::CLONE_NEWIPC,
+        T::Uts => CloneFlags::CLONE_NEWUTS,
+        T::User => CloneFlags::CLONE_NEWUSER,
+        T::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        T::Time => CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
+    }
+}
+
+impl Default for Namespaces {
+    fn default() -> Self {
+        Namespaces {
+            clone_flags: CloneFlags::empty(),
+            new_cgroupns: false,
+            join_pid: None,
+            join: Vec::new(),
+        }
+    }
+}
+
+impl Namespaces {
+    /// Build the plan from `linux.namespaces`, refusing what berth cannot do
+    /// yet with an error naming the field.
+    pub fn from_spec(list: &[LinuxNamespace]) -> Result<Namespaces, ProcessError> {
+        let mut plan = Namespaces::default();
+        let mut seen = CloneFlags::empty();
+        for ns in list {
+            let kind = ns.typ();
+            let flag = flag_of(kind);
+            if seen.contains(flag) {
+                return Err(ProcessError::Config(format!(
+                    "linux.namespaces: namespace type {} is listed twice",
+                    type_name(kind)
+                )));
+            }
+            seen |= flag;
+            if matches!(kind, LinuxNamespaceType::User | LinuxNamespaceType::Time) {
+                return Err(ProcessError::Config(format!(
+                    "linux.namespaces: {} namespaces are not supported by berth yet",
+                    type_name(kind)
+                )));
+            }
+            match (ns.path(), kind) {
+                (Some(path), LinuxNamespaceType::Pid) => plan.join_pid = Some(path.clone()),
+                (Some(path), _) => plan.join.push((flag, path.clone())),
+                (None, LinuxNamespaceType::Cgroup) => plan.new_cgroupns = true,
+                (None, _) => plan.clone_flags |= flag,
+            }
+        }
+        if !seen.contains(CloneFlags::CLONE_NEWNS) {
+            return Err(ProcessError::Config(
+                "linux.namespaces: a mount namespace is required (pivot_root would change the host's root)".into(),
+            ));
+        }
+        Ok(plan)
+    }
+
+    /// True when the container has a UTS namespace of its own.
+    pub fn has_new(&self, flag: CloneFlags) -> bool {
+        self.clone_flags.contains(flag)
+    }
+}
+
+/// setns(2) into the namespace file at `path`, naming the path on failure.
+pub fn join(flag: CloneFlags, path: &PathBuf) -> Result<(), ProcessError> {
+    let file = File::open(path).map_err(|e| ProcessError::Io {
+        what: format!("open namespace {}", path.display()),
+        source: e,
+    })?;
+    setns(file.as_fd(), flag).map_err(|e| ProcessError::Io {
+        what: format!("setns {}", path.display()),
+        source: e.into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ns(kind: &str, path: Option<&str>) -> LinuxNamespace {
+        let mut v = serde_json::json!({ "type": kind });
+        if let Some(p) = path {
+            v["path"] = p.into();
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn new_namespaces_become_clone_flags() {
+        let plan =
+            Namespaces::from_spec(&[ns("pid", None), ns("mount", None), ns("network", None)])
+                .unwrap();
+        assert!(plan.has_new(CloneFlags::CLONE_NEWPID));
+        assert!(plan.has_new(CloneFlags::CLONE_NEWNS));
+        assert!(plan.has_new(CloneFlags::CLONE_NEWNET));
+        assert!(!plan.has_new(CloneFlags::CLONE_NEWUTS));
+    }
+
+    #[test]
+    fn paths_are_joined_not_created() {
+        let plan = Namespaces::from_spec(&[
+            ns("mount", None),
+            ns("network", Some("/var/run/netns/x")),
+            ns("pid", Some("/proc/1/ns/pid")),
+        ])
+        .unwrap();
+        assert!(!plan.has_new(CloneFlags::CLONE_NEWNET));
+        assert_eq!(plan.join.len(), 1);
+        assert_eq!(plan.join_pid, Some(PathBuf::from("/proc/1/ns/pid")));
+    }
+
+    #[test]
+    fn cgroup_namespace_is_deferred_to_init() {
+        let plan = Namespaces::from_spec(&[ns("mount", None), ns("cgroup", None)]).unwrap();
+        assert!(plan.new_cgroupns);
+        assert!(!plan.has_new(CloneFlags::CLONE_NEWCGROUP));
+    }
+
+    #[test]
+    fn unsupported_and_duplicate_namespaces_name_the_field() {
+        let err = Namespaces::from_spec(&[ns("mount", None), ns("user", None)]).unwrap_err();
+        assert!(err.to_string().contains("linux.namespaces"), "{err}");
+        let err = Namespaces::from_spec(&[ns("mount", None), ns("mount", None)]).unwrap_err();
+        assert!(err.to_string().contains("twice"), "{err}");
+        let err = Namespaces::from_spec(&[ns("pid", None)]).unwrap_err();
+        assert!(err.to_string().contains("mount namespace"), "{err}");
+    }
+}

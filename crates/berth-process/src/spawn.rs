@@ -1,0 +1,125 @@
+//! The runtime's side of spawning init: clone3 into the new namespaces,
+//! place the child in its cgroup, then serve the sync channel until init
+//! reports `Ready` (or why it failed).
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+
+use berth_sys::process::{fork_into, Forked};
+use nix::sched::CloneFlags;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+
+use crate::console::send_to_console_socket;
+use crate::sync::{Message, SyncChannel, SyncError};
+use crate::{init, namespaces, InitConfig, ProcessError};
+
+/// A spawned init, blocked on exec.fifo.
+#[derive(Debug)]
+pub struct Spawned {
+    /// Its pid in the runtime's pid namespace.
+    pub pid: i32,
+    /// A pidfd for it, when the kernel gave one.
+    pub pidfd: Option<OwnedFd>,
+}
+
+/// Kills and reaps the child unless disarmed: a failed spawn leaves no
+/// process behind.
+struct ChildGuard(Option<Pid>);
+
+impl ChildGuard {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+        }
+    }
+}
+
+/// Clone init and drive it to `Ready`. The caller must be single-threaded
+/// and must have created `cfg.cgroup`.
+pub fn spawn_init(
+    cfg: &InitConfig,
+    console_socket: Option<&UnixStream>,
+) -> Result<Spawned, ProcessError> {
+    let (parent, child) = SyncChannel::pair()?;
+    if let Some(path) = &cfg.namespaces.join_pid {
+        namespaces::join(CloneFlags::CLONE_NEWPID, path)?;
+    }
+    let cgroup_fd = cfg.cgroup.open_for_clone_into_cgroup();
+    let forked = fork_into(
+        cfg.namespaces.clone_flags.bits(),
+        cgroup_fd.as_ref().map(|fd| fd.as_fd()),
+    )
+    .map_err(|e| ProcessError::Io {
+        what: "clone3 the container's init".into(),
+        source: e,
+    })?;
+    match forked {
+        Forked::Child => {
+            drop(parent);
+            init::run(cfg, child)
+        }
+        Forked::Parent { pid, pidfd } => {
+            drop(child);
+            let guard = ChildGuard(Some(Pid::from_raw(pid)));
+            if cgroup_fd.is_none() {
+                cfg.cgroup.add_process(pid)?;
+            }
+            serve_init(&parent, pid, console_socket)?;
+            guard.disarm();
+            Ok(Spawned { pid, pidfd })
+        }
+    }
+}
+
+/// Let init proceed, forward its console, and wait for its verdict.
+fn serve_init(
+    chan: &SyncChannel,
+    pid: i32,
+    console_socket: Option<&UnixStream>,
+) -> Result<(), ProcessError> {
+    chan.send(&Message::Continue, &[])?;
+    loop {
+        match chan.recv() {
+            Ok((Message::Ready, _)) => return Ok(()),
+            Ok((Message::Failed(failure), _)) => return Err(ProcessError::Init(failure)),
+            Ok((Message::ConsoleMaster, fds)) => forward_console(console_socket, &fds)?,
+            Ok((other, _)) => {
+                return Err(SyncError::Unexpected {
+                    expected: "Ready",
+                    got: other,
+                }
+                .into())
+            }
+            Err(SyncError::Closed) => return Err(ProcessError::InitDied(exit_of(pid))),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn forward_console(socket: Option<&UnixStream>, fds: &[OwnedFd]) -> Result<(), ProcessError> {
+    let (Some(socket), Some(master)) = (socket, fds.first()) else {
+        return Err(ProcessError::Config(
+            "process.terminal is true but no --console-socket was given".into(),
+        ));
+    };
+    send_to_console_socket(socket, master)
+}
+
+/// How a child that closed the channel ended, in words.
+fn exit_of(pid: i32) -> String {
+    match waitpid(Pid::from_raw(pid), None) {
+        Ok(WaitStatus::Exited(_, code)) => format!("exit status {code}"),
+        Ok(WaitStatus::Signaled(_, sig, _)) => format!("killed by {sig}"),
+        Ok(other) => format!("{other:?}"),
+        Err(e) => format!("waitpid: {e}"),
+    }
+}

@@ -1,0 +1,213 @@
+//! The one channel between the runtime and the container's init: a
+//! `SOCK_SEQPACKET` socketpair carrying typed messages (JSON, one message per
+//! packet) and file descriptors by `SCM_RIGHTS`.
+//!
+//! Message flow of `create` (see docs/architecture.md):
+//! ```text
+//! parent                               init
+//!   | -- Continue ---------------------> |   cgroup placed, resources applied
+//!   | <-------------- ConsoleMaster+fd - |   only with process.terminal
+//!   | <-------------------------- Ready  |   set up, blocked on exec.fifo next
+//!   | <--------------- Failed{step,..}   |   instead of Ready, on any error
+//! ```
+//! Later features add messages here (hook requests, uid-map requests, the
+//! seccomp listener fd) without changing the transport.
+
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use nix::sys::socket::{
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
+    SockFlag, SockType,
+};
+use serde::{Deserialize, Serialize};
+
+/// The largest message we send; a config-independent bound (errors are
+/// truncated to fit).
+const MAX_MESSAGE: usize = 64 * 1024;
+
+/// An init failure as it crosses the channel: which step failed, the errno
+/// of the root cause (0 when there is none) and the whole cause chain.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InitFailure {
+    pub step: String,
+    pub errno: i32,
+    pub message: String,
+}
+
+/// Everything that travels on the channel.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Message {
+    /// parent -> init: the cgroup is ready and the process is in it.
+    Continue,
+    /// init -> parent: the pty master travels with this message.
+    ConsoleMaster,
+    /// init -> parent: set up, about to block on exec.fifo.
+    Ready,
+    /// init -> parent: a step failed; init exits after sending this.
+    Failed(InitFailure),
+}
+
+/// Errors of the channel itself.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("sync channel: {op}: {source}")]
+    Io {
+        op: &'static str,
+        #[source]
+        source: nix::errno::Errno,
+    },
+    #[error("sync channel: the other side closed the channel")]
+    Closed,
+    #[error("sync channel: malformed message: {0}")]
+    Malformed(String),
+    #[error("sync channel: expected {expected}, got {got:?}")]
+    Unexpected {
+        expected: &'static str,
+        got: Message,
+    },
+}
+
+/// One end of the channel.
+#[derive(Debug)]
+pub struct SyncChannel {
+    fd: OwnedFd,
+}
+
+impl SyncChannel {
+    /// A connected pair: (parent's end, init's end). Both close on exec.
+    pub fn pair() -> Result<(SyncChannel, SyncChannel), SyncError> {
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|source| SyncError::Io {
+            op: "socketpair",
+            source,
+        })?;
+        Ok((SyncChannel { fd: a }, SyncChannel { fd: b }))
+    }
+
+    /// Send one message, with `fds` attached.
+    pub fn send(&self, msg: &Message, fds: &[RawFd]) -> Result<(), SyncError> {
+        let mut bytes = serde_json::to_vec(msg).map_err(|e| SyncError::Malformed(e.to_string()))?;
+        bytes.truncate(MAX_MESSAGE);
+        let iov = [IoSlice::new(&bytes)];
+        let cmsgs = [ControlMessage::ScmRights(fds)];
+        let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsgs };
+        sendmsg::<()>(
+            self.fd.as_raw_fd(),
+            &iov,
+            cmsgs,
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )
+        .map_err(|source| SyncError::Io {
+            op: "sendmsg",
+            source,
+        })?;
+        Ok(())
+    }
+
+    /// Receive one message and the fds that came with it.
+    pub fn recv(&self) -> Result<(Message, Vec<OwnedFd>), SyncError> {
+        let mut buf = vec![0u8; MAX_MESSAGE];
+        let mut cmsg_space = nix::cmsg_space!([RawFd; 4]);
+        let (len, fds) = {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            let msg = loop {
+                match recvmsg::<()>(
+                    self.fd.as_raw_fd(),
+                    &mut iov,
+                    Some(&mut cmsg_space),
+                    MsgFlags::MSG_CMSG_CLOEXEC,
+                ) {
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    other => {
+                        break other.map_err(|source| SyncError::Io {
+                            op: "recvmsg",
+                            source,
+                        })?
+                    }
+                }
+            };
+            (msg.bytes, received_fds(&msg)?)
+        };
+        if len == 0 {
+            return Err(SyncError::Closed);
+        }
+        let msg =
+            serde_json::from_slice(&buf[..len]).map_err(|e| SyncError::Malformed(e.to_string()))?;
+        Ok((msg, fds))
+    }
+
+    /// Receive one message that must be `expected`.
+    pub fn expect(&self, expected: &Message, name: &'static str) -> Result<(), SyncError> {
+        let (got, _) = self.recv()?;
+        if &got == expected {
+            Ok(())
+        } else {
+            Err(SyncError::Unexpected {
+                expected: name,
+                got,
+            })
+        }
+    }
+}
+
+fn received_fds(msg: &nix::sys::socket::RecvMsg<'_, '_, ()>) -> Result<Vec<OwnedFd>, SyncError> {
+    let mut fds = Vec::new();
+    for cmsg in msg.cmsgs().map_err(|source| SyncError::Io {
+        op: "recvmsg control data",
+        source,
+    })? {
+        if let ControlMessageOwned::ScmRights(raw) = cmsg {
+            // The kernel just installed these fds for us; nobody else owns them.
+            fds.extend(
+                raw.into_iter()
+                    .filter_map(|fd| berth_sys::process::adopt_fd(fd).ok()),
+            );
+        }
+    }
+    Ok(fds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_with_fds() {
+        let (a, b) = SyncChannel::pair().unwrap();
+        let failure = Message::Failed(InitFailure {
+            step: "mount".into(),
+            errno: 2,
+            message: "no such file".into(),
+        });
+        a.send(&failure, &[]).unwrap();
+        assert_eq!(b.recv().unwrap().0, failure);
+        let file = std::fs::File::open("/dev/null").unwrap();
+        b.send(&Message::ConsoleMaster, &[file.as_raw_fd()])
+            .unwrap();
+        let (msg, fds) = a.recv().unwrap();
+        assert_eq!(msg, Message::ConsoleMaster);
+        assert_eq!(fds.len(), 1);
+    }
+
+    #[test]
+    fn closed_peer_is_reported_as_closed() {
+        let (a, b) = SyncChannel::pair().unwrap();
+        drop(b);
+        assert!(matches!(a.recv(), Err(SyncError::Closed)));
+    }
+
+    #[test]
+    fn unexpected_message_names_what_was_expected() {
+        let (a, b) = SyncChannel::pair().unwrap();
+        a.send(&Message::Ready, &[]).unwrap();
+        let err = b.expect(&Message::Continue, "Continue").unwrap_err();
+        assert!(err.to_string().contains("expected Continue"));
+    }
+}

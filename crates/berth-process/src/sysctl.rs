@@ -1,0 +1,66 @@
+//! `linux.sysctl`: written under the container's /proc/sys, through a file
+//! verified to live on procfs.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+
+use crate::ProcessError;
+
+/// The /proc/sys file of a sysctl key (`net.ipv4.ip_forward`).
+fn path_of(key: &str) -> Result<PathBuf, ProcessError> {
+    if key.is_empty() || key.split(['.', '/']).any(|p| p.is_empty() || p == "..") {
+        return Err(ProcessError::Config(format!(
+            "linux.sysctl: invalid key {key:?}"
+        )));
+    }
+    Ok(PathBuf::from("/proc/sys").join(key.replace('.', "/")))
+}
+
+/// Write every sysctl; the file must be on procfs (a container cannot
+/// redirect the write by mounting something over /proc/sys).
+pub fn write_all(sysctl: &HashMap<String, String>) -> Result<(), ProcessError> {
+    let mut keys: Vec<&String> = sysctl.keys().collect();
+    keys.sort();
+    for key in keys {
+        let path = path_of(key)?;
+        let io = |source: std::io::Error| ProcessError::Io {
+            what: format!("write sysctl {key} ({})", path.display()),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        let fs = nix::sys::statfs::fstatfs(file.as_fd()).map_err(|e| io(e.into()))?;
+        if fs.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
+            return Err(ProcessError::Config(format!(
+                "linux.sysctl: {} is not on procfs",
+                path.display()
+            )));
+        }
+        file.write_all(sysctl[key].as_bytes()).map_err(io)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_map_to_proc_sys_paths() {
+        assert_eq!(
+            path_of("net.ipv4.ip_forward").unwrap(),
+            PathBuf::from("/proc/sys/net/ipv4/ip_forward")
+        );
+    }
+
+    #[test]
+    fn traversal_keys_are_refused() {
+        assert!(path_of("net..x").is_err());
+        assert!(path_of("net/../../etc").is_err());
+        assert!(path_of("").is_err());
+    }
+}

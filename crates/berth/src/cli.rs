@@ -1,0 +1,137 @@
+//! The command line, as runc spells it: global flags before the
+//! subcommand, the same subcommands and flags after it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "berth",
+    about = "berth: an OCI container runtime, compatible with runc",
+    disable_version_flag = true
+)]
+pub struct Cli {
+    /// Print the version.
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
+    /// Root directory for the containers' state.
+    #[arg(long, default_value = "/run/berth")]
+    pub root: PathBuf,
+    /// Write log lines to this file instead of stderr.
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// Log line format.
+    #[arg(long = "log-format", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log debug messages too.
+    #[arg(long)]
+    pub debug: bool,
+    /// Use the systemd cgroup driver.
+    #[arg(long = "systemd-cgroup")]
+    pub systemd_cgroup: bool,
+    /// Rootless mode: true, false or auto.
+    #[arg(long, value_parser = ["true", "false", "auto"])]
+    pub rootless: Option<String>,
+    /// Path to criu (accepted for compatibility; berth has no checkpointing).
+    #[arg(long)]
+    pub criu: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a container (init waits for `start`).
+    Create(CreateArgs),
+    /// Start a created container.
+    Start { id: String },
+    /// Create and start a container.
+    Run(RunArgs),
+    /// Print a container's state as JSON.
+    State { id: String },
+    /// Send a signal to a container's init (default SIGTERM).
+    Kill {
+        /// Signal every process in the container's cgroup.
+        #[arg(short, long)]
+        all: bool,
+        id: String,
+        #[arg(default_value = "SIGTERM")]
+        signal: String,
+    },
+    /// Delete a container.
+    Delete {
+        /// Kill the container first if it is running.
+        #[arg(short, long)]
+        force: bool,
+        id: String,
+    },
+    /// List containers.
+    List {
+        #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+        /// Print only the ids.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Write a default config.json.
+    Spec {
+        #[arg(short, long, default_value = ".")]
+        bundle: PathBuf,
+        /// A config for rootless containers.
+        #[arg(long)]
+        rootless: bool,
+    },
+    /// Print what this runtime supports, as JSON.
+    Features,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Bundle directory.
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Unix socket that receives the pty master when process.terminal is true.
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// File to write the init's pid to.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Use MS_MOVE + chroot instead of pivot_root.
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Do not give the container a new session keyring.
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// Pass this many extra fds (3, 4, ...) to the container.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub create: CreateArgs,
+    /// Detach from the container's process.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep the container's state after it exits.
+    #[arg(long)]
+    pub keep: bool,
+    /// Do not become a subreaper for the container's processes.
+    #[arg(long = "no-subreaper")]
+    pub no_subreaper: bool,
+}

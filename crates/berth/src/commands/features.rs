@@ -1,0 +1,139 @@
+//! `features`: what berth supports, derived from the code (the mount option
+//! parser, the capability table), never a copied list of wishes.
+
+use berth_rootfs::options::MountOptions;
+use serde_json::{json, Value};
+
+use crate::Failure;
+
+/// Every option name the OCI features document may list; only those the
+/// mount option parser recognises are reported.
+const CANDIDATE_MOUNT_OPTIONS: &[&str] = &[
+    "acl",
+    "async",
+    "atime",
+    "bind",
+    "defaults",
+    "dev",
+    "diratime",
+    "dirsync",
+    "exec",
+    "iversion",
+    "lazytime",
+    "loud",
+    "mand",
+    "noacl",
+    "noatime",
+    "nodev",
+    "nodiratime",
+    "noexec",
+    "noiversion",
+    "nolazytime",
+    "nomand",
+    "norelatime",
+    "nostrictatime",
+    "nosuid",
+    "nosymfollow",
+    "private",
+    "ratime",
+    "rbind",
+    "rdev",
+    "rdiratime",
+    "relatime",
+    "remount",
+    "rexec",
+    "rnoatime",
+    "rnodev",
+    "rnodiratime",
+    "rnoexec",
+    "rnorelatime",
+    "rnostrictatime",
+    "rnosuid",
+    "rnosymfollow",
+    "ro",
+    "rprivate",
+    "rrelatime",
+    "rro",
+    "rrw",
+    "rshared",
+    "rslave",
+    "rstrictatime",
+    "rsuid",
+    "rsymfollow",
+    "runbindable",
+    "rw",
+    "shared",
+    "silent",
+    "slave",
+    "strictatime",
+    "suid",
+    "symfollow",
+    "sync",
+    "tmpcopyup",
+    "unbindable",
+];
+
+/// Options the parser turns into flags, propagation or attributes rather
+/// than passing them to the filesystem as data.
+pub fn supported_mount_options() -> Vec<&'static str> {
+    CANDIDATE_MOUNT_OPTIONS
+        .iter()
+        .copied()
+        .filter(|opt| MountOptions::parse(&[opt]).data.is_empty())
+        .collect()
+}
+
+fn capabilities() -> Vec<String> {
+    let mut caps: Vec<caps::Capability> = caps::all().into_iter().collect();
+    caps.sort_by_key(|c| c.index());
+    caps.iter().map(|c| c.to_string()).collect()
+}
+
+pub fn features() -> Value {
+    json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": berth_container::OCI_VERSION,
+        "hooks": [],
+        "mountOptions": supported_mount_options(),
+        "linux": {
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],
+            "capabilities": capabilities(),
+            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
+            "seccomp": {"enabled": false},
+            "apparmor": {"enabled": false},
+            "selinux": {"enabled": false}
+        },
+        "annotations": {
+            "org.opencontainers.berth.version": env!("CARGO_PKG_VERSION")
+        }
+    })
+}
+
+pub fn print() -> Result<(), Failure> {
+    let mut out = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
+    serde::Serialize::serialize(&features(), &mut ser)?;
+    println!("{}", String::from_utf8_lossy(&out));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognised_options_are_reported_and_fs_data_is_not() {
+        let opts = supported_mount_options();
+        for expected in ["ro", "nosuid", "rbind", "rprivate", "rro", "tmpcopyup"] {
+            assert!(opts.contains(&expected), "{expected}");
+        }
+    }
+
+    #[test]
+    fn capabilities_are_kernel_names_in_kernel_order() {
+        let caps = capabilities();
+        assert_eq!(caps[0], "CAP_CHOWN");
+        assert!(caps.contains(&"CAP_SYS_ADMIN".to_string()));
+    }
+}

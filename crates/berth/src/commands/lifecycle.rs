@@ -1,0 +1,87 @@
+//! create, start, run, state, kill, delete.
+
+use berth_container::signal::parse_signal;
+use berth_container::{CreateOptions, Store};
+use berth_process::supervise;
+
+use crate::cli::{CreateArgs, RunArgs};
+use crate::Failure;
+
+/// Socket-activation fds handed to us (LISTEN_FDS), passed on as runc does.
+fn listen_fds() -> u32 {
+    std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn options(args: &CreateArgs, foreground: bool) -> CreateOptions<'_> {
+    CreateOptions {
+        id: &args.id,
+        bundle: &args.bundle,
+        console_socket: args.console_socket.as_deref(),
+        pid_file: args.pid_file.as_deref(),
+        no_pivot: args.no_pivot,
+        no_new_keyring: args.no_new_keyring,
+        preserve_fds: args.preserve_fds,
+        listen_fds: listen_fds(),
+        foreground,
+    }
+}
+
+pub fn create(store: &Store, args: &CreateArgs) -> Result<(), Failure> {
+    let created = berth_container::create(store, &options(args, false))?;
+    tracing::debug!(
+        "created container {} with init pid {}",
+        args.id,
+        created.state.pid
+    );
+    Ok(())
+}
+
+pub fn start(store: &Store, id: &str) -> Result<(), Failure> {
+    Ok(berth_container::start(store, id)?)
+}
+
+/// create + start; in the foreground, forward signals, wait, and exit with
+/// the container's status (deleting it unless --keep).
+pub fn run(store: &Store, args: &RunArgs) -> Result<i32, Failure> {
+    let id = args.create.id.as_str();
+    if !args.detach {
+        supervise::block_signals()?;
+        if !args.no_subreaper {
+            supervise::become_subreaper()?;
+        }
+    }
+    let created = berth_container::create(store, &options(&args.create, !args.detach))?;
+    let pid = created.state.pid;
+    drop(created);
+    if let Err(e) = berth_container::start(store, id) {
+        let _ = berth_container::delete(store, id, true);
+        return Err(e.into());
+    }
+    if args.detach {
+        return Ok(0);
+    }
+    let code = supervise::supervise(pid)?;
+    if !args.keep {
+        berth_container::delete(store, id, true)?;
+    }
+    Ok(code)
+}
+
+pub fn state(store: &Store, id: &str) -> Result<(), Failure> {
+    let loaded = berth_container::load(store, id, false)?;
+    let view = loaded.state.view(loaded.status, "");
+    println!("{}", serde_json::to_string_pretty(&view)?);
+    Ok(())
+}
+
+pub fn kill(store: &Store, id: &str, signal: &str, all: bool) -> Result<(), Failure> {
+    let signal = parse_signal(signal)?;
+    Ok(berth_container::kill(store, id, signal, all)?)
+}
+
+pub fn delete(store: &Store, id: &str, force: bool) -> Result<(), Failure> {
+    Ok(berth_container::delete(store, id, force)?)
+}
