@@ -1,5 +1,5 @@
 //! Manual/test driver: runs a bundle's process with only berth-rootfs doing
-//! the filesystem work. `rootfs_probe BUNDLE [--no-pivot] [-- CMD...]`.
+//! the filesystem work. `rootfs_probe BUNDLE [--no-pivot] [--console] [-- CMD...]`.
 //! Unshares mount/pid/uts/ipc namespaces, re-runs itself, and in the child runs
 //! prepare_rootfs, enter_rootfs, finish_rootfs, then execs the command
 //! (default: the spec's process.args). The cgroup mount shows the probe's
@@ -30,6 +30,18 @@ fn v1_hierarchies() -> Vec<(String, PathBuf)> {
             dir.is_dir().then(|| (name.to_string(), dir))
         })
         .collect()
+}
+
+/// Opens a pty on the container's /dev/ptmx and binds its slave on
+/// /dev/console, as the init does for terminal:true.
+fn console_on_pty() -> Result<nix::pty::PtyMaster, berth_rootfs::RootfsError> {
+    use nix::fcntl::OFlag;
+    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY).expect("openpt");
+    nix::pty::grantpt(&master).expect("grantpt");
+    nix::pty::unlockpt(&master).expect("unlockpt");
+    let slave = nix::pty::ptsname_r(&master).expect("ptsname");
+    berth_rootfs::mount_console(Path::new(&slave))?;
+    Ok(master)
 }
 
 fn main() {
@@ -76,10 +88,19 @@ fn main() {
             .expect("spawn child");
         std::process::exit(status.code().unwrap_or(128));
     }
+    let console = args.iter().any(|a| a == "--console");
     let run = || -> Result<(), berth_rootfs::RootfsError> {
         prepare_rootfs(&plan)?;
         enter_rootfs(&plan)?;
-        finish_rootfs(&plan)
+        // Keep the pty master open until exec (the process inherits it).
+        let _master = if console {
+            Some(console_on_pty()?)
+        } else {
+            None
+        };
+        finish_rootfs(&plan)?;
+        std::mem::forget(_master);
+        Ok(())
     };
     if let Err(e) = run() {
         let mut msg = e.to_string();

@@ -23,7 +23,8 @@ use crate::CgroupMountSource;
 /// How a spec mount is carried out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MountKind {
-    /// `bind`/`rbind` in the options (the type is then ignored, as in runc).
+    /// `bind`/`rbind` in the options (the type is then ignored, as in runc),
+    /// or type "bind".
     Bind,
     /// procfs or sysfs: only on a real directory.
     ProcOrSys,
@@ -54,7 +55,9 @@ impl<'a> SpecMount<'a> {
         let dest = path::clean(spec.destination());
         let options = MountOptions::parse(spec.options().as_deref().unwrap_or_default());
         reject_idmap(spec, &options, &dest)?;
-        let kind = if options.is_bind() {
+        // A "bind" type without a bind option is a plain (non-recursive)
+        // bind, as crun treats it.
+        let kind = if options.is_bind() || spec.typ().as_deref() == Some("bind") {
             MountKind::Bind
         } else {
             match spec.typ().as_deref() {

@@ -220,6 +220,18 @@ impl MountOptions {
     }
 }
 
+/// Every option name this module turns into something other than data
+/// (flags, propagation, recursive attributes, tmpcopyup). `idmap` and
+/// `ridmap` are recognised but refused, so they are not listed.
+pub fn supported_option_names() -> impl Iterator<Item = &'static str> {
+    MOUNT_FLAGS
+        .iter()
+        .map(|f| f.name)
+        .chain(PROPAGATION.iter().map(|(name, _)| *name))
+        .chain(RECURSIVE_ATTRS.iter().map(|f| f.name))
+        .chain(std::iter::once(TMPCOPYUP))
+}
+
 /// Maps a propagation name (linux.rootfsPropagation) to its flags; "" and
 /// unknown names give None.
 pub fn propagation_flags(name: &str) -> Option<MsFlags> {
@@ -362,6 +374,19 @@ mod tests {
             assert!(p.data.is_empty() && p.flags.is_empty(), "{}", f.name);
             assert!(p.recursive.is_some(), "{}", f.name);
         }
+    }
+
+    #[test]
+    fn supported_names_exclude_idmap() {
+        let names: Vec<&str> = supported_option_names().collect();
+        assert!(
+            names.contains(&"rro") && names.contains(&"tmpcopyup") && names.contains(&"rslave")
+        );
+        assert!(!names.contains(&"idmap") && !names.contains(&"ridmap"));
+        assert_eq!(
+            names.len(),
+            MOUNT_FLAGS.len() + PROPAGATION.len() + RECURSIVE_ATTRS.len() + 1
+        );
     }
 
     #[test]
