@@ -58,7 +58,7 @@ class Metric:
 
 def format_value(value, unit: str) -> str:
     if unit == "s":
-        return f"{value * 1000:.2f} ms"
+        return f"{value:.2f} s" if value >= 1 else f"{value * 1000:.2f} ms"
     if unit == "KiB":
         return f"{value:,.0f} KiB"
     if unit == "B":

@@ -8,6 +8,7 @@
 #   --runtimes   which runtimes to compare (default: berth,crun,runc)
 #   --out        where the Markdown report goes (default: docs/benchmarks.md)
 #   --phases     subset of run,lifecycle,memory,floor,parallel,population,size
+#   --berth-binary PATH   measure this berth binary instead of building a release one
 #
 # This prepares the machine (packages, a release build of berth, a busybox rootfs,
 # the hugetlb v1 hierarchy crun 1.8 needs here), hands the measuring to bench.py,
@@ -23,6 +24,7 @@ quick=""
 runtimes="berth,crun,runc"
 out="$repo/docs/benchmarks.md"
 phases=""
+berth_binary=""
 work=""
 cgroup_parent="berth-bench-$$"
 hugetlb_mounted=""
@@ -30,7 +32,7 @@ bench_pid=""
 notes=()
 
 usage() {
-    sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit "${1:-0}"
 }
 
@@ -44,6 +46,8 @@ parse_args() {
             --out=*) out="${1#*=}" ;;
             --phases) phases="${2:?--phases needs a list}"; shift ;;
             --phases=*) phases="${1#*=}" ;;
+            --berth-binary) berth_binary="${2:?--berth-binary needs a path}"; shift ;;
+            --berth-binary=*) berth_binary="${1#*=}" ;;
             -h|--help) usage 0 ;;
             *) echo "run.sh: unknown argument: $1" >&2; usage 2 ;;
         esac
@@ -77,12 +81,12 @@ ensure_packages() {
 
 build_berth() {
     log "cargo build --release -p berth"
-    (cd "$repo" && cargo build --release -p berth)
+    (cd "$repo" && nice -n 10 cargo build --release -p berth)
 }
 
 runtime_binary() {
     case "$1" in
-        berth) echo "$repo/target/release/berth" ;;
+        berth) echo "${berth_binary:-$repo/target/release/berth}" ;;
         *) command -v "$1" || { echo "run.sh: no $1 binary in PATH" >&2; return 1; } ;;
     esac
 }
@@ -225,33 +229,44 @@ machine_notes() {
     fi
 }
 
+# A private copy, so that a rebuild during the run cannot change what is measured.
+snapshot_berth() {
+    local source
+    source="$(runtime_binary berth)"
+    [ -x "$source" ] || { echo "run.sh: no berth binary at $source" >&2; exit 1; }
+    cp "$source" "$work/berth"
+    if [ -n "$berth_binary" ]; then
+        notes+=("berth binary: $berth_binary (given with --berth-binary)")
+    else
+        notes+=("berth: release build of commit $(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet HEAD -- crates Cargo.toml || echo ' plus uncommitted changes')")
+    fi
+    berth_binary="$work/berth"
+}
+
 main() {
     parse_args "$@"
     [ "$(id -u)" = 0 ] || { echo "run.sh: must run as root" >&2; exit 1; }
     ensure_packages
-    wants berth && build_berth
-    local args
-    mapfile -t args < <(runtime_args)
+    if wants berth && [ -z "$berth_binary" ]; then build_berth; fi
 
     trap cleanup EXIT
     trap 'stop_bench 130' INT
     trap 'stop_bench 143' TERM
     work="$(mktemp -d /tmp/berth-bench.XXXXXX)"
+    if wants berth; then snapshot_berth; fi
     build_rootfs "$work/rootfs"
     mkdir -p "$work/rootfs/hostcg"
     write_template "$work/template"
     mount_hugetlb_v1
     machine_notes
-    if wants berth; then
-        notes+=("berth built from commit $(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet HEAD -- crates || echo ' plus uncommitted changes')")
-    fi
 
-    local note_args=() note
+    local args note_args=() note
+    mapfile -t args < <(runtime_args)
     for note in "${notes[@]}"; do note_args+=(--note "$note"); done
     mkdir -p "$(dirname "$out")"
     log "measuring: $runtimes${quick:+ (quick)}"
     # In the background, so that a signal reaches the traps at once, not at its end.
-    python3 "$here/bench.py" "${args[@]}" --work "$work" --rootfs "$work/rootfs" \
+    python3 -B "$here/bench.py" "${args[@]}" --work "$work" --rootfs "$work/rootfs" \
         --template "$work/template/config.json" --cgroup-parent "$cgroup_parent" \
         --out "$out" ${quick:+"$quick"} ${phases:+--phases "$phases"} "${note_args[@]}" &
     bench_pid=$!
