@@ -42,6 +42,8 @@ pub struct CreateOptions<'a> {
 pub struct Created {
     pub state: ContainerState,
     pub pidfd: Option<OwnedFd>,
+    /// The pty master for `run` in the foreground with a terminal.
+    pub console: Option<OwnedFd>,
     pub dir: ContainerDir,
 }
 
@@ -119,6 +121,7 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     Ok(Created {
         state,
         pidfd: spawned.pidfd,
+        console: spawned.console,
         dir,
     })
 }
@@ -137,15 +140,16 @@ fn connect_console(
     opts: &CreateOptions<'_>,
 ) -> Result<Option<UnixStream>, ContainerError> {
     match (terminal, opts.console_socket) {
-        (true, Some(path)) => UnixStream::connect(path).map(Some).map_err(|source| {
-            ContainerError::Io {
-                what: format!("connect to console socket {}", path.display()),
-                source,
-            }
-        }),
-        (true, None) if opts.foreground => Err(ContainerError::Config(
-            "process.terminal: a terminal for `run` in the foreground is not supported by berth yet; use --console-socket".into(),
-        )),
+        (true, Some(path)) => {
+            UnixStream::connect(path)
+                .map(Some)
+                .map_err(|source| ContainerError::Io {
+                    what: format!("connect to console socket {}", path.display()),
+                    source,
+                })
+        }
+        // `run` in the foreground keeps the pty master and proxies it.
+        (true, None) if opts.foreground => Ok(None),
         (true, None) => Err(ContainerError::Config(
             "cannot allocate tty if runc will detach without setting console socket".into(),
         )),

@@ -5,12 +5,16 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 use crate::query::load;
+use crate::signal::parse_signal;
 use crate::status::{check, Operation};
 use crate::store::Store;
 use crate::ContainerError;
 
-pub fn kill(store: &Store, id: &str, signal: Signal, all: bool) -> Result<(), ContainerError> {
+/// Signal container `id`. As runc, the container must exist before the
+/// signal is parsed, and must not be stopped.
+pub fn kill(store: &Store, id: &str, signal: &str, all: bool) -> Result<(), ContainerError> {
     let loaded = load(store, id, true)?;
+    let signal: Signal = parse_signal(signal)?;
     check(loaded.status, Operation::Kill, id)?;
     if all {
         loaded.state.cgroup.kill_all(signal as i32)?;

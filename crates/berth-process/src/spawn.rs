@@ -22,6 +22,9 @@ pub struct Spawned {
     pub pid: i32,
     /// A pidfd for it, when the kernel gave one.
     pub pidfd: Option<OwnedFd>,
+    /// The pty master, when init has a terminal and no console socket was
+    /// given (`run` in the foreground proxies it).
+    pub console: Option<OwnedFd>,
 }
 
 /// Kills and reaps the child unless disarmed: a failed spawn leaves no
@@ -73,25 +76,33 @@ pub fn spawn_init(
             if cgroup_fd.is_none() {
                 cfg.cgroup.add_process(pid)?;
             }
-            serve_init(&parent, pid, console_socket)?;
+            let console = serve_init(&parent, pid, console_socket)?;
             guard.disarm();
-            Ok(Spawned { pid, pidfd })
+            Ok(Spawned {
+                pid,
+                pidfd,
+                console,
+            })
         }
     }
 }
 
-/// Let init proceed, forward its console, and wait for its verdict.
+/// Let init proceed, forward its console (or keep it when there is no
+/// console socket), and wait for its verdict.
 fn serve_init(
     chan: &SyncChannel,
     pid: i32,
     console_socket: Option<&UnixStream>,
-) -> Result<(), ProcessError> {
+) -> Result<Option<OwnedFd>, ProcessError> {
     chan.send(&Message::Continue, &[])?;
+    let mut kept = None;
     loop {
         match chan.recv() {
-            Ok((Message::Ready, _)) => return Ok(()),
+            Ok((Message::Ready, _)) => return Ok(kept),
             Ok((Message::Failed(failure), _)) => return Err(ProcessError::Init(failure)),
-            Ok((Message::ConsoleMaster, fds)) => forward_console(console_socket, &fds)?,
+            Ok((Message::ConsoleMaster, fds)) => {
+                kept = forward_console(console_socket, fds)?;
+            }
             Ok((other, _)) => {
                 return Err(SyncError::Unexpected {
                     expected: "Ready",
@@ -105,13 +116,19 @@ fn serve_init(
     }
 }
 
-fn forward_console(socket: Option<&UnixStream>, fds: &[OwnedFd]) -> Result<(), ProcessError> {
-    let (Some(socket), Some(master)) = (socket, fds.first()) else {
+fn forward_console(
+    socket: Option<&UnixStream>,
+    fds: Vec<OwnedFd>,
+) -> Result<Option<OwnedFd>, ProcessError> {
+    let Some(master) = fds.into_iter().next() else {
         return Err(ProcessError::Config(
-            "process.terminal is true but no --console-socket was given".into(),
+            "init sent no pty master with its console message".into(),
         ));
     };
-    send_to_console_socket(socket, master)
+    match socket {
+        Some(socket) => send_to_console_socket(socket, &master).map(|()| None),
+        None => Ok(Some(master)),
+    }
 }
 
 /// How a child that closed the channel ended, in words.

@@ -1,6 +1,5 @@
 //! create, start, run, state, kill, delete.
 
-use berth_container::signal::parse_signal;
 use berth_container::{CreateOptions, Store};
 use berth_process::supervise;
 
@@ -55,7 +54,8 @@ pub fn run(store: &Store, args: &RunArgs) -> Result<i32, Failure> {
     }
     let created = berth_container::create(store, &options(&args.create, !args.detach))?;
     let pid = created.state.pid;
-    drop(created);
+    let console = created.console;
+    drop(created.dir);
     if let Err(e) = berth_container::start(store, id) {
         let _ = berth_container::delete(store, id, true);
         return Err(e.into());
@@ -63,7 +63,7 @@ pub fn run(store: &Store, args: &RunArgs) -> Result<i32, Failure> {
     if args.detach {
         return Ok(0);
     }
-    let code = supervise::supervise(pid)?;
+    let code = supervise::supervise(pid, console)?;
     if !args.keep {
         berth_container::delete(store, id, true)?;
     }
@@ -78,7 +78,6 @@ pub fn state(store: &Store, id: &str) -> Result<(), Failure> {
 }
 
 pub fn kill(store: &Store, id: &str, signal: &str, all: bool) -> Result<(), Failure> {
-    let signal = parse_signal(signal)?;
     Ok(berth_container::kill(store, id, signal, all)?)
 }
 
