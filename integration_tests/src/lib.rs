@@ -419,6 +419,28 @@ impl Ctx {
         }
     }
 
+    /// Starts `RUNTIME --root ROOT <args>` without waiting (e.g. a foreground `run`
+    /// to be killed from outside); finish it with [`Spawned::wait`].
+    pub fn spawn<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Spawned {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let stdout_path = self.work().join(format!("spawn-{n}.out"));
+        let stderr_path = self.work().join(format!("spawn-{n}.err"));
+        let mut cmd = self.cmd(args);
+        let args = describe(&cmd);
+        cmd.stdin(Stdio::null())
+            .stdout(File::create(&stdout_path).expect("create stdout file"))
+            .stderr(File::create(&stderr_path).expect("create stderr file"));
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot spawn `{}`: {e}", args.join(" ")));
+        Spawned {
+            child,
+            args,
+            stdout_path,
+            stderr_path,
+        }
+    }
+
     /// `create --bundle B id` (id tracked for cleanup).
     pub fn create(&self, bundle: &Bundle, id: &str) -> Output {
         self.track(id);
@@ -579,6 +601,60 @@ impl Drop for Ctx {
         self.cleanup_containers();
         // TempDir drops (unmount + remove) follow, root and work alike.
     }
+}
+
+/// A runtime command started by [`Ctx::spawn`].
+pub struct Spawned {
+    child: std::process::Child,
+    args: Vec<String>,
+    stdout_path: PathBuf,
+    stderr_path: PathBuf,
+}
+
+impl Spawned {
+    /// The runtime process's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the command to exit (panics after `timeout`).
+    pub fn wait(mut self, timeout: Duration) -> Output {
+        let status = wait_with_timeout(&mut self.child, timeout)
+            .unwrap_or_else(|| panic!("`{}` did not finish in time", self.args.join(" ")));
+        Output {
+            args: std::mem::take(&mut self.args),
+            status,
+            stdout: fs::read_to_string(&self.stdout_path).unwrap_or_default(),
+            stderr: fs::read_to_string(&self.stderr_path).unwrap_or_default(),
+            stdout_path: self.stdout_path.clone(),
+            stderr_path: self.stderr_path.clone(),
+        }
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The namespace a host process is in: the target of `/proc/<pid>/ns/<kind>`,
+/// e.g. `net:[4026531840]`.
+pub fn namespace_of(pid: u32, kind: &str) -> String {
+    fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+        .unwrap_or_else(|e| panic!("readlink /proc/{pid}/ns/{kind}: {e}"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The `pid` field of a state document as a u32 (panics when absent).
+#[track_caller]
+pub fn state_pid(state: &Value) -> u32 {
+    let pid = state["pid"].as_u64().expect("state has a numeric pid");
+    u32::try_from(pid).expect("pid fits u32")
 }
 
 fn describe(cmd: &Command) -> Vec<String> {
