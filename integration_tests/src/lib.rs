@@ -548,9 +548,12 @@ impl Ctx {
         out.stdout.lines().map(str::to_string).collect()
     }
 
-    /// True when the root holds an entry named `id` (a state directory).
+    /// True when the root holds an entry named `id` (a state directory). Ids that
+    /// are not a single plain path component (`""`, `"."`, `"a/b"`) cannot name one;
+    /// for those, look at [`Ctx::root_entries`].
     pub fn has_state_dir(&self, id: &str) -> bool {
-        !id.is_empty() && self.root().join(id).exists()
+        let plain = Path::new(id).file_name() == Some(std::ffi::OsStr::new(id));
+        plain && self.root().join(id).exists()
     }
 
     /// Entries left in the root directory.
