@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use berth_sys::mount::{openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS};
 use nix::errno::Errno;
-use nix::fcntl::{readlinkat, OFlag};
+use nix::fcntl::{openat, readlinkat, OFlag};
 use nix::sys::stat::{mkdirat, Mode};
 
 use crate::error::RootfsError;
@@ -149,24 +149,38 @@ impl RootDir {
     /// directories) if it does not; returns an `O_PATH` fd of it. A dangling
     /// symlink is followed inside the rootfs and its target created.
     pub fn create_file(&self, dest: &Path) -> Result<OwnedFd, RootfsError> {
+        self.create_file_depth(dest, 0)
+    }
+
+    fn create_file_depth(&self, dest: &Path, depth: usize) -> Result<OwnedFd, RootfsError> {
+        if depth > MAX_SYMLINK_DEPTH {
+            return Err(RootfsError::at_dest("create file", dest)(Errno::ELOOP));
+        }
         match self.open_path(dest) {
             Ok(fd) => return Ok(fd),
             Err(Errno::ENOENT) => {}
             Err(errno) => return Err(RootfsError::at_dest("open", dest)(errno)),
         }
-        if let Some((parent, _)) = path::split_last(dest) {
-            self.mkdir_all(&parent)?;
+        let Some((parent, name)) = path::split_last(dest) else {
+            return Err(RootfsError::at_dest("create file", dest)(Errno::EISDIR));
+        };
+        let parent_fd = self.mkdir_all(&parent)?;
+        if let Ok(target) = readlinkat(parent_fd.as_fd(), &name) {
+            // A dangling symlink: create what it points to, inside the rootfs.
+            let base = self.container_path_of(parent_fd.as_fd(), &parent)?;
+            return self.create_file_depth(&base.join(target), depth + 1);
         }
-        let flags = OFlag::O_CREAT | OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY;
-        let created = openat2(
-            self.fd(),
-            &path::relative(dest),
-            flags.bits(),
-            0o755,
-            IN_ROOT,
-        )
-        .map_err(RootfsError::at_dest("create file", dest))?;
-        drop(created);
+        let flags =
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+        match openat(
+            parent_fd.as_fd(),
+            &name,
+            flags,
+            Mode::from_bits_truncate(0o755),
+        ) {
+            Ok(_) | Err(Errno::EEXIST) => {}
+            Err(errno) => return Err(RootfsError::at_dest("create file", dest)(errno)),
+        }
         self.open_path(dest)
             .map_err(RootfsError::at_dest("open created file", dest))
     }
@@ -262,6 +276,33 @@ mod tests {
         assert_eq!(at, Path::new("/etc/berth-no-such-file"));
         assert!(rootfs.join("etc/berth-no-such-file").is_file());
         assert!(!Path::new("/etc/berth-no-such-file").exists());
+    }
+
+    #[test]
+    fn create_file_through_dangling_symlink_creates_missing_parents_inside() {
+        let t = TempDir::new("create-deep");
+        let rootfs = t.0.join("rootfs");
+        std::fs::create_dir_all(rootfs.join("etc")).unwrap();
+        let host_target = t.0.join("no/such/dir/passwd");
+        symlink(&host_target, rootfs.join("etc/hostname")).unwrap();
+        let root = RootDir::open(&rootfs).unwrap();
+        root.create_file(Path::new("/etc/hostname")).unwrap();
+        assert!(rootfs
+            .join(host_target.strip_prefix("/").unwrap())
+            .is_file());
+        assert!(!host_target.exists() && !t.0.join("no").exists());
+    }
+
+    #[test]
+    fn create_file_symlink_loop_is_eloop() {
+        let t = TempDir::new("create-loop");
+        let rootfs = t.0.join("rootfs");
+        std::fs::create_dir_all(&rootfs).unwrap();
+        symlink("/b", rootfs.join("a")).unwrap();
+        symlink("/a", rootfs.join("b")).unwrap();
+        let root = RootDir::open(&rootfs).unwrap();
+        let err = root.create_file(Path::new("/a")).unwrap_err();
+        assert_eq!(err.errno(), Some(Errno::ELOOP), "{err:?}");
     }
 
     #[test]
