@@ -91,6 +91,16 @@ pub enum CgroupError {
         source: io::Error,
     },
 
+    /// cgroup v2 device control: a `bpf(2)` step failed.
+    #[error("linux.resources.devices: {step} (cgroup v2 device control by eBPF) for {path}: {source}{}",
+        if verifier_log.is_empty() { String::new() } else { format!("; verifier log: {verifier_log}") })]
+    DeviceProgram {
+        step: &'static str,
+        path: PathBuf,
+        source: io::Error,
+        verifier_log: String,
+    },
+
     /// Freezing did not complete in time.
     #[error("timed out freezing the cgroup {path}")]
     FreezeTimeout { path: PathBuf },
@@ -114,9 +124,8 @@ impl CgroupError {
             | Self::Mkdir { source, .. }
             | Self::Rmdir { source, .. }
             | Self::ReadDir { source, .. }
-            | Self::ControllerNotEnabled { source, .. } => {
-                source.raw_os_error().map(Errno::from_raw)
-            }
+            | Self::ControllerNotEnabled { source, .. }
+            | Self::DeviceProgram { source, .. } => source.raw_os_error().map(Errno::from_raw),
             Self::Statfs { source, .. } | Self::Signal { source, .. } => Some(*source),
             _ => None,
         }

@@ -291,24 +291,54 @@ fn memory_swap_both_directions() {
     }
 }
 
+/// Runs a shell in the cgroup that reports which device opens succeed.
+fn probe_devices(f: &mut Fixture) -> Vec<String> {
+    let script = "read go; \
+        head -c1 /dev/zero >/dev/null && echo zero-read; \
+        (echo x >/dev/zero) 2>/dev/null && echo zero-write; \
+        head -c1 /dev/urandom >/dev/null 2>&1 && echo urandom-read; \
+        echo done";
+    let mut child = Command::new("sh")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    f.cg.add_process(child.id() as i32).unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"go\n").unwrap();
+    let output = child.wait_with_output().unwrap();
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
 #[test]
-fn devices_v1_become_the_exact_allow_list() {
+fn device_rules_are_enforced_and_replaced() {
     if !is_root() {
         return;
     }
-    let f = Fixture::nested();
+    let mut f = Fixture::nested();
     let json = r#"{"devices":[{"allow":false,"access":"rwm"},
         {"allow":true,"type":"c","major":1,"minor":3,"access":"rwm"},
+        {"allow":true,"type":"c","major":1,"minor":5,"access":"r"},
         {"allow":true,"type":"c","major":136,"access":"rw"}]}"#;
-    let result = f.cg.apply_resources(&resources(json));
-    if f.cg.layout() == Layout::V2 {
-        let err = result.unwrap_err();
-        assert!(err.to_string().contains("linux.resources.devices"), "{err}");
-        return;
+    f.cg.apply_resources(&resources(json)).unwrap();
+    if f.cg.layout() != Layout::V2 {
+        let list = read(f.cg.v1_dir("devices").unwrap(), "devices.list");
+        assert_eq!(list, "c 1:3 rwm\nc 1:5 r\nc 136:* rw");
     }
-    result.unwrap();
-    let list = read(f.cg.v1_dir("devices").unwrap(), "devices.list");
-    assert_eq!(list, "c 1:3 rwm\nc 136:* rw");
+    assert_eq!(probe_devices(&mut f), ["zero-read", "done"]);
+    // an update replaces the rules (v2: the previous program is detached)
+    let json = r#"{"devices":[{"allow":false,"access":"rwm"},
+        {"allow":true,"type":"c","major":1,"access":"rw"}]}"#;
+    f.cg.apply_resources(&resources(json)).unwrap();
+    assert_eq!(
+        probe_devices(&mut f),
+        ["zero-read", "zero-write", "urandom-read", "done"]
+    );
 }
 
 #[test]

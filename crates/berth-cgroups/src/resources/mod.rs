@@ -5,6 +5,7 @@
 //! reads the few host facts the translation needs and performs the writes.
 
 mod devices;
+mod ebpf;
 mod settings;
 mod translate;
 
@@ -13,9 +14,11 @@ use std::path::Path;
 use oci_spec::runtime::LinuxResources;
 
 pub use devices::{runc_device_rules, DeviceRule};
+pub use ebpf::device_program;
 pub use settings::{settings_from_spec, Setting, Throttle};
 pub use translate::{
-    blkio_weight_to_io_weight, shares_to_weight, translate, CgroupWrite, Dialect, HostFacts, Target,
+    blkio_weight_to_io_weight, shares_to_weight, translate, CgroupWrite, Dialect, HostFacts,
+    Target, Translation,
 };
 
 use crate::cgroup::enable_on_ancestors;
@@ -32,7 +35,17 @@ impl Cgroup {
             return Ok(());
         }
         let facts = self.host_facts();
-        let writes = translate(&settings, &facts)?;
+        let translation = translate(&settings, &facts)?;
+        if let Some(rules) = &translation.device_program {
+            let dir = self
+                .unified_dir()
+                .ok_or_else(|| CgroupError::MissingHierarchy {
+                    controller: "cgroup2 (unified)".to_string(),
+                    needed_for: "linux.resources.devices".to_string(),
+                })?;
+            ebpf::install_device_program(dir, rules)?;
+        }
+        let writes = &translation.writes;
         if facts.hugetlb_unified && writes.iter().any(|w| w.target == Target::Unified) {
             if let Some(unified) = self.unified() {
                 enable_on_ancestors(unified, Some(&["hugetlb"]))?;

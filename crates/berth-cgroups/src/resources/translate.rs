@@ -2,6 +2,7 @@
 //! one cgroup version. This is the only place where v1 and v2 differ, one `match`
 //! arm per setting, so the translation table reads top to bottom.
 
+use super::devices::DeviceRule;
 use super::settings::{Setting, Throttle};
 use crate::CgroupError;
 
@@ -53,13 +54,26 @@ pub struct HostFacts {
 /// The v2 `cpu.max` period when the spec gives none (the kernel's default).
 const DEFAULT_CPU_PERIOD: u64 = 100_000;
 
-/// Translates settings into ordered writes for the host described by `facts`.
-pub fn translate(settings: &[Setting], facts: &HostFacts) -> Result<Vec<CgroupWrite>, CgroupError> {
-    let mut writes = Vec::new();
+/// What applying settings takes: file writes in order and, on cgroup v2, the
+/// device rules to compile into an eBPF device program.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Translation {
+    pub writes: Vec<CgroupWrite>,
+    pub device_program: Option<Vec<DeviceRule>>,
+}
+
+/// Translates settings for the host described by `facts`.
+pub fn translate(settings: &[Setting], facts: &HostFacts) -> Result<Translation, CgroupError> {
+    let mut translation = Translation::default();
     for setting in settings {
-        writes.extend(translate_one(setting, facts)?);
+        match (setting, facts.dialect) {
+            (Setting::Devices(rules), Dialect::V2) => {
+                translation.device_program = Some(rules.clone())
+            }
+            _ => translation.writes.extend(translate_one(setting, facts)?),
+        }
     }
-    Ok(writes)
+    Ok(translation)
 }
 
 fn write(
