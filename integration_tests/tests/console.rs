@@ -1,0 +1,91 @@
+//! `--console-socket` with `terminal: true`.
+
+use std::time::Duration;
+
+use integration_tests::{ConsoleSocket, Ctx};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+#[test]
+fn console_socket_receives_the_pty_master() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set("/process/terminal", json!(true));
+    bundle.set_args(&["sh", "-c", "echo hello-from-tty; tty; sleep 3600"]);
+    let socket = ConsoleSocket::bind(&ctx.work().join("console.sock"));
+    let id = ctx.id("tty");
+    let out = ctx.run(&[
+        "create".as_ref(),
+        "--bundle".as_ref(),
+        bundle.path().as_os_str(),
+        "--console-socket".as_ref(),
+        socket.path().as_os_str(),
+        id.as_ref(),
+    ]);
+    out.assert_ok();
+    let mut console = socket.receive(WAIT);
+    let target = console.master_target();
+    assert!(
+        target.ends_with("ptmx"),
+        "the fd is not a pty master: {target:?}"
+    );
+    ctx.start(&id).assert_ok();
+    let text = console.read_until("/dev/pts/", WAIT);
+    assert!(text.contains("hello-from-tty"), "terminal output: {text:?}");
+    assert!(text.contains("/dev/pts/0"), "tty of the process: {text:?}");
+    assert_eq!(out.stdout, "", "nothing goes to the runtime's stdout");
+}
+
+#[test]
+fn terminal_without_console_socket_is_refused() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set("/process/terminal", json!(true));
+    let id = ctx.id("nosock");
+    ctx.create(&bundle, &id)
+        .assert_fail()
+        .assert_stderr_contains("console socket");
+    assert!(ctx.root_entries().is_empty());
+}
+
+#[test]
+fn console_socket_without_terminal_is_refused() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    let socket = ConsoleSocket::bind(&ctx.work().join("console.sock"));
+    let id = ctx.id("noterm");
+    ctx.track(&id);
+    ctx.run(&[
+        "create".as_ref(),
+        "--bundle".as_ref(),
+        bundle.path().as_os_str(),
+        "--console-socket".as_ref(),
+        socket.path().as_os_str(),
+        id.as_ref(),
+    ])
+    .assert_fail()
+    .assert_stderr_contains("console socket");
+    assert!(ctx.root_entries().is_empty());
+}
+
+#[test]
+fn unreachable_console_socket_fails_cleanly() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set("/process/terminal", json!(true));
+    let missing = ctx.work().join("missing.sock");
+    let id = ctx.id("deadsock");
+    ctx.track(&id);
+    ctx.run(&[
+        "create".as_ref(),
+        "--bundle".as_ref(),
+        bundle.path().as_os_str(),
+        "--console-socket".as_ref(),
+        missing.as_os_str(),
+        id.as_ref(),
+    ])
+    .assert_fail()
+    .assert_stderr_contains("no such file or directory");
+    assert!(ctx.root_entries().is_empty());
+}
