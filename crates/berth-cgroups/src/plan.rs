@@ -98,12 +98,17 @@ pub(crate) fn plan_on(host: &HostCgroups, inner: &InnerPath) -> Result<Cgroup, C
     Ok(Cgroup::from_parts(host.layout, v1, unified))
 }
 
+/// The managed v1 hierarchies in mountinfo order (the order runc mounts them in
+/// the container), each hierarchy once even if it is mounted several times.
 fn plan_v1(host: &HostCgroups, inner: &InnerPath) -> Result<Vec<V1Hierarchy>, CgroupError> {
-    let mut hierarchies = Vec::new();
-    for own in host.own.iter().filter(|o| is_managed_v1(o)) {
-        let Some(mount) = v1_mount_of(&host.mounts, &own.controllers) else {
-            continue; // in /proc/self/cgroup but not mounted: skipped, as runc does
+    let mut hierarchies: Vec<V1Hierarchy> = Vec::new();
+    for mount in host.mounts.iter().filter(|m| !m.v2) {
+        let Some(own) = own_cgroup_of(&host.own, mount) else {
+            continue; // not a hierarchy runc manages (misc, name=other, ...)
         };
+        if hierarchies.iter().any(|h| h.controllers == own.controllers) {
+            continue;
+        }
         hierarchies.push(V1Hierarchy {
             name: mount_name(&mount.mountpoint),
             controllers: own.controllers.clone(),
@@ -120,18 +125,20 @@ fn plan_v1(host: &HostCgroups, inner: &InnerPath) -> Result<Vec<V1Hierarchy>, Cg
     Ok(hierarchies)
 }
 
+/// The `/proc/self/cgroup` line of a managed v1 hierarchy mounted at `mount`:
+/// the one whose controllers are all among the mount's super options.
+fn own_cgroup_of<'a>(own: &'a [OwnCgroup], mount: &CgroupMount) -> Option<&'a OwnCgroup> {
+    own.iter().filter(|o| is_managed_v1(o)).find(|o| {
+        o.controllers
+            .iter()
+            .all(|c| mount.super_options.contains(c))
+    })
+}
+
 fn is_managed_v1(own: &OwnCgroup) -> bool {
     own.controllers
         .iter()
         .any(|c| KNOWN_V1_CONTROLLERS.contains(&c.as_str()))
-}
-
-/// The first v1 mount whose super options carry all of `controllers`.
-fn v1_mount_of<'a>(mounts: &'a [CgroupMount], controllers: &[String]) -> Option<&'a CgroupMount> {
-    mounts
-        .iter()
-        .filter(|m| !m.v2)
-        .find(|m| controllers.iter().all(|c| m.super_options.contains(c)))
 }
 
 /// The name of a hierarchy under `/sys/fs/cgroup`: its mount point's last part.
@@ -293,14 +300,14 @@ mod tests {
     }
 
     #[test]
-    fn hybrid_lists_every_mounted_v1_hierarchy_in_proc_order() {
+    fn hybrid_lists_every_mounted_v1_hierarchy_in_mount_order() {
         let cg = plan(&hybrid(), None, "c").unwrap();
         let names: Vec<String> = cg.v1_mount_sources().into_iter().map(|(n, _)| n).collect();
         assert_eq!(
             names,
             [
-                "systemd", "pids", "blkio", "freezer", "devices", "memory", "cpuset", "cpuacct",
-                "cpu"
+                "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids",
+                "systemd"
             ]
         );
         assert_eq!(cg.layout(), Layout::Hybrid);
@@ -326,6 +333,22 @@ mod tests {
             ]
         );
         assert_eq!(cg.unified_dir(), None);
+    }
+
+    #[test]
+    fn each_managed_hierarchy_once() {
+        let mi = "1 0 0:1 / /sys/fs/cgroup/devices rw - cgroup cgroup rw,devices\n\
+                  2 0 0:2 / /sys/fs/cgroup/misc rw - cgroup cgroup rw,misc\n\
+                  3 0 0:1 / /mnt/devices-again rw - cgroup cgroup rw,devices\n";
+        let pc = "2:misc:/\n1:devices:/\n";
+        let cg = plan(&host(Layout::V1, mi, pc), None, "c").unwrap();
+        assert_eq!(
+            cg.v1_mount_sources(),
+            [(
+                "devices".to_string(),
+                PathBuf::from("/sys/fs/cgroup/devices/c")
+            )]
+        );
     }
 
     #[test]
