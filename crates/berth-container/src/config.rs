@@ -69,7 +69,7 @@ fn resolve_rootfs(dir: &Path, spec: &Spec) -> Result<PathBuf, ContainerError> {
 
 fn reason(e: &std::io::Error) -> String {
     e.raw_os_error()
-        .map(|n| nix::errno::Errno::from_raw(n).desc().to_lowercase())
+        .map(|n| berth_process::go_strerror(nix::errno::Errno::from_raw(n)))
         .unwrap_or_else(|| e.to_string())
 }
 

@@ -11,11 +11,10 @@ fn allowed(c: char) -> bool {
 
 /// Check an id before it is used as a directory name under `--root`.
 pub fn validate_id(id: &str) -> Result<(), ContainerError> {
-    let ok = !id.is_empty()
-        && id.len() <= MAX_ID_LEN
-        && id != "."
-        && id != ".."
-        && id.chars().all(allowed);
+    if id.is_empty() {
+        return Err(ContainerError::EmptyId);
+    }
+    let ok = id.len() <= MAX_ID_LEN && id != "." && id != ".." && id.chars().all(allowed);
     if ok {
         Ok(())
     } else {

@@ -30,9 +30,11 @@ pub use store::Store;
 /// on them ("does not exist", "container not running", ...).
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
+    #[error("container id cannot be empty")]
+    EmptyId,
     #[error("invalid container ID format")]
     InvalidId,
-    #[error("container with id exists: {0}")]
+    #[error("container with given ID already exists")]
     Exists(String),
     #[error("container does not exist")]
     NotExist,

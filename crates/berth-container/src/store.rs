@@ -182,7 +182,7 @@ mod tests {
         let store = Store::new(&root);
         let _first = store.create("c1").unwrap();
         let err = store.create("c1").unwrap_err();
-        assert_eq!(err.to_string(), "container with id exists: c1");
+        assert_eq!(err.to_string(), "container with given ID already exists");
         fs::remove_dir_all(root).unwrap();
     }
 

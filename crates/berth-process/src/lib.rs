@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 pub use exec_path::{find_executable, ExecPathError};
-pub use init::error_chain;
+pub use init::{error_chain, go_strerror};
 pub use namespaces::Namespaces;
 pub use spawn::{spawn_init, Spawned};
 pub use sync::InitFailure;

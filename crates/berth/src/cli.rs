@@ -22,8 +22,8 @@ pub struct Cli {
     #[arg(long)]
     pub log: Option<PathBuf>,
     /// Log line format.
-    #[arg(long = "log-format", value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    #[arg(long = "log-format", default_value = "text")]
+    pub log_format: String,
     /// Log debug messages too.
     #[arg(long)]
     pub debug: bool,
@@ -40,10 +40,21 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
     Json,
+}
+
+impl LogFormat {
+    /// `--log-format`'s value, refused in runc's words.
+    pub fn parse(value: &str) -> Result<LogFormat, String> {
+        match value {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("invalid log-format: {other}")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

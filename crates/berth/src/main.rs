@@ -6,7 +6,7 @@ mod logging;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, LogFormat};
 
 /// An error as the user sees it: one message holding the whole cause.
 pub struct Failure(pub String);
@@ -23,7 +23,9 @@ fn main() {
         commands::version::print();
         return;
     }
-    let target = match logging::init(cli.log.as_deref(), cli.log_format, cli.debug) {
+    let target = match LogFormat::parse(&cli.log_format)
+        .and_then(|format| logging::init(cli.log.as_deref(), format, cli.debug))
+    {
         Ok(target) => target,
         Err(msg) => {
             eprintln!("{msg}");
