@@ -585,6 +585,16 @@ def run_phases(bench: Bench, phases: list[str]) -> None:
         table[phase]()
 
 
+KEEP_MARKER = "<!-- Everything below this line is written by hand and kept when run.sh rewrites this file. -->"
+
+
+def kept_notes(path: str) -> str:
+    """The hand-written tail of an existing report (from KEEP_MARKER on), or the bare marker."""
+    existing = read_text(path)
+    at = existing.find(KEEP_MARKER)
+    return "\n" + (existing[at:] if at >= 0 else KEEP_MARKER + "\n")
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     stop_on_signals()
@@ -607,7 +617,7 @@ def main(argv: list[str]) -> int:
         bench.destroy_all()
         reap_orphans()
     run = Run(bench.metrics, runtimes, machine, plan.name, plan.describe(), (load_at_start, load_average()))
-    text = render(run)
+    text = render(run) + kept_notes(args.out)
     with open(args.out, "w", encoding="utf-8") as f:
         f.write(text)
     print(text)

@@ -9,6 +9,7 @@ import os
 import tempfile
 import unittest
 
+from bench import KEEP_MARKER, kept_notes
 from bundle import Bundles, CgroupLayout, ContainerSpec, Runtime
 from report import Metric, Metrics, format_value, list_linearity, targets_table
 from spawn import Scratch, chain_failures, run_chains, short_command
@@ -156,6 +157,19 @@ class ShortCommandTest(unittest.TestCase):
     def test_names_the_runtime_and_its_command_without_the_root(self):
         self.assertEqual(short_command(["/usr/bin/crun", "--root", "/r", "delete", "x"]), "crun delete")
         self.assertEqual(short_command(["/usr/bin/time", "-o", "f"]), "time -o")
+
+
+class KeptNotesTest(unittest.TestCase):
+    def test_the_hand_written_tail_survives_a_rewrite(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".md", delete=False) as f:
+            f.write("generated table\n" + KEEP_MARKER + "\nanalysis by hand\n")
+        try:
+            self.assertEqual(kept_notes(f.name), "\n" + KEEP_MARKER + "\nanalysis by hand\n")
+        finally:
+            os.unlink(f.name)
+
+    def test_a_new_report_gets_the_bare_marker(self):
+        self.assertEqual(kept_notes("/nonexistent/report.md"), "\n" + KEEP_MARKER + "\n")
 
 
 class RuntimeTest(unittest.TestCase):
