@@ -54,7 +54,7 @@ fn check_executable(path: &Path) -> Result<(), ExecPathError> {
 /// Go prints it.
 fn io_reason(e: &std::io::Error) -> String {
     match e.raw_os_error() {
-        Some(errno) => crate::init::go_strerror(nix::errno::Errno::from_raw(errno)),
+        Some(errno) => crate::errors::go_strerror(nix::errno::Errno::from_raw(errno)),
         None => e.to_string(),
     }
 }

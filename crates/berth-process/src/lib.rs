@@ -3,6 +3,7 @@
 //! small named steps (see `init`).
 
 mod console;
+mod errors;
 mod exec_path;
 mod init;
 pub mod namespaces;
@@ -15,7 +16,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 pub use exec_path::{find_executable, ExecPathError};
-pub use init::{error_chain, go_strerror};
+pub use errors::{error_chain, go_strerror};
 pub use namespaces::Namespaces;
 pub use spawn::{spawn_init, Spawned};
 pub use sync::InitFailure;
@@ -79,7 +80,7 @@ impl ProcessError {
     pub fn errno(&self) -> i32 {
         match self {
             ProcessError::Init(f) => f.errno,
-            other => init::root_errno(other),
+            other => errors::root_errno(other),
         }
     }
 }
