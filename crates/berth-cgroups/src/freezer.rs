@@ -59,9 +59,13 @@ impl Cgroup {
     }
 
     /// Whether the cgroup itself has been frozen (v1: not merely a frozen
-    /// parent, as runc reports it). A cgroup that does not exist is not frozen.
+    /// parent, as runc reports it). A cgroup that does not exist, or a host
+    /// without a freezer, is not frozen.
     pub fn is_frozen(&self) -> Result<bool, CgroupError> {
-        let answer = match self.freezer()? {
+        let Ok(freezer) = self.freezer() else {
+            return Ok(false);
+        };
+        let answer = match freezer {
             Freezer::V1(dir) => is_frozen_v1(dir),
             Freezer::V2(dir) => fsutil::read_trimmed(dir, "cgroup.freeze").map(|v| v == "1"),
         };
