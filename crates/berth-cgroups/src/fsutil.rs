@@ -76,7 +76,7 @@ const RMDIR_ATTEMPTS: u32 = 6;
 const RMDIR_FIRST_PAUSE: Duration = Duration::from_millis(10);
 
 /// Removes one empty cgroup directory; a missing one is fine. `EBUSY` (processes
-/// still exiting) is retried briefly with a doubling pause (~600 ms in all).
+/// still exiting) is retried briefly with a doubling pause (~300 ms in all).
 pub(crate) fn rmdir_retrying(path: &Path) -> Result<(), CgroupError> {
     let mut pause = RMDIR_FIRST_PAUSE;
     for attempt in 1..=RMDIR_ATTEMPTS {
