@@ -30,8 +30,20 @@ fn empty_id_is_rejected() {
 fn ids_with_bad_characters_are_rejected() {
     let ctx = Ctx::new();
     let bundle = ctx.bundle();
-    for id in ["/", ".", "..", "a/b", "../escape", "a b", "a$b", "a:b", "a@b", "ééé"] {
-        create_fails_cleanly(&ctx, &bundle, id).assert_stderr_contains("invalid container ID format");
+    for id in [
+        "/",
+        ".",
+        "..",
+        "a/b",
+        "../escape",
+        "a b",
+        "a$b",
+        "a:b",
+        "a@b",
+        "ééé",
+    ] {
+        create_fails_cleanly(&ctx, &bundle, id)
+            .assert_stderr_contains("invalid container ID format");
     }
 }
 
@@ -164,7 +176,10 @@ fn unsupported_oci_version_is_accepted_or_refused_cleanly() {
     if out.success() {
         assert_eq!(ctx.status(&id).as_deref(), Some("created"));
     } else {
-        assert!(out.stderr.contains("ociVersion") || out.stderr.contains("2.0.0"), "{out}");
+        assert!(
+            out.stderr.contains("ociVersion") || out.stderr.contains("2.0.0"),
+            "{out}"
+        );
         assert!(ctx.root_entries().is_empty(), "state left: {out}");
     }
 }

@@ -75,7 +75,11 @@ fn preserve_fds_passes_extra_descriptors() {
 fn descriptors_beyond_preserve_fds_are_closed() {
     let ctx = Ctx::new();
     let bundle = ctx.bundle();
-    bundle.set_args(&["sh", "-c", "cat <&3; if cat <&4; then echo fd4-open; else echo fd4-closed; fi"]);
+    bundle.set_args(&[
+        "sh",
+        "-c",
+        "cat <&3; if cat <&4; then echo fd4-open; else echo fd4-closed; fi",
+    ]);
     let f3 = ctx.work().join("f3");
     std::fs::write(&f3, "hello-fd3\n").expect("write");
     let id = ctx.id("fdsclosed");
@@ -109,6 +113,9 @@ fn no_descriptors_leak_without_preserve_fds() {
         .filter_map(|f| f.parse().ok())
         .collect();
     // 0, 1, 2 and the directory fd `ls` itself opened to read /proc/self/fd.
-    assert!(fds.iter().filter(|&&fd| fd > 2).count() <= 1, "leaked fds: {fds:?}");
+    assert!(
+        fds.iter().filter(|&&fd| fd > 2).count() <= 1,
+        "leaked fds: {fds:?}"
+    );
     assert!(!fds.contains(&7), "fd 7 leaked: {fds:?}");
 }

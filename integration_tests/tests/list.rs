@@ -100,7 +100,15 @@ fn list_json_holds_state_documents() {
     assert_eq!(items.len(), 1);
     let item = &items[0];
     let state = ctx.state(&id);
-    for key in ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created"] {
+    for key in [
+        "ociVersion",
+        "id",
+        "pid",
+        "status",
+        "bundle",
+        "rootfs",
+        "created",
+    ] {
         assert_eq!(item[key], state[key], "field {key}");
     }
     assert_eq!(item["status"], json!("running"));

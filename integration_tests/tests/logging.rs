@@ -8,7 +8,9 @@ fn log_lines(path: &std::path::Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     text.lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("log line {l:?} is not JSON: {e}")))
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("log line {l:?} is not JSON: {e}"))
+        })
         .collect()
 }
 
@@ -61,7 +63,9 @@ fn log_format_equals_form_is_accepted() {
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_log_shape(&lines[0]);
     assert_eq!(lines[0]["level"], "error");
-    assert!(lines[0]["msg"].as_str().is_some_and(|m| m.contains("does not exist")));
+    assert!(lines[0]["msg"]
+        .as_str()
+        .is_some_and(|m| m.contains("does not exist")));
 }
 
 #[test]
@@ -94,8 +98,13 @@ fn successful_create_logs_no_error() {
 fn text_log_names_level_and_message() {
     let ctx = Ctx::new();
     let log = ctx.work().join("log.txt");
-    ctx.run(&["--log".as_ref(), log.as_os_str(), "state".as_ref(), "ghost".as_ref()])
-        .assert_fail();
+    ctx.run(&[
+        "--log".as_ref(),
+        log.as_os_str(),
+        "state".as_ref(),
+        "ghost".as_ref(),
+    ])
+    .assert_fail();
     let text = std::fs::read_to_string(&log).expect("log written");
     assert!(text.contains("level=error"), "{text}");
     assert!(text.contains("container does not exist"), "{text}");

@@ -40,7 +40,11 @@ fn configured_namespaces_differ_from_the_host() {
     let pid = state_pid(&ctx.state(&id));
     let me = std::process::id();
     for kind in ["pid", "net", "ipc", "uts", "mnt"] {
-        assert_ne!(namespace_of(pid, kind), namespace_of(me, kind), "{kind} namespace");
+        assert_ne!(
+            namespace_of(pid, kind),
+            namespace_of(me, kind),
+            "{kind} namespace"
+        );
     }
     // Not configured in the default spec: shared with the host.
     assert_eq!(namespace_of(pid, "user"), namespace_of(me, "user"));
@@ -51,14 +55,21 @@ fn unconfigured_namespaces_are_shared_with_the_host() {
     let ctx = Ctx::new();
     let bundle = ctx.bundle();
     bundle.set_args(integration_tests::LONG_RUNNING);
-    bundle.set("/linux/namespaces", json!([{"type": "pid"}, {"type": "mount"}]));
+    bundle.set(
+        "/linux/namespaces",
+        json!([{"type": "pid"}, {"type": "mount"}]),
+    );
     bundle.remove("/hostname");
     let id = ctx.id("fewns");
     ctx.create(&bundle, &id).assert_ok();
     let pid = state_pid(&ctx.state(&id));
     let me = std::process::id();
     for kind in ["net", "ipc", "uts"] {
-        assert_eq!(namespace_of(pid, kind), namespace_of(me, kind), "{kind} namespace");
+        assert_eq!(
+            namespace_of(pid, kind),
+            namespace_of(me, kind),
+            "{kind} namespace"
+        );
     }
     assert_ne!(namespace_of(pid, "pid"), namespace_of(me, "pid"));
 }
@@ -67,7 +78,10 @@ fn unconfigured_namespaces_are_shared_with_the_host() {
 fn hostname_without_uts_namespace_is_refused() {
     let ctx = Ctx::new();
     let bundle = ctx.bundle();
-    bundle.set("/linux/namespaces", json!([{"type": "pid"}, {"type": "mount"}]));
+    bundle.set(
+        "/linux/namespaces",
+        json!([{"type": "pid"}, {"type": "mount"}]),
+    );
     let id = ctx.id("nouts");
     ctx.create(&bundle, &id)
         .assert_fail()
@@ -107,7 +121,9 @@ impl NetNs {
 
 impl Drop for NetNs {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }
 
@@ -173,7 +189,10 @@ fn container_has_its_own_mount_table() {
     .expect("mount tmpfs on the host");
     let mounts = ctx.run_in(&bundle, &["cat", "/proc/self/mounts"]);
     let points = mount_points(&mounts);
-    assert!(!mounts.contains(host_only.to_str().expect("utf-8")), "{mounts}");
+    assert!(
+        !mounts.contains(host_only.to_str().expect("utf-8")),
+        "{mounts}"
+    );
     assert_eq!(points[0], "/", "the rootfs comes first: {mounts}");
     let config = bundle.config();
     let mut allowed: Vec<String> = vec!["/".into()];
@@ -195,10 +214,23 @@ fn container_has_its_own_mount_table() {
     );
     for point in &points {
         let known = allowed.contains(point) || point.starts_with("/sys/fs/cgroup/");
-        assert!(known, "unexpected mount {point} in the container:\n{mounts}");
+        assert!(
+            known,
+            "unexpected mount {point} in the container:\n{mounts}"
+        );
     }
-    for want in ["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys"] {
-        assert!(points.iter().any(|p| p == want), "{want} not mounted:\n{mounts}");
+    for want in [
+        "/proc",
+        "/dev",
+        "/dev/pts",
+        "/dev/shm",
+        "/dev/mqueue",
+        "/sys",
+    ] {
+        assert!(
+            points.iter().any(|p| p == want),
+            "{want} not mounted:\n{mounts}"
+        );
     }
 }
 
@@ -206,11 +238,21 @@ fn container_has_its_own_mount_table() {
 fn readonly_rootfs_refuses_writes() {
     let ctx = Ctx::new();
     let bundle = ctx.bundle();
-    bundle.set_args(&["sh", "-c", "touch /newfile 2>/dev/null && echo wrote || echo refused"]);
+    bundle.set_args(&[
+        "sh",
+        "-c",
+        "touch /newfile 2>/dev/null && echo wrote || echo refused",
+    ]);
     let id = ctx.id("ro");
-    assert_eq!(ctx.run_container(&bundle, &id).assert_ok().stdout, "refused\n");
+    assert_eq!(
+        ctx.run_container(&bundle, &id).assert_ok().stdout,
+        "refused\n"
+    );
     bundle.writable();
     let id = ctx.id("rw");
-    assert_eq!(ctx.run_container(&bundle, &id).assert_ok().stdout, "wrote\n");
+    assert_eq!(
+        ctx.run_container(&bundle, &id).assert_ok().stdout,
+        "wrote\n"
+    );
     assert!(bundle.rootfs().join("newfile").exists());
 }

@@ -83,9 +83,15 @@ fn home_follows_the_user_unless_configured() {
     let ctx = Ctx::new();
     let bundle = ctx.bundle();
     bundle.set("/process/user", json!({"uid": 1000, "gid": 1000}));
-    assert_eq!(ctx.run_in(&bundle, &["sh", "-c", "echo $HOME"]), "/home/user\n");
+    assert_eq!(
+        ctx.run_in(&bundle, &["sh", "-c", "echo $HOME"]),
+        "/home/user\n"
+    );
     bundle.set("/process/env", json!(["PATH=/bin", "HOME=/elsewhere"]));
-    assert_eq!(ctx.run_in(&bundle, &["sh", "-c", "echo $HOME"]), "/elsewhere\n");
+    assert_eq!(
+        ctx.run_in(&bundle, &["sh", "-c", "echo $HOME"]),
+        "/elsewhere\n"
+    );
 }
 
 #[test]
@@ -115,7 +121,10 @@ fn rlimits_are_applied() {
             {"type": "RLIMIT_NPROC", "soft": 300, "hard": 400}
         ]),
     );
-    let out = ctx.run_in(&bundle, &["sh", "-c", "ulimit -n; ulimit -Hn; ulimit -u; ulimit -Hu"]);
+    let out = ctx.run_in(
+        &bundle,
+        &["sh", "-c", "ulimit -n; ulimit -Hn; ulimit -u; ulimit -Hu"],
+    );
     assert_eq!(out, "512\n1000\n300\n400\n");
 }
 
@@ -215,7 +224,15 @@ fn args_are_passed_verbatim() {
     let bundle = ctx.bundle();
     let out = ctx.run_in(
         &bundle,
-        &["sh", "-c", "for a in \"$@\"; do echo \"[$a]\"; done", "sh", "a b", "", "*"],
+        &[
+            "sh",
+            "-c",
+            "for a in \"$@\"; do echo \"[$a]\"; done",
+            "sh",
+            "a b",
+            "",
+            "*",
+        ],
     );
     assert_eq!(out, "[a b]\n[]\n[*]\n");
 }

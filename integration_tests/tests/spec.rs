@@ -23,7 +23,9 @@ fn spec_writes_the_default_config() {
     std::fs::create_dir(&dir).expect("mkdir");
     spec_in(&ctx, &dir, &[]).assert_ok();
     let config = read_config(&dir);
-    assert!(config["ociVersion"].as_str().is_some_and(|v| v.starts_with("1.")));
+    assert!(config["ociVersion"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("1.")));
     assert_eq!(config["process"]["terminal"], json!(true));
     assert_eq!(config["process"]["args"], json!(["sh"]));
     assert_eq!(config["root"], json!({"path": "rootfs", "readonly": true}));
@@ -60,7 +62,12 @@ fn spec_bundle_writes_into_that_directory() {
     let ctx = Ctx::new();
     let dir = ctx.work().join("target-bundle");
     std::fs::create_dir(&dir).expect("mkdir");
-    spec_in(&ctx, ctx.work(), &["--bundle", dir.to_str().expect("utf-8")]).assert_ok();
+    spec_in(
+        &ctx,
+        ctx.work(),
+        &["--bundle", dir.to_str().expect("utf-8")],
+    )
+    .assert_ok();
     read_config(&dir);
     assert!(!ctx.work().join("config.json").exists());
 }
@@ -109,21 +116,44 @@ fn features_describes_the_runtime() {
     let out = ctx.run(&["features"]);
     out.assert_ok();
     let features = out.json();
-    assert!(features["ociVersionMin"].as_str().is_some_and(|v| v.starts_with("1.")));
-    assert!(features["ociVersionMax"].as_str().is_some_and(|v| v.starts_with("1.")));
+    assert!(features["ociVersionMin"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("1.")));
+    assert!(features["ociVersionMax"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("1.")));
     let hooks = features["hooks"].as_array().expect("hooks list");
-    for hook in ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"] {
-        assert!(hooks.contains(&json!(hook)), "hooks lacks {hook}: {features}");
+    for hook in [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+        "poststart",
+        "poststop",
+    ] {
+        assert!(
+            hooks.contains(&json!(hook)),
+            "hooks lacks {hook}: {features}"
+        );
     }
-    let mount_options = features["mountOptions"].as_array().expect("mountOptions list");
+    let mount_options = features["mountOptions"]
+        .as_array()
+        .expect("mountOptions list");
     for option in ["bind", "rbind", "ro", "nosuid", "nodev", "noexec"] {
-        assert!(mount_options.contains(&json!(option)), "mountOptions lacks {option}");
+        assert!(
+            mount_options.contains(&json!(option)),
+            "mountOptions lacks {option}"
+        );
     }
-    let namespaces = features["linux"]["namespaces"].as_array().expect("linux.namespaces");
+    let namespaces = features["linux"]["namespaces"]
+        .as_array()
+        .expect("linux.namespaces");
     for ns in ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"] {
         assert!(namespaces.contains(&json!(ns)), "namespaces lacks {ns}");
     }
-    let capabilities = features["linux"]["capabilities"].as_array().expect("linux.capabilities");
+    let capabilities = features["linux"]["capabilities"]
+        .as_array()
+        .expect("linux.capabilities");
     assert!(capabilities.contains(&json!("CAP_SYS_ADMIN")));
     assert!(features["linux"]["cgroup"].is_object());
     assert!(features["linux"]["seccomp"]["enabled"].is_boolean());
