@@ -1,8 +1,9 @@
 //! `linux.resources` → cgroup files, for v1, hybrid and v2 with one translation:
-//! [`settings`] reads the spec into version-free [`Setting`]s (zero = unchanged,
-//! validation, unimplemented fields refused), [`translate`] turns each setting
-//! into file writes for the host's [`Dialect`], and [`Cgroup::apply_resources`]
-//! reads the few host facts the translation needs and performs the writes.
+//! [`settings_from_spec`] reads the spec into version-free [`Setting`]s (zero =
+//! unchanged, validation, unimplemented fields refused), [`translate`] turns each
+//! setting into file writes (or, for v2 devices, an eBPF program) for the host's
+//! [`Dialect`], and [`Cgroup::apply_resources`] reads the few host facts the
+//! translation needs and performs the writes.
 
 mod devices;
 mod ebpf;
