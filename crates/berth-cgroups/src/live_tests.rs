@@ -400,3 +400,23 @@ fn unsupported_fields_write_nothing() {
     };
     assert_eq!(read(pids_dir, "pids.max"), "max");
 }
+
+#[test]
+fn network_classes_on_v1_hosts_that_have_them() {
+    if !is_root() {
+        return;
+    }
+    let f = Fixture::nested();
+    let json = r#"{"network":{"classID":1048577,"priorities":[{"name":"lo","priority":5}]}}"#;
+    let result = f.cg.apply_resources(&resources(json));
+    let (Some(cls), Some(prio)) = (f.cg.v1_dir("net_cls"), f.cg.v1_dir("net_prio")) else {
+        let err = result.unwrap_err();
+        assert!(err.to_string().contains("linux.resources.network"), "{err}");
+        return;
+    };
+    result.unwrap();
+    assert_eq!(read(cls, "net_cls.classid"), "1048577");
+    assert!(read(prio, "net_prio.ifpriomap")
+        .lines()
+        .any(|l| l == "lo 5"));
+}

@@ -4,7 +4,8 @@
 //! fields this crate does not implement are a clear error naming the field.
 
 use oci_spec::runtime::{
-    LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxMemory, LinuxResources, LinuxThrottleDevice,
+    LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxMemory, LinuxNetwork, LinuxResources,
+    LinuxThrottleDevice,
 };
 
 use super::devices::{device_rule, DeviceRule};
@@ -61,6 +62,13 @@ pub enum Setting {
         page_size: String,
         limit: i64,
     },
+    /// `network.classID` (net_cls).
+    NetClassId(u32),
+    /// One `network.priorities` entry (net_prio).
+    NetPriority {
+        interface: String,
+        priority: u32,
+    },
     /// The whole rule list, applied in order over "deny all".
     Devices(Vec<DeviceRule>),
     /// `linux.resources.unified`: a cgroup v2 file and its value.
@@ -92,24 +100,30 @@ pub fn settings_from_spec(r: &LinuxResources) -> Result<Vec<Setting>, CgroupErro
     for hugepage in r.hugepage_limits().iter().flatten() {
         settings.push(hugepage_setting(hugepage.page_size(), hugepage.limit())?);
     }
+    if let Some(network) = r.network() {
+        network_settings(network, &mut settings);
+    }
     unified_settings(r, &mut settings)?;
     Ok(settings)
 }
 
 fn reject_unimplemented(r: &LinuxResources) -> Result<(), CgroupError> {
-    let network = r.network().as_ref();
-    if network.is_some_and(|n| {
-        n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty())
-    }) {
-        return Err(CgroupError::unsupported(
-            "linux.resources.network",
-            "(net_cls/net_prio)",
-        ));
-    }
     if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
         return Err(CgroupError::unsupported("linux.resources.rdma", ""));
     }
     Ok(())
+}
+
+fn network_settings(n: &LinuxNetwork, out: &mut Vec<Setting>) {
+    if let Some(class_id) = set(n.class_id()) {
+        out.push(Setting::NetClassId(class_id));
+    }
+    for priority in n.priorities().iter().flatten() {
+        out.push(Setting::NetPriority {
+            interface: priority.name().clone(),
+            priority: priority.priority(),
+        });
+    }
 }
 
 fn device_rules(rules: &[LinuxDeviceCgroup]) -> Result<Vec<DeviceRule>, CgroupError> {

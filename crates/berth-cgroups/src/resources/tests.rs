@@ -414,13 +414,26 @@ fn unified_is_v2_only_and_checked() {
 }
 
 #[test]
-fn network_and_rdma_are_refused_by_name() {
-    let err = writes(r#"{"network":{"classID":1048577}}"#, &v1()).unwrap_err();
+fn network_is_v1_only() {
+    let json = r#"{"network":{"classID":1048577,"priorities":[{"name":"eth0","priority":5}]}}"#;
+    assert_eq!(
+        writes(json, &v1()).unwrap(),
+        [
+            w(Target::V1("net_cls"), "net_cls.classid", "1048577"),
+            w(Target::V1("net_prio"), "net_prio.ifpriomap", "eth0 5"),
+        ]
+    );
+    let err = writes(json, &v2()).unwrap_err();
     assert!(
         err.to_string()
-            .starts_with("linux.resources.network is not supported"),
+            .starts_with("linux.resources.network.classID is not supported on cgroup v2"),
         "{err}"
     );
+    assert_eq!(writes(r#"{"network":{"classID":0}}"#, &v2()).unwrap(), []);
+}
+
+#[test]
+fn rdma_is_refused_by_name() {
     let err = writes(r#"{"rdma":{"mlx5_1":{"hcaHandles":3}}}"#, &v2()).unwrap_err();
     assert!(
         err.to_string()

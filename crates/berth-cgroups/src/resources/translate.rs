@@ -252,6 +252,38 @@ fn translate_one(setting: &Setting, facts: &HostFacts) -> Result<Vec<CgroupWrite
         (Setting::Devices(_), V2) => {
             return Err(CgroupError::unsupported(DEVICES, "on cgroup v2 yet"))
         }
+        (Setting::NetClassId(id), V1) => {
+            vec![write(
+                Target::V1("net_cls"),
+                "net_cls.classid",
+                id.to_string(),
+                CLASS_ID,
+            )]
+        }
+        (
+            Setting::NetPriority {
+                interface,
+                priority,
+            },
+            V1,
+        ) => vec![write(
+            Target::V1("net_prio"),
+            "net_prio.ifpriomap",
+            format!("{interface} {priority}"),
+            PRIORITIES,
+        )],
+        (Setting::NetClassId(_), V2) => {
+            return Err(CgroupError::unsupported(
+                CLASS_ID,
+                "on cgroup v2 (no net_cls controller)",
+            ));
+        }
+        (Setting::NetPriority { .. }, V2) => {
+            return Err(CgroupError::unsupported(
+                PRIORITIES,
+                "on cgroup v2 (no net_prio controller)",
+            ));
+        }
         (Setting::Unified { file, value }, V2) => vec![write(Unified, file, value, UNIFIED)],
         (Setting::Unified { .. }, V1) => {
             return Err(CgroupError::unsupported(
@@ -298,6 +330,8 @@ const WEIGHT_DEVICE: &str = "linux.resources.blockIO.weightDevice";
 const HUGEPAGES: &str = "linux.resources.hugepageLimits";
 const DEVICES: &str = "linux.resources.devices";
 const UNIFIED: &str = "linux.resources.unified";
+const CLASS_ID: &str = "linux.resources.network.classID";
+const PRIORITIES: &str = "linux.resources.network.priorities";
 
 /// v1 memory + memsw, in an order that keeps memsw >= memory at each step (as
 /// runc): memsw first when it grows past the current limit or is unlimited.
