@@ -13,7 +13,13 @@ fn state_of_created_container_has_all_fields() {
     let id = ctx.id("state");
     ctx.create(&bundle, &id).assert_ok();
     let state = ctx.state(&id);
-    assert_eq!(state["ociVersion"], json!("1.0.2-dev"));
+    // The runtime's own spec version (runc 1.1.5: "1.0.2-dev"), not the config's.
+    assert!(
+        state["ociVersion"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("1.")),
+        "{state}"
+    );
     assert_eq!(state["id"], json!(id));
     assert_eq!(state["status"], json!("created"));
     assert!(state_pid(&state) > 1);
