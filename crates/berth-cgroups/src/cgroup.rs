@@ -4,8 +4,6 @@
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{open, OFlag};
-use nix::sys::stat::Mode;
 use serde::{Deserialize, Serialize};
 
 use crate::host::HostCgroups;
@@ -201,8 +199,7 @@ impl Cgroup {
         if self.layout != Layout::V2 {
             return None;
         }
-        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-        open(self.unified_dir()?, flags, Mode::empty()).ok()
+        fsutil::open_dir(self.unified_dir()?).ok()
     }
 }
 

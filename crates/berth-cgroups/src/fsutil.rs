@@ -2,9 +2,13 @@
 
 use std::fs;
 use std::io::{self, Write};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::thread::sleep;
 use std::time::Duration;
+
+use nix::fcntl::{open, OFlag};
+use nix::sys::stat::Mode;
 
 use crate::CgroupError;
 
@@ -104,6 +108,12 @@ pub(crate) fn remove_cgroup_tree(dir: &Path) -> Result<(), CgroupError> {
         remove_cgroup_tree(&child)?;
     }
     rmdir_retrying(dir)
+}
+
+/// Opens a cgroup directory as an fd (for `CLONE_INTO_CGROUP`, `bpf(2)`).
+pub(crate) fn open_dir(dir: &Path) -> io::Result<OwnedFd> {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    Ok(open(dir, flags, Mode::empty())?)
 }
 
 /// Whether an error from a cgroup file means "the file is not there".

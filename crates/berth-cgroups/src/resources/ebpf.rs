@@ -12,11 +12,9 @@ use berth_sys::cgroup::{
     attach_cgroup_device_program, cgroup_device_programs, detach_cgroup_device_program,
     load_cgroup_device_program, BpfInsn,
 };
-use nix::fcntl::{open, OFlag};
-use nix::sys::stat::Mode;
 
 use super::devices::DeviceRule;
-use crate::CgroupError;
+use crate::{fsutil, CgroupError};
 
 // The few eBPF opcodes the program needs.
 const LDX_MEM_W: u8 = 0x61; // dst = *(u32 *)(src + off)
@@ -162,9 +160,8 @@ fn bpf_error(step: &'static str, dir: &Path, source: std::io::Error, log: String
 /// Loads the program for `rules`, attaches it to the cgroup `dir`, then detaches
 /// the device programs that were there before (so there is no moment without one).
 pub(crate) fn install_device_program(dir: &Path, rules: &[DeviceRule]) -> Result<(), CgroupError> {
-    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-    let cgroup = open(dir, flags, Mode::empty())
-        .map_err(|e| bpf_error("opening the cgroup", dir, e.into(), String::new()))?;
+    let cgroup = fsutil::open_dir(dir)
+        .map_err(|e| bpf_error("opening the cgroup", dir, e, String::new()))?;
     let program = load_cgroup_device_program(&device_program(rules), c"Apache")
         .map_err(|e| bpf_error("loading the device program", dir, e.error, e.verifier_log))?;
     let previous = cgroup_device_programs(cgroup.as_fd()).map_err(|e| {
