@@ -1,0 +1,136 @@
+//! `exec`: running extra processes in a container, as containerd's shim does.
+
+use std::time::Duration;
+
+use integration_tests::{namespace_of, state_pid, Ctx};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+#[test]
+fn exec_runs_in_the_container_and_passes_the_exit_code() {
+    let ctx = Ctx::new();
+    let id = ctx.start_sleeper("exec");
+    let out = ctx.run(&["exec", &id, "sh", "-c", "echo in-exec; exit 5"]);
+    assert_eq!(out.code(), Some(5), "{out}");
+    assert_eq!(out.stdout, "in-exec\n");
+}
+
+#[test]
+fn exec_joins_the_container_namespaces() {
+    let ctx = Ctx::new();
+    let id = ctx.start_sleeper("execns");
+    let init = state_pid(&ctx.state(&id));
+    let pid_file = ctx.work().join("exec.pid");
+    ctx.run(&[
+        "exec".as_ref(),
+        "--detach".as_ref(),
+        "--pid-file".as_ref(),
+        pid_file.as_os_str(),
+        id.as_ref(),
+        "sleep".as_ref(),
+        "3600".as_ref(),
+    ])
+    .assert_ok();
+    let text = std::fs::read_to_string(&pid_file).expect("exec pid file");
+    assert!(text.bytes().all(|b| b.is_ascii_digit()), "{text:?}");
+    let pid: u32 = text.parse().expect("pid");
+    for kind in ["pid", "net", "ipc", "uts", "mnt"] {
+        assert_eq!(namespace_of(pid, kind), namespace_of(init, kind), "{kind}");
+    }
+    let ps = ctx.run(&["ps", "--format", "json", &id]);
+    ps.assert_ok();
+    let pids = ps.json();
+    assert!(
+        pids.as_array().expect("array").contains(&json!(pid)),
+        "{pids}"
+    );
+}
+
+#[test]
+fn exec_applies_user_env_and_cwd_flags() {
+    let ctx = Ctx::new();
+    let id = ctx.start_sleeper("execflags");
+    let out = ctx.run(&[
+        "exec",
+        "--user",
+        "1000:1000",
+        "--env",
+        "FOO=bar",
+        "--cwd",
+        "/tmp",
+        &id,
+        "sh",
+        "-c",
+        "id -u; id -g; echo $FOO; pwd",
+    ]);
+    out.assert_ok();
+    assert_eq!(out.stdout, "1000\n1000\nbar\n/tmp\n");
+}
+
+#[test]
+fn exec_process_json() {
+    let ctx = Ctx::new();
+    let id = ctx.start_sleeper("execjson");
+    let process = ctx.work().join("process.json");
+    let spec = json!({
+        "args": ["sh", "-c", "echo from-process-json; id -u; pwd"],
+        "cwd": "/tmp",
+        "user": {"uid": 1000, "gid": 1000},
+        "env": ["PATH=/bin"]
+    });
+    std::fs::write(&process, spec.to_string()).expect("write process.json");
+    let out = ctx.run(&[
+        "exec".as_ref(),
+        "--process".as_ref(),
+        process.as_os_str(),
+        id.as_ref(),
+    ]);
+    out.assert_ok();
+    assert_eq!(out.stdout, "from-process-json\n1000\n/tmp\n");
+}
+
+#[test]
+fn exec_of_missing_executable_fails_with_255() {
+    let ctx = Ctx::new();
+    let id = ctx.start_sleeper("execmissing");
+    let out = ctx.run(&["exec", &id, "/no/such/program"]);
+    assert_eq!(out.code(), Some(255), "{out}");
+    out.assert_stderr_contains("no such file or directory");
+    assert_eq!(ctx.status(&id).as_deref(), Some("running"));
+}
+
+#[test]
+fn exec_without_args_fails() {
+    let ctx = Ctx::new();
+    let id = ctx.start_sleeper("execnoargs");
+    ctx.run(&["exec", &id]).assert_fail();
+}
+
+#[test]
+fn exec_in_a_created_container_works() {
+    let ctx = Ctx::new();
+    let id = ctx.create_sleeper("execcreated");
+    let out = ctx.run(&["exec", &id, "echo", "hi"]);
+    out.assert_ok();
+    assert_eq!(out.stdout, "hi\n");
+}
+
+#[test]
+fn exec_in_a_stopped_container_fails() {
+    let ctx = Ctx::new();
+    let id = ctx.start_sleeper("execstopped");
+    ctx.kill(&id, "KILL").assert_ok();
+    ctx.wait_status(&id, "stopped", WAIT);
+    let out = ctx.run(&["exec", &id, "true"]);
+    assert_eq!(out.code(), Some(255), "{out}");
+    out.assert_stderr_contains("cannot exec in a stopped container");
+}
+
+#[test]
+fn exec_in_a_missing_container_fails() {
+    let ctx = Ctx::new();
+    let out = ctx.run(&["exec", "ghost", "true"]);
+    assert_eq!(out.code(), Some(255), "{out}");
+    out.assert_stderr_contains("container does not exist");
+}
