@@ -1,0 +1,254 @@
+//! Resources in cgroups, seen from the host: limits, membership, `update`,
+//! `events --stats`, removal on delete. Works on cgroup v1/hybrid and pure v2.
+
+use std::path::{Path, PathBuf};
+
+use integration_tests::{state_pid, unique_id, Ctx};
+use serde_json::json;
+
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// True on a pure cgroup v2 host.
+fn unified() -> bool {
+    Path::new(CGROUP_ROOT).join("cgroup.controllers").exists()
+}
+
+/// The directory of cgroup `path` for `controller` (v1), or the unified one (v2).
+fn cgroup_dir(controller: &str, path: &str) -> PathBuf {
+    let relative = path.trim_start_matches('/');
+    if unified() {
+        Path::new(CGROUP_ROOT).join(relative)
+    } else {
+        Path::new(CGROUP_ROOT).join(controller).join(relative)
+    }
+}
+
+fn read_cgroup_file(controller: &str, path: &str, file: &str) -> String {
+    let full = cgroup_dir(controller, path).join(file);
+    std::fs::read_to_string(&full)
+        .unwrap_or_else(|e| panic!("read {}: {e}", full.display()))
+        .trim()
+        .to_string()
+}
+
+fn memory_limit(path: &str) -> String {
+    let file = if unified() {
+        "memory.max"
+    } else {
+        "memory.limit_in_bytes"
+    };
+    read_cgroup_file("memory", path, file)
+}
+
+fn pids_limit(path: &str) -> String {
+    read_cgroup_file("pids", path, "pids.max")
+}
+
+/// A unique parent cgroup for one test; its leftovers are removed on drop, in
+/// every hierarchy.
+struct CgroupParent {
+    name: String,
+}
+
+impl CgroupParent {
+    fn new() -> CgroupParent {
+        CgroupParent {
+            name: unique_id("berth-it-cg"),
+        }
+    }
+
+    /// `/<parent>/<leaf>`, for `linux.cgroupsPath`.
+    fn child(&self, leaf: &str) -> String {
+        format!("/{}/{leaf}", self.name)
+    }
+
+    fn dirs(&self) -> Vec<PathBuf> {
+        let roots: Vec<PathBuf> = if unified() {
+            vec![PathBuf::from(CGROUP_ROOT)]
+        } else {
+            std::fs::read_dir(CGROUP_ROOT)
+                .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+                .unwrap_or_default()
+        };
+        roots.into_iter().map(|r| r.join(&self.name)).collect()
+    }
+}
+
+impl Drop for CgroupParent {
+    fn drop(&mut self) {
+        for dir in self.dirs().into_iter().filter(|d| d.is_dir()) {
+            if let Ok(children) = std::fs::read_dir(&dir) {
+                for child in children.filter_map(|e| e.ok()).map(|e| e.path()) {
+                    if child.is_dir() {
+                        let _ = std::fs::remove_dir(&child);
+                    }
+                }
+            }
+            let _ = std::fs::remove_dir(&dir);
+        }
+    }
+}
+
+/// Creates a sleeper in cgroup `path` with `resources`; returns its id.
+fn create_in_cgroup(ctx: &Ctx, path: &str, resources: serde_json::Value) -> String {
+    let bundle = ctx.bundle();
+    bundle.set_args(integration_tests::LONG_RUNNING);
+    bundle.set("/linux/cgroupsPath", json!(path));
+    bundle.set("/linux/resources", resources);
+    let id = ctx.id("cg");
+    ctx.create(&bundle, &id).assert_ok();
+    id
+}
+
+fn default_resources() -> serde_json::Value {
+    json!({
+        "devices": [{"allow": false, "access": "rwm"}],
+        "memory": {"limit": 67108864},
+        "pids": {"limit": 50}
+    })
+}
+
+#[test]
+fn resources_are_written_to_the_cgroup() {
+    let parent = CgroupParent::new();
+    let ctx = Ctx::new();
+    let path = parent.child("limits");
+    let mut resources = default_resources();
+    resources["cpu"] = json!({"shares": 512});
+    create_in_cgroup(&ctx, &path, resources);
+    assert_eq!(memory_limit(&path), "67108864");
+    assert_eq!(pids_limit(&path), "50");
+    if unified() {
+        // runc's conversion: weight = 1 + (shares - 2) * 9999 / 262142.
+        assert_eq!(read_cgroup_file("cpu", &path, "cpu.weight"), "20");
+    } else {
+        assert_eq!(read_cgroup_file("cpu", &path, "cpu.shares"), "512");
+    }
+}
+
+#[test]
+fn init_is_placed_in_the_cgroup() {
+    let parent = CgroupParent::new();
+    let ctx = Ctx::new();
+    let path = parent.child("member");
+    let id = create_in_cgroup(&ctx, &path, default_resources());
+    let pid = state_pid(&ctx.state(&id));
+    let procs = read_cgroup_file("pids", &path, "cgroup.procs");
+    assert_eq!(procs, pid.to_string());
+    let membership = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
+    let wanted = if unified() {
+        format!("0::{path}")
+    } else {
+        format!(":memory:{path}")
+    };
+    assert!(
+        membership.lines().any(|l| l.ends_with(&wanted)),
+        "{wanted} not in\n{membership}"
+    );
+}
+
+#[test]
+fn delete_removes_the_cgroup() {
+    let parent = CgroupParent::new();
+    let ctx = Ctx::new();
+    let path = parent.child("removed");
+    let id = create_in_cgroup(&ctx, &path, default_resources());
+    assert!(cgroup_dir("memory", &path).is_dir());
+    ctx.delete_force(&id).assert_ok();
+    assert!(!cgroup_dir("memory", &path).exists());
+    assert!(!cgroup_dir("pids", &path).exists());
+}
+
+#[test]
+fn pids_limit_is_enforced() {
+    let parent = CgroupParent::new();
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    let path = parent.child("pidsmax");
+    bundle.set("/linux/cgroupsPath", json!(path));
+    bundle.set("/linux/resources/pids", json!({"limit": 3}));
+    bundle.set_args(&[
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5; do sleep 5 & done; echo done",
+    ]);
+    let id = ctx.id("pids");
+    let out = ctx.run_container(&bundle, &id);
+    assert!(
+        out.stderr.contains("can't fork") || out.stderr.contains("Resource temporarily"),
+        "forks beyond the limit must fail: {out}"
+    );
+}
+
+#[test]
+fn update_resources_from_a_file_and_stdin() {
+    let parent = CgroupParent::new();
+    let ctx = Ctx::new();
+    let path = parent.child("update");
+    let id = create_in_cgroup(&ctx, &path, default_resources());
+    let file = ctx.work().join("resources.json");
+    std::fs::write(
+        &file,
+        json!({"memory": {"limit": 33554432}, "pids": {"limit": 20}}).to_string(),
+    )
+    .expect("write resources");
+    ctx.run(&[
+        "update".as_ref(),
+        "--resources".as_ref(),
+        file.as_os_str(),
+        id.as_ref(),
+    ])
+    .assert_ok();
+    assert_eq!(memory_limit(&path), "33554432");
+    assert_eq!(pids_limit(&path), "20");
+    ctx.sh(&format!(
+        "echo '{{\"pids\": {{\"limit\": 10}}}}' | \"$RUNTIME\" --root \"$ROOT\" update --resources - {id}"
+    ))
+    .assert_ok();
+    assert_eq!(pids_limit(&path), "10");
+    assert_eq!(memory_limit(&path), "33554432", "unrelated limits stay");
+}
+
+#[test]
+fn update_with_flags() {
+    let parent = CgroupParent::new();
+    let ctx = Ctx::new();
+    let path = parent.child("flags");
+    let id = create_in_cgroup(&ctx, &path, default_resources());
+    ctx.run(&["update", "--pids-limit", "30", "--memory", "50331648", &id])
+        .assert_ok();
+    assert_eq!(pids_limit(&path), "30");
+    assert_eq!(memory_limit(&path), "50331648");
+}
+
+#[test]
+fn update_of_missing_container_fails() {
+    let ctx = Ctx::new();
+    ctx.run(&["update", "--pids-limit", "30", "ghost"])
+        .assert_fail()
+        .assert_stderr_contains("container does not exist");
+}
+
+#[test]
+fn events_stats_reports_memory_and_pids() {
+    let parent = CgroupParent::new();
+    let ctx = Ctx::new();
+    let path = parent.child("stats");
+    let id = create_in_cgroup(&ctx, &path, default_resources());
+    ctx.start(&id).assert_ok();
+    let out = ctx.run(&["events", "--stats", &id]);
+    out.assert_ok();
+    let event = out.json();
+    assert_eq!(event["type"], json!("stats"));
+    assert_eq!(event["id"], json!(id));
+    let data = &event["data"];
+    assert!(
+        data["memory"]["usage"]["usage"]
+            .as_u64()
+            .is_some_and(|u| u > 0),
+        "{event}"
+    );
+    assert_eq!(data["memory"]["usage"]["limit"], json!(67108864), "{event}");
+    assert_eq!(data["pids"]["current"], json!(1), "{event}");
+    assert_eq!(data["pids"]["limit"], json!(50), "{event}");
+}
