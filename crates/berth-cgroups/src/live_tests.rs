@@ -386,19 +386,33 @@ fn clone_into_cgroup_fd_only_on_pure_v2() {
 }
 
 #[test]
-fn unsupported_fields_write_nothing() {
+fn refused_fields_write_nothing() {
     if !is_root() {
         return;
     }
     let f = Fixture::nested();
-    let json = r#"{"pids":{"limit":55},"rdma":{"mlx5_1":{"hcaHandles":3}}}"#;
+    let json = r#"{"pids":{"limit":55},"memory":{"kernel":1048576}}"#;
     let err = f.cg.apply_resources(&resources(json)).unwrap_err();
-    assert!(err.to_string().contains("linux.resources.rdma"), "{err}");
+    assert!(
+        err.to_string().contains("linux.resources.memory.kernel"),
+        "{err}"
+    );
     let pids_dir = match f.cg.layout() {
         Layout::V2 => f.cg.unified_dir().unwrap(),
         _ => f.cg.v1_dir("pids").unwrap(),
     };
     assert_eq!(read(pids_dir, "pids.max"), "max");
+}
+
+#[test]
+fn rdma_limit_for_a_missing_device_names_the_field() {
+    if !is_root() {
+        return;
+    }
+    let f = Fixture::nested();
+    let json = r#"{"rdma":{"berth-no-such-hca":{"hcaHandles":3}}}"#;
+    let err = f.cg.apply_resources(&resources(json)).unwrap_err();
+    assert!(err.to_string().contains("linux.resources.rdma"), "{err}");
 }
 
 #[test]

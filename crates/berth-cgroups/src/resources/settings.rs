@@ -1,7 +1,7 @@
 //! Step 1 of applying resources, the same for every cgroup version: read
 //! `linux.resources` into a list of [`Setting`]s. Zero or absent values mean
 //! "leave unchanged" (what `docker update` sends); values are validated here;
-//! fields this crate does not implement are a clear error naming the field.
+//! fields that cannot be applied are a clear error naming the field.
 
 use oci_spec::runtime::{
     LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxMemory, LinuxNetwork, LinuxResources,
@@ -69,6 +69,8 @@ pub enum Setting {
         interface: String,
         priority: u32,
     },
+    /// One `rdma.max` line: `<device> [hca_handle=N] [hca_object=N]`.
+    RdmaLimit(String),
     /// The whole rule list, applied in order over "deny all".
     Devices(Vec<DeviceRule>),
     /// `linux.resources.unified`: a cgroup v2 file and its value.
@@ -80,7 +82,6 @@ pub enum Setting {
 
 /// Reads `linux.resources` into settings (see the module docs).
 pub fn settings_from_spec(r: &LinuxResources) -> Result<Vec<Setting>, CgroupError> {
-    reject_unimplemented(r)?;
     let mut settings = Vec::new();
     if let Some(rules) = r.devices().as_ref().filter(|d| !d.is_empty()) {
         settings.push(Setting::Devices(device_rules(rules)?));
@@ -103,15 +104,31 @@ pub fn settings_from_spec(r: &LinuxResources) -> Result<Vec<Setting>, CgroupErro
     if let Some(network) = r.network() {
         network_settings(network, &mut settings);
     }
+    rdma_settings(r, &mut settings);
     unified_settings(r, &mut settings)?;
     Ok(settings)
 }
 
-fn reject_unimplemented(r: &LinuxResources) -> Result<(), CgroupError> {
-    if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
-        return Err(CgroupError::unsupported("linux.resources.rdma", ""));
+/// One `rdma.max` line per device (`mlx5_1 hca_handle=3 hca_object=100`), in
+/// device name order; a device with neither limit is left alone.
+fn rdma_settings(r: &LinuxResources, out: &mut Vec<Setting>) {
+    let mut devices: Vec<_> = r.rdma().iter().flatten().collect();
+    devices.sort_by(|a, b| a.0.cmp(b.0));
+    for (device, limits) in devices {
+        let limits = [
+            ("hca_handle", limits.hca_handles()),
+            ("hca_object", limits.hca_objects()),
+        ];
+        let mut line = device.clone();
+        for (key, value) in limits {
+            if let Some(value) = value {
+                line.push_str(&format!(" {key}={value}"));
+            }
+        }
+        if line != *device {
+            out.push(Setting::RdmaLimit(line));
+        }
     }
-    Ok(())
 }
 
 fn network_settings(n: &LinuxNetwork, out: &mut Vec<Setting>) {

@@ -433,12 +433,18 @@ fn network_is_v1_only() {
 }
 
 #[test]
-fn rdma_is_refused_by_name() {
-    let err = writes(r#"{"rdma":{"mlx5_1":{"hcaHandles":3}}}"#, &v2()).unwrap_err();
-    assert!(
-        err.to_string()
-            .starts_with("linux.resources.rdma is not supported"),
-        "{err}"
+fn rdma_lines_per_device() {
+    let json = r#"{"rdma":{"mlx5_1":{"hcaHandles":3,"hcaObjects":10000},"hfi1":{"hcaObjects":5},"none":{}}}"#;
+    assert_eq!(
+        writes(json, &v2()).unwrap(),
+        [
+            w(U, "rdma.max", "hfi1 hca_object=5"),
+            w(U, "rdma.max", "mlx5_1 hca_handle=3 hca_object=10000"),
+        ]
+    );
+    assert_eq!(
+        writes(json, &v1()).unwrap()[0],
+        w(Target::V1("rdma"), "rdma.max", "hfi1 hca_object=5")
     );
     assert_eq!(writes(r#"{"network":{},"rdma":{}}"#, &v2()).unwrap(), []);
 }

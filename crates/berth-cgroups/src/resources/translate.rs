@@ -272,6 +272,8 @@ fn translate_one(setting: &Setting, facts: &HostFacts) -> Result<Vec<CgroupWrite
             format!("{interface} {priority}"),
             PRIORITIES,
         )],
+        (Setting::RdmaLimit(line), V1) => vec![write(Target::V1("rdma"), "rdma.max", line, RDMA)],
+        (Setting::RdmaLimit(line), V2) => vec![write(Unified, "rdma.max", line, RDMA)],
         (Setting::NetClassId(_), V2) => {
             return Err(CgroupError::unsupported(
                 CLASS_ID,
@@ -330,6 +332,7 @@ const WEIGHT_DEVICE: &str = "linux.resources.blockIO.weightDevice";
 const HUGEPAGES: &str = "linux.resources.hugepageLimits";
 const DEVICES: &str = "linux.resources.devices";
 const UNIFIED: &str = "linux.resources.unified";
+const RDMA: &str = "linux.resources.rdma";
 const CLASS_ID: &str = "linux.resources.network.classID";
 const PRIORITIES: &str = "linux.resources.network.priorities";
 
