@@ -90,8 +90,8 @@ fn write(
     }
 }
 
-/// v2 spells "unlimited" `max`; v1 takes -1.
-fn v2_limit(value: i64) -> String {
+/// A limit where "unlimited" is spelled `max` (all v2 files, v1 `pids.max`).
+fn limit_or_max(value: i64) -> String {
     if value < 0 {
         "max".to_string()
     } else {
@@ -119,16 +119,21 @@ fn translate_one(setting: &Setting, facts: &HostFacts) -> Result<Vec<CgroupWrite
             )]
         }
         (Setting::MemoryReservation(v), V2) => {
-            vec![write(Unified, "memory.low", v2_limit(*v), RESERVATION)]
+            vec![write(Unified, "memory.low", limit_or_max(*v), RESERVATION)]
         }
         (Setting::MemorySwappiness(v), V1) => {
             vec![write(MEM, "memory.swappiness", v.to_string(), SWAPPINESS)]
         }
         (Setting::DisableOomKiller, V1) => vec![write(MEM, "memory.oom_control", "1", OOM)],
         (Setting::PidsLimit(v), V1) => {
-            vec![write(Target::V1("pids"), "pids.max", v2_limit(*v), PIDS)]
+            vec![write(
+                Target::V1("pids"),
+                "pids.max",
+                limit_or_max(*v),
+                PIDS,
+            )]
         }
-        (Setting::PidsLimit(v), V2) => vec![write(Unified, "pids.max", v2_limit(*v), PIDS)],
+        (Setting::PidsLimit(v), V2) => vec![write(Unified, "pids.max", limit_or_max(*v), PIDS)],
         (Setting::CpuShares(v), V1) => vec![write(CPU, "cpu.shares", v.to_string(), SHARES)],
         (Setting::CpuShares(v), V2) => vec![write(
             Unified,
@@ -238,7 +243,7 @@ fn translate_one(setting: &Setting, facts: &HostFacts) -> Result<Vec<CgroupWrite
             vec![write(
                 Unified,
                 format!("hugetlb.{page_size}.max"),
-                v2_limit(*limit),
+                limit_or_max(*limit),
                 HUGEPAGES,
             )]
         }
@@ -389,7 +394,7 @@ fn memory_v2(limit: Option<i64>, swap: Option<i64>) -> Result<Vec<CgroupWrite>, 
             )),
         };
     let swap_write = swap_max.map(|v| write(Target::Unified, "memory.swap.max", v, SWAP));
-    let limit_write = limit.map(|v| write(Target::Unified, "memory.max", v2_limit(v), MEMORY));
+    let limit_write = limit.map(|v| write(Target::Unified, "memory.max", limit_or_max(v), MEMORY));
     Ok(swap_write.into_iter().chain(limit_write).collect())
 }
 
