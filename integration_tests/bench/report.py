@@ -273,7 +273,8 @@ METHOD = """\
   interleaved (berth, crun, runc, berth, crun, runc, ...) so that load from other
   work on the machine falls on all of them alike. Each phase starts with warm-up
   rounds that are not recorded. Tables show medians.
-- Every runtime gets its own `--root` in a temporary directory and every container a
+- Every runtime gets its own `--root` on a private tmpfs (as `/run` is on a usual
+  host; the harness mounts it and removes it at the end) and every container a
   unique id, its own bundle directory (a `config.json` made from `runc spec`, with
   `terminal: false`) and the cgroup `/<bench-parent>/<id>`; all bundles share one
   read-only busybox rootfs.

@@ -133,7 +133,11 @@ hugetlb_in_cgroup2() {
 }
 
 mount_hugetlb_v1() {
-    if wants crun && hugetlb_in_cgroup2 && ! mountpoint -q /sys/fs/cgroup/hugetlb; then
+    if mountpoint -q /sys/fs/cgroup/hugetlb; then
+        notes+=("hugetlb was already in a v1 hierarchy at /sys/fs/cgroup/hugetlb, mounted by other work on the machine, so cgroup2 held no controller and crun could run as it was")
+        return 0
+    fi
+    if wants crun && hugetlb_in_cgroup2; then
         log "mounting the v1 hugetlb hierarchy for crun (undone at exit)"
         mkdir -p /sys/fs/cgroup/hugetlb
         mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
@@ -212,6 +216,7 @@ cleanup() {
     if [ -n "$work" ] && [ -d "$work" ]; then
         delete_leftover_containers
         remove_bench_cgroups
+        if mountpoint -q "$work"; then umount "$work" || umount -l "$work"; fi
         rm -rf --one-file-system "$work"
     fi
     restore_hugetlb
@@ -253,6 +258,8 @@ main() {
     trap 'stop_bench 130' INT
     trap 'stop_bench 143' TERM
     work="$(mktemp -d /tmp/berth-bench.XXXXXX)"
+    # State roots and bundles live on tmpfs, as under /run on a usual host.
+    mount -t tmpfs -o mode=0700,size=2g berth-bench "$work"
     if wants berth; then snapshot_berth; fi
     build_rootfs "$work/rootfs"
     mkdir -p "$work/rootfs/hostcg"
