@@ -407,6 +407,61 @@ fn bind_mounts_files_and_directories_with_flags() {
 }
 
 #[test]
+fn mount_option_matrix_in_mountinfo() {
+    let ctx = Ctx::new();
+    let tmp = TempDir::new("rootfs-opts");
+    let src = tmp.path().join("src");
+    fs::create_dir_all(&src).unwrap();
+    let bundle = ctx.bundle();
+    let tmpfs = |dest: &str, options: &[&str]| json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": options});
+    for m in [
+        tmpfs("/o/a", &["noexec", "nosuid", "nodev", "noatime"]),
+        tmpfs("/o/b", &["nodiratime", "sync", "dirsync"]),
+        tmpfs("/o/c", &["strictatime", "lazytime", "nosymfollow"]),
+        tmpfs("/o/d", &["ro", "silent", "iversion", "mand"]),
+        tmpfs(
+            "/o/e",
+            &[
+                "noatime",
+                "atime",
+                "rw",
+                "nolazytime",
+                "size=4k",
+                "uid=5",
+                "gid=6",
+                "mode=711",
+            ],
+        ),
+        json!({"destination": "/o/f", "type": "bind", "source": src, "options": ["rbind", "nosymfollow", "nodiratime", "ro"]}),
+    ] {
+        add_mount(&bundle, m);
+    }
+    let mounts = container_mounts(&ctx, &bundle);
+    let show = |point: &str| {
+        let m = mount_at(&mounts, point);
+        format!(
+            "{} {} {}",
+            m.options.join(","),
+            m.fstype,
+            m.super_options.join(",")
+        )
+    };
+    assert_eq!(show("/o/a"), "rw,nosuid,nodev,noexec,noatime tmpfs rw");
+    assert_eq!(show("/o/b"), "rw,nodiratime,relatime tmpfs rw,sync,dirsync");
+    assert_eq!(show("/o/c"), "rw,nosymfollow tmpfs rw,lazytime");
+    assert_eq!(show("/o/d"), "ro,relatime tmpfs rw,mand");
+    assert_eq!(
+        show("/o/e"),
+        "rw,relatime tmpfs rw,size=4k,mode=711,uid=5,gid=6"
+    );
+    assert!(
+        show("/o/f").starts_with("ro,nodiratime,relatime,nosymfollow "),
+        "{}",
+        show("/o/f")
+    );
+}
+
+#[test]
 fn tmpfs_options_and_tmpcopyup() {
     let ctx = Ctx::new();
     let bundle = ctx.bundle();
