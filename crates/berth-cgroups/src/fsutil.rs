@@ -3,6 +3,7 @@
 use std::fs;
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::thread::sleep;
 use std::time::Duration;
@@ -42,9 +43,10 @@ pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<(), CgroupErr
     })
 }
 
-/// Creates one directory; an existing one is fine. Returns whether it was created.
+/// Creates one directory (mode 0755, as runc); an existing one is fine.
+/// Returns whether it was created.
 pub(crate) fn mkdir(path: &Path) -> Result<bool, CgroupError> {
-    match fs::create_dir(path) {
+    match fs::DirBuilder::new().mode(0o755).create(path) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
         Err(source) => Err(CgroupError::Mkdir {
