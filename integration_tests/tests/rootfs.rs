@@ -10,7 +10,7 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use integration_tests::{runtime_is_runc, Bundle, Ctx, TempDir};
+use integration_tests::{runtime_is_runc, Bundle, ConsoleSocket, Ctx, TempDir};
 use nix::mount::{mount, MsFlags};
 use serde_json::{json, Value};
 
@@ -278,6 +278,44 @@ fn devices_in_a_dev_that_is_not_a_tmpfs() {
     assert!(out.contains("/dev/zero crw-rw-rw- 1:5"), "{out}");
     assert!(out.contains("/dev/tty crw-rw-rw- 5:0"), "{out}");
     assert!(out.contains("ok"), "{out}");
+}
+
+#[test]
+fn dev_console_is_a_bind_of_the_pty_slave() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set("/process/terminal", json!(true));
+    bundle.set_args(&[
+        "sh",
+        "-c",
+        "grep ' /dev/console ' /proc/self/mountinfo; stat -c 'console %t:%T' /dev/console; echo end-of-test; sleep 3600",
+    ]);
+    let socket = ConsoleSocket::bind(&ctx.work().join("console.sock"));
+    let id = ctx.id("rootfs-console");
+    ctx.run(&[
+        "create".as_ref(),
+        "--bundle".as_ref(),
+        bundle.path().as_os_str(),
+        "--console-socket".as_ref(),
+        socket.path().as_os_str(),
+        id.as_ref(),
+    ])
+    .assert_ok();
+    let mut console = socket.receive(WAIT);
+    ctx.start(&id).assert_ok();
+    let text = console.read_until("end-of-test", WAIT).replace('\r', "");
+    ctx.kill(&id, "KILL").assert_ok();
+    let line = parse_mountinfo(&text)
+        .into_iter()
+        .find(|m| m.point == "/dev/console")
+        .unwrap_or_else(|| panic!("no /dev/console mount in {text:?}"));
+    assert_eq!(
+        (line.root.as_str(), line.fstype.as_str()),
+        ("/0", "devpts"),
+        "{text:?}"
+    );
+    // Major 136 (0x88): a Unix98 pty slave.
+    assert!(text.contains("console 88:0"), "{text:?}");
 }
 
 #[test]
