@@ -500,6 +500,18 @@ fn mount_option_matrix_in_mountinfo() {
 }
 
 #[test]
+fn relative_bind_source_is_relative_to_the_bundle() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    fs::write(bundle.path().join("relfile"), "relative\n").unwrap();
+    add_mount(
+        &bundle,
+        json!({"destination": "/rel", "type": "bind", "source": "relfile", "options": ["bind"]}),
+    );
+    assert_eq!(ctx.run_in(&bundle, &["cat", "/rel"]), "relative\n");
+}
+
+#[test]
 fn tmpfs_options_and_tmpcopyup() {
     let ctx = Ctx::new();
     let bundle = ctx.bundle();

@@ -115,6 +115,22 @@ impl RootfsPlan {
     }
 }
 
+/// Makes relative bind-mount sources absolute against the bundle directory,
+/// as runc does (the spec says they are relative to the bundle). Call it on
+/// `RootfsPlan::mounts` when the init's working directory is not the
+/// bundle.
+pub fn absolutize_bind_sources(mounts: &mut [oci_spec::runtime::Mount], bundle: &Path) {
+    for m in mounts.iter_mut() {
+        let is_bind = SpecMount::new(m).is_ok_and(|s| s.kind == mounts::MountKind::Bind);
+        match m.source().clone() {
+            Some(source) if is_bind && source.is_relative() => {
+                m.set_source(Some(bundle.join(source)));
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Before pivot_root: host / made rslave (or as rootfsPropagation asks),
 /// the rootfs bound on itself, every spec mount in order, then (unless
 /// /dev is a bind mount) device nodes, /dev/ptmx and the /dev symlinks.
@@ -293,4 +309,67 @@ pub fn finish_rootfs(plan: &RootfsPlan) -> Result<(), RootfsError> {
             .map_err(|e| e.context("error setting rootfs as readonly"))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::Mount;
+
+    fn mount(json: &str) -> Mount {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn relative_bind_sources_are_joined_to_the_bundle() {
+        let mut mounts = vec![
+            mount(r#"{"destination":"/a","type":"bind","source":"data","options":["rbind"]}"#),
+            mount(
+                r#"{"destination":"/b","type":"none","source":"sub/file","options":["bind","ro"]}"#,
+            ),
+            mount(r#"{"destination":"/c","type":"bind","source":"/abs","options":["bind"]}"#),
+            mount(r#"{"destination":"/d","type":"tmpfs","source":"tmpfs"}"#),
+        ];
+        absolutize_bind_sources(&mut mounts, Path::new("/bundles/x"));
+        let sources: Vec<_> = mounts.iter().map(|m| m.source().clone().unwrap()).collect();
+        assert_eq!(
+            sources,
+            ["/bundles/x/data", "/bundles/x/sub/file", "/abs", "tmpfs"].map(PathBuf::from)
+        );
+    }
+
+    fn plan(propagation: Option<&str>, no_pivot: bool) -> RootfsPlan {
+        RootfsPlan {
+            rootfs: PathBuf::from("/r"),
+            readonly: false,
+            mounts: Vec::new(),
+            rootfs_propagation: propagation.map(str::to_string),
+            devices: Vec::new(),
+            masked_paths: Vec::new(),
+            readonly_paths: Vec::new(),
+            no_pivot,
+            cgroup: CgroupMountSource::V2 {
+                dir: PathBuf::from("/sys/fs/cgroup/x"),
+                own_cgroupns: false,
+            },
+        }
+    }
+
+    #[test]
+    fn rootfs_propagation_values() {
+        assert_eq!(plan(None, false).root_propagation().unwrap(), None);
+        assert_eq!(plan(Some(""), false).root_propagation().unwrap(), None);
+        assert_eq!(
+            plan(Some("rshared"), true).root_propagation().unwrap(),
+            Some(MsFlags::MS_SHARED | MsFlags::MS_REC)
+        );
+        let bad = plan(Some("sideways"), false)
+            .root_propagation()
+            .unwrap_err();
+        assert!(bad.to_string().contains("linux.rootfsPropagation"), "{bad}");
+        let unsafe_private = plan(Some("rprivate"), true).root_propagation().unwrap_err();
+        assert!(unsafe_private
+            .to_string()
+            .contains("not safe without pivot_root"));
+    }
 }
