@@ -5,9 +5,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
+use nix::fcntl::openat;
 use nix::fcntl::OFlag;
 use nix::mount::MsFlags;
-use nix::sys::stat::{fchmod, fstat, Mode, SFlag};
+use nix::sys::stat::{fchmod, fstat, mkdirat, Mode, SFlag};
 use nix::sys::statfs::{fstatfs, PROC_SUPER_MAGIC};
 use oci_spec::runtime::Mount;
 
@@ -17,7 +18,7 @@ use crate::error::RootfsError;
 use crate::mountops::{self, MountCall};
 use crate::options::MountOptions;
 use crate::path::{self, ProcPlacement};
-use crate::root::RootDir;
+use crate::root::{RootDir, DIR_MODE};
 use crate::CgroupMountSource;
 
 /// How a spec mount is carried out.
@@ -252,32 +253,38 @@ fn mount_bind(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> {
 }
 
 fn mount_proc_or_sys(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> {
+    let target = ordinary_directory(root, m)?;
+    let real = root.container_path_of(target.as_fd(), &m.dest)?;
+    mount_new_fs(target.as_fd(), &real, m)?;
+    after_mount(root, &real, m).map(drop)
+}
+
+/// The mount point of procfs/sysfs: its parents are resolved inside the
+/// rootfs (symlinks allowed there), but the last component must be a real
+/// directory, created if missing, never a symlink or a file.
+fn ordinary_directory(root: &RootDir, m: &SpecMount<'_>) -> Result<OwnedFd, RootfsError> {
     let not_ordinary = || RootfsError::NotOrdinaryDirectory {
         fstype: m.fstype().to_string(),
         dest: m.dest.clone(),
     };
-    let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW;
-    let target = match root.resolve_no_symlinks(&m.dest, flags) {
-        Ok(fd) => fd,
-        Err(Errno::ENOENT) => {
-            root.mkdir_all(&m.dest)?;
-            root.resolve_no_symlinks(&m.dest, flags).map_err(|e| {
-                if e == Errno::ELOOP {
-                    not_ordinary()
-                } else {
-                    RootfsError::at_dest("open", &m.dest)(e)
-                }
-            })?
-        }
-        Err(Errno::ELOOP) => return Err(not_ordinary()),
-        Err(errno) => return Err(RootfsError::at_dest("open", &m.dest)(errno)),
+    let Some((parent, name)) = path::split_last(&m.dest) else {
+        return Err(RootfsError::OnTopOfRootfs {
+            dest: m.dest.clone(),
+            rootfs: root.host().to_path_buf(),
+        });
     };
-    if !is_dir(target.as_fd()).map_err(RootfsError::at_dest("stat", &m.dest))? {
-        return Err(not_ordinary());
+    let parent_fd = root.mkdir_all(&parent)?;
+    match mkdirat(parent_fd.as_fd(), &name, Mode::from_bits_truncate(DIR_MODE)) {
+        Ok(()) | Err(Errno::EEXIST) => {}
+        Err(errno) => return Err(RootfsError::at_dest("mkdir", &m.dest)(errno)),
     }
-    let real = root.container_path_of(target.as_fd(), &m.dest)?;
-    mount_new_fs(target.as_fd(), &real, m)?;
-    after_mount(root, &real, m).map(drop)
+    let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    match openat(parent_fd.as_fd(), &name, flags, Mode::empty()) {
+        Ok(fd) => Ok(fd),
+        // A symlink (O_NOFOLLOW|O_PATH gives ENOTDIR with O_DIRECTORY) or a file.
+        Err(Errno::ENOTDIR) | Err(Errno::ELOOP) => Err(not_ordinary()),
+        Err(errno) => Err(RootfsError::at_dest("open", &m.dest)(errno)),
+    }
 }
 
 fn mount_tmpfs(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> {

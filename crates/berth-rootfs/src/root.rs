@@ -9,7 +9,7 @@ use std::ffi::OsStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use berth_sys::mount::{openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS};
+use berth_sys::mount::{openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS};
 use nix::errno::Errno;
 use nix::fcntl::{openat, readlinkat, OFlag};
 use nix::sys::stat::{mkdirat, Mode};
@@ -70,17 +70,6 @@ impl RootDir {
     /// the rootfs only.
     pub fn resolve(&self, dest: &Path, flags: OFlag) -> Result<OwnedFd, Errno> {
         openat2(self.fd(), &path::relative(dest), flags.bits(), 0, IN_ROOT)
-    }
-
-    /// Opens container path `dest` refusing any symlink on the way.
-    pub fn resolve_no_symlinks(&self, dest: &Path, flags: OFlag) -> Result<OwnedFd, Errno> {
-        openat2(
-            self.fd(),
-            &path::relative(dest),
-            flags.bits(),
-            0,
-            IN_ROOT | RESOLVE_NO_SYMLINKS,
-        )
     }
 
     /// An `O_PATH` fd of container path `dest`, following symlinks inside
@@ -315,18 +304,5 @@ mod tests {
         let err = root.mkdir_all(Path::new("/file/sub")).unwrap_err();
         assert_eq!(err.errno(), Some(Errno::ENOTDIR));
         assert!(err.to_string().contains("/file"), "{err}");
-    }
-
-    #[test]
-    fn no_symlinks_refuses_symlink() {
-        let t = TempDir::new("nosym");
-        let rootfs = t.0.join("rootfs");
-        std::fs::create_dir_all(rootfs.join("real")).unwrap();
-        symlink("real", rootfs.join("proc")).unwrap();
-        let root = RootDir::open(&rootfs).unwrap();
-        let err = root
-            .resolve_no_symlinks(Path::new("/proc"), OFlag::O_PATH)
-            .unwrap_err();
-        assert_eq!(err, Errno::ELOOP);
     }
 }
