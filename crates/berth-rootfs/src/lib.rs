@@ -23,6 +23,7 @@ pub mod mounts;
 pub mod options;
 pub mod path;
 pub mod pivot;
+pub mod procfs;
 pub mod root;
 
 use std::io::{stderr, stdin, stdout};
