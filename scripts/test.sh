@@ -52,9 +52,9 @@ step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "cargo build -p berth" cargo build -p berth
 step "cargo test --workspace (suite against berth)" \
-    cargo test --workspace -- --test-threads="$test_threads"
+    cargo test --workspace --no-fail-fast -- --test-threads="$test_threads"
 step "conformance suite against runc" \
-    env BERTH_TEST_RUNTIME=/usr/sbin/runc cargo test -p integration_tests -- --test-threads="$test_threads"
+    env BERTH_TEST_RUNTIME=/usr/sbin/runc cargo test -p integration_tests --no-fail-fast -- --test-threads="$test_threads"
 
 echo
 echo "==> summary"
