@@ -4,6 +4,7 @@
 pub mod config;
 mod create;
 mod delete;
+mod freeze;
 pub mod id;
 mod kill;
 pub mod liveness;
@@ -19,6 +20,7 @@ use std::path::PathBuf;
 
 pub use create::{create, CreateOptions, Created};
 pub use delete::delete;
+pub use freeze::{pause, processes, resume};
 pub use kill::kill;
 pub use query::{list, load, status_of, Listed, Loaded};
 pub use start::start;

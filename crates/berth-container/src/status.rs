@@ -62,8 +62,7 @@ pub fn check(status: Status, op: Operation, id: &str) -> Result<(), ContainerErr
         (O::Delete, s) => refuse(format!(
             "cannot delete container {id} that is not stopped: {s}"
         )),
-        (O::Pause, S::Running) => Ok(()),
-        (O::Pause, S::Paused) => refuse("container already paused".into()),
+        (O::Pause, S::Running | S::Created) => Ok(()),
         (O::Pause, _) => refuse("container not running".into()),
         (O::Resume, S::Paused) => Ok(()),
         (O::Resume, _) => refuse("container not paused".into()),
@@ -110,8 +109,11 @@ mod tests {
     #[test]
     fn pause_and_resume_follow_runc() {
         assert!(check(S::Running, O::Pause, "c").is_ok());
+        assert!(check(S::Created, O::Pause, "c").is_ok());
         assert!(check(S::Paused, O::Resume, "c").is_ok());
-        assert!(check(S::Created, O::Pause, "c").is_err());
+        let err = check(S::Paused, O::Pause, "c").unwrap_err().to_string();
+        assert_eq!(err, "container not running");
+        assert!(check(S::Stopped, O::Pause, "c").is_err());
         assert!(check(S::Running, O::Resume, "c").is_err());
     }
 }

@@ -97,6 +97,19 @@ pub enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Suspend every process of a container (cgroup freezer).
+    Pause { id: String },
+    /// Resume a paused container.
+    Resume { id: String },
+    /// List a container's processes.
+    Ps {
+        #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+        id: String,
+        /// Options for ps(1) (default -ef).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
     /// Write a default config.json.
     Spec {
         #[arg(short, long, default_value = ".")]

@@ -67,6 +67,13 @@ fn run(cli: &Cli, command: &Command) -> Result<i32, Failure> {
         Command::Delete { force, id } => {
             commands::lifecycle::delete(&store, id, *force).map(|()| 0)
         }
+        Command::Pause { id } => Ok(berth_container::pause(&store, id).map(|()| 0)?),
+        Command::Resume { id } => Ok(berth_container::resume(&store, id).map(|()| 0)?),
+        Command::Ps {
+            format,
+            id,
+            ps_args,
+        } => commands::ps::ps(&store, id, *format, ps_args).map(|()| 0),
         Command::List { format, quiet } => {
             commands::list::list(&store, *format, *quiet).map(|()| 0)
         }

@@ -3,6 +3,7 @@
 pub mod features;
 pub mod lifecycle;
 pub mod list;
+pub mod ps;
 pub mod spec;
 pub mod version;
 

@@ -1,0 +1,25 @@
+//! `pause`, `resume` (the cgroup freezer) and the processes `ps` shows.
+
+use crate::query::load;
+use crate::status::{check, Operation};
+use crate::store::Store;
+use crate::ContainerError;
+
+pub fn pause(store: &Store, id: &str) -> Result<(), ContainerError> {
+    let loaded = load(store, id, true)?;
+    check(loaded.status, Operation::Pause, id)?;
+    Ok(loaded.state.cgroup.freeze()?)
+}
+
+pub fn resume(store: &Store, id: &str) -> Result<(), ContainerError> {
+    let loaded = load(store, id, true)?;
+    check(loaded.status, Operation::Resume, id)?;
+    Ok(loaded.state.cgroup.thaw()?)
+}
+
+/// Host pids of every process in the container's cgroup (none once it is
+/// stopped and its cgroup is empty).
+pub fn processes(store: &Store, id: &str) -> Result<Vec<i32>, ContainerError> {
+    let loaded = load(store, id, false)?;
+    Ok(loaded.state.cgroup.processes()?)
+}
