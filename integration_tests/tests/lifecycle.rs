@@ -152,3 +152,35 @@ fn wait_gone(pid: u32) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn init_killed_from_the_host_makes_the_container_stopped() {
+    let ctx = Ctx::new();
+    let id = ctx.start_sleeper("hostkill");
+    let pid = state_pid(&ctx.state(&id));
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).expect("pid fits i32"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).expect("kill init");
+    ctx.wait_status(&id, "stopped", WAIT);
+    ctx.delete(&id).assert_ok();
+}
+
+#[test]
+fn id_can_be_reused_after_delete() {
+    let ctx = Ctx::new();
+    let id = ctx.create_sleeper("reuse");
+    ctx.delete_force(&id).assert_ok();
+    let bundle = ctx.bundle();
+    bundle.set_args(integration_tests::LONG_RUNNING);
+    ctx.create(&bundle, &id).assert_ok();
+    assert_eq!(ctx.status(&id).as_deref(), Some("created"));
+    assert_eq!(ctx.state(&id)["bundle"], serde_json::json!(bundle.path()));
+}
+
+#[test]
+fn created_timestamp_survives_start() {
+    let ctx = Ctx::new();
+    let id = ctx.create_sleeper("created-ts");
+    let created = ctx.state(&id)["created"].clone();
+    ctx.start(&id).assert_ok();
+    assert_eq!(ctx.state(&id)["created"], created);
+}

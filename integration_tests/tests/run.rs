@@ -121,3 +121,17 @@ fn failed_run_leaves_nothing() {
     assert!(ctx.listed_ids().is_empty());
     assert!(ctx.root_entries().is_empty());
 }
+
+#[test]
+fn foreground_run_passes_stdin_through() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set_args(&["cat"]);
+    let id = ctx.id("stdin");
+    let out = ctx.sh(&format!(
+        "echo hello-stdin | \"$RUNTIME\" --root \"$ROOT\" run --bundle '{}' {id}",
+        bundle.path().display()
+    ));
+    out.assert_ok();
+    assert_eq!(out.stdout, "hello-stdin\n");
+}
