@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::host::HostCgroups;
-use crate::plan::{inner_path, plan_on};
 use crate::{fsutil, CgroupError, Layout};
 
 /// The container's directory in one cgroup v1 hierarchy.
@@ -61,21 +59,6 @@ impl Cgroup {
             v1,
             unified,
         }
-    }
-
-    /// Computes (does not create) the container's cgroup from `linux.cgroupsPath`
-    /// as runc's cgroupfs driver does:
-    /// - `None` or empty: the container id, relative (see below);
-    /// - `/a/b`: under the root of every hierarchy;
-    /// - `a/b`: under the runtime's own cgroup in each v1 hierarchy and in hybrid's
-    ///   unified tree; under the *parent* of its own cgroup on pure v2;
-    /// - `slice:prefix:name` (systemd driver form): an error.
-    ///
-    /// `..` never climbs out of a hierarchy. v1 hierarchies that are not mounted are
-    /// skipped; a missing `devices` hierarchy is an error.
-    pub fn plan(cgroups_path: Option<&str>, id: &str) -> Result<Cgroup, CgroupError> {
-        let inner = inner_path(cgroups_path, id)?;
-        plan_on(&HostCgroups::read()?, &inner)
     }
 
     /// The host's layout this cgroup was planned for.

@@ -35,6 +35,23 @@ pub(crate) enum InnerPath {
     Relative(PathBuf),
 }
 
+impl Cgroup {
+    /// Computes (does not create) the container's cgroup from `linux.cgroupsPath`
+    /// as runc's cgroupfs driver does:
+    /// - `None` or empty: the container id, relative (see below);
+    /// - `/a/b`: under the root of every hierarchy;
+    /// - `a/b`: under the runtime's own cgroup in each v1 hierarchy and in hybrid's
+    ///   unified tree; under the *parent* of its own cgroup on pure v2;
+    /// - `slice:prefix:name` (systemd driver form): an error.
+    ///
+    /// `..` never climbs out of a hierarchy. v1 hierarchies that are not mounted are
+    /// skipped; a missing `devices` hierarchy is an error.
+    pub fn plan(cgroups_path: Option<&str>, id: &str) -> Result<Cgroup, CgroupError> {
+        let inner = inner_path(cgroups_path, id)?;
+        plan_on(&HostCgroups::read()?, &inner)
+    }
+}
+
 /// Turns `linux.cgroupsPath` (or its absence) into the container's inner path.
 pub(crate) fn inner_path(cgroups_path: Option<&str>, id: &str) -> Result<InnerPath, CgroupError> {
     let given = cgroups_path.filter(|p| !p.is_empty());
