@@ -47,12 +47,59 @@ step() {
 # Parallel tests share 2 CPUs with container start-up; keep the suite calm.
 test_threads="${BERTH_TEST_THREADS:-2}"
 
+# cargo test --workspace: unit tests and the suite against berth.
+# With BERTH_KNOWN_FAILURES=FILE (lines `binary::test`, # comments; written by
+# scripts/failed-tests.sh) the step passes when every failing test is listed
+# there; listed tests that now pass are reported so the list can shrink.
+# Without it, any failure fails the step.
+workspace_tests() {
+    local log rc
+    log="$(mktemp)"
+    cargo test --workspace --no-fail-fast -- --test-threads="$test_threads" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    if [ -n "${BERTH_KNOWN_FAILURES:-}" ] && [ "$rc" -ne 0 ]; then
+        only_known_failures "$log" "$BERTH_KNOWN_FAILURES"
+        rc=$?
+    fi
+    rm -f "$log"
+    return "$rc"
+}
+
+only_known_failures() {
+    local log="$1" list="$2" failed known unexpected fixed
+    if grep -qE '^error(\[E[0-9]+\])?: could not compile|^error\[E[0-9]+\]' "$log"; then
+        echo "known failures: the build failed, nothing to compare"
+        return 1
+    fi
+    if grep -q "process didn't exit successfully: .*(signal" "$log"; then
+        echo "known failures: a test binary crashed (see above)"
+        return 1
+    fi
+    failed="$(scripts/failed-tests.sh <"$log")"
+    known="$(sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' "$list" | sort -u)"
+    if [ -z "$failed" ]; then
+        echo "known failures: cargo test failed but no test did (see above)"
+        return 1
+    fi
+    unexpected="$(comm -23 <(echo "$failed") <(echo "$known"))"
+    fixed="$(comm -13 <(echo "$failed") <(echo "$known"))"
+    if [ -n "$fixed" ]; then
+        echo "known failures that now pass (remove them from $list):"
+        echo "$fixed" | sed 's/^/    /'
+    fi
+    if [ -n "$unexpected" ]; then
+        echo "unexpected failures (not in $list):"
+        echo "$unexpected" | sed 's/^/    /'
+        return 1
+    fi
+    echo "known failures: all $(echo "$failed" | wc -l) failing tests are listed in $list"
+}
+
 step "install missing packages" install_missing_packages
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "cargo build -p berth" cargo build -p berth
-step "cargo test --workspace (suite against berth)" \
-    cargo test --workspace --no-fail-fast -- --test-threads="$test_threads"
+step "cargo test --workspace (suite against berth)" workspace_tests
 step "conformance suite against runc" \
     env BERTH_TEST_RUNTIME=/usr/sbin/runc cargo test -p integration_tests --no-fail-fast -- --test-threads="$test_threads"
 
