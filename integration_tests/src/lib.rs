@@ -35,7 +35,10 @@ use nix::unistd::{pipe2, Pid};
 use serde_json::{json, Value};
 
 /// How long one runtime command may take before the suite kills it and fails.
-pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long one cleanup command (`delete --force`, `list`, `state`) may take.
+const CLEANUP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A process that runs until it is killed (for lifecycle tests).
 pub const LONG_RUNNING: &[&str] = &["sleep", "3600"];
@@ -567,34 +570,58 @@ impl Ctx {
             .unwrap_or_default()
     }
 
+    /// Deletes (with `--force`) every container this context knows or `list`
+    /// shows. A runtime whose delete fails must not leave processes behind: the
+    /// init pid seen by `state` beforehand is killed if it still lives in another
+    /// pid namespace.
     fn cleanup_containers(&self) {
         let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if let Ok(out) = self.try_run_quietly(&["list", "-q"]) {
+        if let Some(out) = self.run_quietly(&["list", "-q"]) {
             ids.extend(out.lines().map(str::to_string));
         }
         ids.sort();
         ids.dedup();
         for id in ids.iter().filter(|id| !id.is_empty()) {
-            let _ = self.try_run_quietly(&["delete", "--force", id]);
+            let pid = self
+                .run_quietly(&["state", id])
+                .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+                .and_then(|state| state["pid"].as_u64())
+                .and_then(|pid| u32::try_from(pid).ok());
+            let _ = self.run_quietly(&["delete", "--force", id]);
+            if let Some(pid) = pid {
+                kill_if_in_foreign_pid_namespace(pid);
+            }
         }
     }
 
-    /// Runs a runtime command for cleanup: never panics, bounded in time.
-    fn try_run_quietly(&self, args: &[&str]) -> Result<String, ()> {
+    /// Runs a runtime command for cleanup: never panics, bounded in time; its
+    /// stdout (from a file, so no inherited pipe can block) when it succeeded.
+    fn run_quietly(&self, args: &[&str]) -> Option<String> {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let stdout_path = self.work().join(format!("cleanup-{n}.out"));
         let mut child = self
             .cmd(args)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
+            .stdout(File::create(&stdout_path).ok()?)
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|_| ())?;
-        let mut stdout = String::new();
-        if let Some(mut pipe) = child.stdout.take() {
-            let _ = pipe.read_to_string(&mut stdout);
+            .ok()?;
+        match wait_with_timeout(&mut child, CLEANUP_TIMEOUT) {
+            Some(status) if status.success() => fs::read_to_string(&stdout_path).ok(),
+            _ => None,
         }
-        match wait_with_timeout(&mut child, Duration::from_secs(20)) {
-            Some(status) if status.success() => Ok(stdout),
-            _ => Err(()),
+    }
+}
+
+/// SIGKILLs `pid` if it exists and is in another pid namespace than this process
+/// (so it is a container's process, not a host process that reused the pid).
+fn kill_if_in_foreign_pid_namespace(pid: u32) {
+    let Ok(raw) = i32::try_from(pid) else { return };
+    let theirs = fs::read_link(format!("/proc/{pid}/ns/pid"));
+    let ours = fs::read_link("/proc/self/ns/pid");
+    if let (Ok(theirs), Ok(ours)) = (theirs, ours) {
+        if raw > 1 && theirs != ours {
+            let _ = kill(Pid::from_raw(raw), Signal::SIGKILL);
         }
     }
 }
