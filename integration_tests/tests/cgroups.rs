@@ -252,3 +252,83 @@ fn events_stats_reports_memory_and_pids() {
     assert_eq!(data["pids"]["current"], json!(1), "{event}");
     assert_eq!(data["pids"]["limit"], json!(50), "{event}");
 }
+
+/// `cpu.max` (v2) or `cpu.cfs_quota_us` (v1) as the quota alone.
+fn cpu_quota(path: &str) -> String {
+    if unified() {
+        let max = read_cgroup_file("cpu", path, "cpu.max");
+        max.split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    } else {
+        read_cgroup_file("cpu", path, "cpu.cfs_quota_us")
+    }
+}
+
+fn cpu_weight_or_shares(path: &str) -> String {
+    if unified() {
+        read_cgroup_file("cpu", path, "cpu.weight")
+    } else {
+        read_cgroup_file("cpu", path, "cpu.shares")
+    }
+}
+
+/// Memory+swap as runc's `memory.swap` means it (v1 memsw; v2 swap.max is the
+/// swap part alone), or `None` without swap accounting.
+fn memory_and_swap(path: &str) -> Option<u64> {
+    let (file, add_limit) = if unified() {
+        ("memory.swap.max", true)
+    } else {
+        ("memory.memsw.limit_in_bytes", false)
+    };
+    let dir = cgroup_dir("memory", path);
+    let value: u64 = std::fs::read_to_string(dir.join(file))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let limit: u64 = memory_limit(path).parse().ok()?;
+    Some(if add_limit { value + limit } else { value })
+}
+
+#[test]
+fn docker_style_update_leaves_zero_values_unchanged() {
+    let parent = CgroupParent::new();
+    let ctx = Ctx::new();
+    let path = parent.child("docker");
+    let id = create_in_cgroup(
+        &ctx,
+        &path,
+        json!({
+            "memory": {"limit": 67108864, "swap": 134217728},
+            "cpu": {"shares": 512, "quota": 50000, "period": 100000},
+            "pids": {"limit": 2048}
+        }),
+    );
+    let swap_before = memory_and_swap(&path);
+    if let Some(swap) = swap_before {
+        assert_eq!(swap, 134217728);
+    }
+    let weight_before = cpu_weight_or_shares(&path);
+    assert_eq!(cpu_quota(&path), "50000");
+    let file = ctx.work().join("docker-update.json");
+    std::fs::write(
+        &file,
+        r#"{"memory":{"limit":100663296,"reservation":0,"kernel":0},"cpu":{"shares":0,"quota":25000,"period":100000},"pids":{"limit":77},"blockIO":{"weight":0}}"#,
+    )
+    .expect("write resources");
+    let resources = format!("--resources={}", file.display());
+    ctx.run(&["update", &resources, &id]).assert_ok();
+    assert_eq!(memory_limit(&path), "100663296");
+    assert_eq!(pids_limit(&path), "77");
+    assert_eq!(cpu_quota(&path), "25000");
+    assert_eq!(
+        cpu_weight_or_shares(&path),
+        weight_before,
+        "shares 0 = unchanged"
+    );
+    if swap_before.is_some() && !unified() {
+        assert_eq!(memory_and_swap(&path), Some(134217728), "swap untouched");
+    }
+}

@@ -41,6 +41,8 @@ fn failed_create_writes_exactly_one_error_line_with_the_root_cause() {
     out.assert_fail();
     let lines = log_lines(&log);
     lines.iter().for_each(assert_log_shape);
+    // podman decodes the whole file as ONE JSON object: nothing but the error.
+    assert_eq!(lines.len(), 1, "exactly one log line: {lines:?}");
     let errors: Vec<&Value> = lines.iter().filter(|l| l["level"] == "error").collect();
     assert_eq!(errors.len(), 1, "exactly one error line: {lines:?}");
     let msg = errors[0]["msg"].as_str().expect("msg");
