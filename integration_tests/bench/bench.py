@@ -77,8 +77,8 @@ class Plan:
 FULL = Plan(
     name="full",
     warmup=3,
-    iterations=30,
-    memory_iterations=10,
+    iterations=50,
+    memory_iterations=15,
     parallel_sizes=(50, 200),
     parallel_reps=3,
     population_checkpoints=(1, 100, 500),

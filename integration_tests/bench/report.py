@@ -174,8 +174,16 @@ def results_table(metrics: Metrics, runtimes: list[Runtime]) -> list[str]:
     return lines
 
 
+def spread(values: list) -> tuple:
+    """min, first quartile, median, third quartile, max."""
+    if len(values) < 2:
+        return (values[0],) * 5
+    q1, q2, q3 = statistics.quantiles(values, n=4)
+    return min(values), q1, q2, q3, max(values)
+
+
 def samples_table(metrics: Metrics, runtimes: list[Runtime]) -> list[str]:
-    lines = ["| Measurement | runtime | n | min | median | max |", "|---|---|---|---|---|---|"]
+    lines = ["| Measurement | runtime | n | min | p25 | median | p75 | max |", "|---|---|---|---|---|---|---|---|"]
     for key in ordered_keys(metrics):
         metric = metrics.lookup(key)
         if metric.unit == "text":
@@ -183,9 +191,7 @@ def samples_table(metrics: Metrics, runtimes: list[Runtime]) -> list[str]:
         for rt in runtimes:
             values = metric.samples.get(rt.name)
             if values:
-                cells = [metric.label, rt.name, str(len(values))] + [
-                    format_value(v, metric.unit) for v in (min(values), statistics.median(values), max(values))
-                ]
+                cells = [metric.label, rt.name, str(len(values))] + [format_value(v, metric.unit) for v in spread(values)]
                 lines.append("| " + " | ".join(cells) + " |")
     return lines
 

@@ -11,7 +11,7 @@ import unittest
 
 from bench import KEEP_MARKER, kept_notes
 from bundle import Bundles, CgroupLayout, ContainerSpec, Runtime
-from report import Metric, Metrics, format_value, list_linearity, targets_table
+from report import Metric, Metrics, format_value, list_linearity, spread, targets_table
 from spawn import Scratch, chain_failures, run_chains, short_command
 
 TEMPLATE = {
@@ -90,6 +90,10 @@ class MetricTest(unittest.TestCase):
         metric.fail("berth", "second reason is not kept")
         self.assertEqual(metric.shown("berth"), "error")
         self.assertEqual(metric.errors["berth"], "boom")
+
+    def test_spread_gives_quartiles_and_survives_one_sample(self):
+        self.assertEqual(spread([4, 1, 3, 2, 5]), (1, 1.5, 3, 4.5, 5))
+        self.assertEqual(spread([7]), (7, 7, 7, 7, 7))
 
     def test_format_value_units(self):
         self.assertEqual(format_value(1536, "KiB"), "1,536 KiB")
