@@ -34,6 +34,7 @@ from spawn import (
     read_text,
     reap_orphans,
     remove_quietly,
+    STEP_TIMEOUT_S,
     run_chains,
     stop_on_signals,
     wait_exit,
@@ -43,6 +44,7 @@ PAGE = 4096
 KIB = 1024
 MIB = 1024 * 1024
 LONG_SLEEP = ["/bin/sleep", "100000"]
+FLOOR_PROBE_TIMEOUT_S = 15.0  # a runtime stuck under a tiny memory limit counts as failing
 
 
 # ---------------------------------------------------------------- parameters
@@ -122,8 +124,8 @@ class Bench:
     def new_id(self, runtime: Runtime, phase: str) -> str:
         return f"{runtime.name}-{phase}-{next(self.ids)}"
 
-    def run_one(self, argv: list[str], keep_stdout: Optional[str] = None) -> Result:
-        return run_chains([[(argv, keep_stdout)]], self.scratch, 1)[0][0]
+    def run_one(self, argv: list[str], keep_stdout: Optional[str] = None, timeout: float = STEP_TIMEOUT_S) -> Result:
+        return run_chains([[(argv, keep_stdout)]], self.scratch, 1, timeout)[0][0]
 
     def log(self, message: str) -> None:
         print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
@@ -382,7 +384,7 @@ class Bench:
     def probe_floor(self, runtime: Runtime, limit: int) -> tuple[bool, str]:
         cid = self.new_id(runtime, "floor")
         bundle = self.bundles.make(cid, ContainerSpec(["/bin/echo", "hi"], memory_limit=limit))
-        result = self.run_one(runtime.argv("run", "--bundle", bundle, cid))
+        result = self.run_one(runtime.argv("run", "--bundle", bundle, cid), timeout=FLOOR_PROBE_TIMEOUT_S)
         ok = result.ok and result.stdout.strip() == "hi"
         if ok:
             self.bundles.remove(cid)
