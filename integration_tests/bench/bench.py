@@ -45,6 +45,7 @@ KIB = 1024
 MIB = 1024 * 1024
 LONG_SLEEP = ["/bin/sleep", "100000"]
 FLOOR_PROBE_TIMEOUT_S = 15.0  # a runtime stuck under a tiny memory limit counts as failing
+FLOOR_CONFIRMATIONS = 3
 
 
 # ---------------------------------------------------------------- parameters
@@ -378,8 +379,24 @@ class Bench:
                 bounds[name] = [lo, mid] if ok else [mid, hi]
             reap_orphans()
         for name, (_, hi) in bounds.items():
-            metric.add(name, hi / KIB)
-            self.log(f"{name}: floor {hi // KIB} KiB")
+            floor = self.confirmed_floor(by_name[name], hi)
+            if floor is None:
+                metric.fail(name, f"no limit from {hi // KIB} KiB up runs `echo hi` {FLOOR_CONFIRMATIONS} times in a row")
+                continue
+            metric.add(name, floor / KIB)
+            self.log(f"{name}: floor {floor // KIB} KiB")
+
+    def confirmed_floor(self, runtime: Runtime, limit: int) -> Optional[int]:
+        """The first limit from `limit` up (in resolution steps) that passes every confirmation.
+
+        The search assumes that success is monotonic in the limit; near the floor it
+        is not quite (charges land in per-CPU batches), so the result is re-checked.
+        """
+        for _ in range(16):
+            if all(self.probe_floor(runtime, limit)[0] for _ in range(FLOOR_CONFIRMATIONS)):
+                return limit
+            limit += max(PAGE, self.plan.floor_resolution)
+        return None
 
     def probe_floor(self, runtime: Runtime, limit: int) -> tuple[bool, str]:
         cid = self.new_id(runtime, "floor")
