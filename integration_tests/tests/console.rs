@@ -89,3 +89,31 @@ fn unreachable_console_socket_fails_cleanly() {
     .assert_stderr_contains("no such file or directory");
     assert!(ctx.root_entries().is_empty());
 }
+
+#[test]
+fn exec_with_tty_sends_its_own_pty_master() {
+    let ctx = Ctx::new();
+    let id = ctx.start_sleeper("exectty");
+    let socket = ConsoleSocket::bind(&ctx.work().join("exec.sock"));
+    let pid_file = ctx.work().join("exec.pid");
+    ctx.run(&[
+        "exec".as_ref(),
+        "--tty".as_ref(),
+        "--console-socket".as_ref(),
+        socket.path().as_os_str(),
+        "--detach".as_ref(),
+        "--pid-file".as_ref(),
+        pid_file.as_os_str(),
+        id.as_ref(),
+        "sh".as_ref(),
+        "-c".as_ref(),
+        "echo hello-exec-tty; tty; sleep 3600".as_ref(),
+    ])
+    .assert_ok();
+    let mut console = socket.receive(WAIT);
+    assert!(console.master_target().ends_with("ptmx"));
+    let text = console.read_until("/dev/pts/", WAIT);
+    assert!(text.contains("hello-exec-tty"), "terminal output: {text:?}");
+    let pid = std::fs::read_to_string(&pid_file).expect("exec pid file");
+    assert!(pid.bytes().all(|b| b.is_ascii_digit()), "{pid:?}");
+}
