@@ -193,6 +193,7 @@ class Bench:
             ("run_netns", "`run` /bin/true, `runc spec` config (with network ns)", True),
             ("run_nonetns", "`run` /bin/true, same config without network ns", False),
         ]
+
         def one(runtime: Runtime, record: bool) -> Optional[str]:
             for key, label, netns in variants:
                 metric = self.metrics.get(key, label, "s")
