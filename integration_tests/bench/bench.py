@@ -66,6 +66,7 @@ class Plan:
     floor_start: int
     floor_resolution: int
     fill_concurrency: int
+    trace_iterations: int
 
     def describe(self) -> str:
         return (
@@ -89,6 +90,7 @@ FULL = Plan(
     floor_start=64 * MIB,
     floor_resolution=PAGE,
     fill_concurrency=4,
+    trace_iterations=15,
 )
 
 QUICK = Plan(
@@ -103,6 +105,7 @@ QUICK = Plan(
     floor_start=64 * MIB,
     floor_resolution=256 * KIB,
     fill_concurrency=2,
+    trace_iterations=2,
 )
 
 
@@ -534,6 +537,65 @@ class Bench:
             return f"`state` says {parsed.get('status')!r}, expected 'running'"
         return None
 
+    # -- 8. where the time of `run` goes, under strace
+
+    def bench_trace(self) -> None:
+        """Split `run` into phases, and count its syscalls, with strace (times inflated by it)."""
+        self.log("`run` under strace: phases and syscall counts")
+        labels = {
+            "trace_setup": "under strace: `run` start -> pivot_root (cgroups, namespaces, mounts)",
+            "trace_exec": "under strace: pivot_root -> exec of the user process",
+            "trace_exit": "under strace: exec -> runtime exits (reap, cleanup)",
+        }
+        metrics = {key: self.metrics.get(key, label, "s") for key, label in labels.items()}
+
+        def one(runtime: Runtime, record: bool) -> Optional[str]:
+            phases = self.traced_run_phases(runtime)
+            if isinstance(phases, str):
+                for metric in metrics.values():
+                    metric.fail(runtime.name, phases)
+                return phases
+            if record:
+                for metric, seconds in zip(metrics.values(), phases):
+                    metric.add(runtime.name, seconds)
+            return None
+
+        self.interleaved(self.plan.trace_iterations, one)
+        counts = self.metrics.get("syscalls", "syscalls made by `run` (strace -f -c): total; most frequent", "text")
+        for runtime in self.runtimes:
+            summary, why = self.syscall_summary(runtime)
+            if why is None:
+                counts.add(runtime.name, summary)
+            else:
+                counts.fail(runtime.name, why)
+
+    def traced(self, runtime: Runtime, strace_args: list[str]) -> tuple[Result, str]:
+        """`run` /bin/true under strace -f with these options: (result, strace's output)."""
+        cid = self.new_id(runtime, "trace")
+        bundle = self.bundles.make(cid, ContainerSpec(["/bin/true"]))
+        log = self.scratch.path("strace")
+        argv = ["/usr/bin/strace", "-f", "-qq", "-o", log, *strace_args, *runtime.argv("run", "--bundle", bundle, cid)]
+        result = self.run_one(argv)
+        self.destroy_one(runtime, cid)
+        text = read_text(log)
+        remove_quietly(log)
+        return dataclasses.replace(result, argv=argv[argv.index(runtime.binary):]), text
+
+    def traced_run_phases(self, runtime: Runtime):
+        """(start -> pivot_root, pivot_root -> exec, exec -> exit) in seconds, or why not."""
+        events = "trace=pivot_root,execve,exit_group"
+        result, text = self.traced(runtime, ["--seccomp-bpf", "-ttt", "-e", events])
+        if not result.ok:
+            return result.why()
+        return run_phases_from_strace(text) or "strace showed no pivot_root and exec of /bin/true"
+
+    def syscall_summary(self, runtime: Runtime) -> tuple[str, Optional[str]]:
+        """(summary of `strace -c`, None), or ("", why not)."""
+        result, text = self.traced(runtime, ["-c"])
+        if not result.ok:
+            return "", result.why()
+        return summarize_syscall_counts(text), None
+
     # -- 7. binary size
 
     def bench_binary_size(self) -> None:
@@ -551,6 +613,44 @@ class Bench:
             os.unlink(copy_path)
 
 
+def run_phases_from_strace(text: str) -> Optional[tuple[float, float, float]]:
+    """Phases of a `strace -f -ttt` log of `run`: start -> pivot_root -> exec of /bin/true -> exit.
+
+    The log's first line is the runtime's own execve; the last exit_group is the
+    runtime leaving (the container's exit comes before; a Go runtime may leave
+    from any of its threads).
+    """
+    events = []
+    for line in text.splitlines():
+        words = line.split(None, 2)
+        if len(words) == 3 and words[1].replace(".", "", 1).isdigit():
+            events.append((int(words[0]), float(words[1]), words[2]))
+    if not events:
+        return None
+    started = events[0][1]
+    pivot = next((t for _, t, call in events if call.startswith("pivot_root(")), None)
+    exec_ = next((t for _, t, call in events if call.startswith('execve("/bin/true"')), None)
+    ended = next((t for _, t, call in reversed(events) if call.startswith("exit_group(")), None)
+    if None in (pivot, exec_, ended):
+        return None
+    return pivot - started, exec_ - pivot, ended - exec_
+
+
+def summarize_syscall_counts(text: str, top: int = 8) -> str:
+    """'N calls; most frequent: a x, b y, ...' from a `strace -c` table."""
+    counts, total = [], None
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 5 and words[3].isdigit():
+            if words[-1] == "total":
+                total = int(words[3])
+            else:
+                counts.append((int(words[3]), words[-1]))
+    counts.sort(reverse=True)
+    listed = ", ".join(f"{name} {n}" for n, name in counts[:top])
+    return f"{total} calls; {listed}"
+
+
 def describe_linkage(binary: str) -> str:
     out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
     if "not a dynamic executable" in out or "statically linked" in out or not out.strip():
@@ -563,7 +663,7 @@ def describe_linkage(binary: str) -> str:
 # ---------------------------------------------------------------- main
 
 
-PHASES = ["run", "lifecycle", "memory", "floor", "parallel", "population", "size"]
+PHASES = ["run", "lifecycle", "memory", "floor", "parallel", "population", "size", "trace"]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -597,6 +697,7 @@ def run_phases(bench: Bench, phases: list[str]) -> None:
         "parallel": bench.bench_parallel,
         "population": bench.bench_population,
         "size": bench.bench_binary_size,
+        "trace": bench.bench_trace,
     }
     unknown = [p for p in phases if p not in table]
     if unknown:

@@ -315,6 +315,10 @@ METHOD = """\
   and deleted (not timed).
 - `state`/`list`: containers running `sleep` are added (a few at a time) up to each
   population size; then `state <first id>` and `list --format json` are timed.
+- Under strace (`strace -f --seccomp-bpf -ttt`, tracing only pivot_root, execve
+  and exit_group, so the overhead stays small but not nil): `run` split at the
+  container's `pivot_root` and at the exec of `/bin/true`; and one `strace -f -c`
+  per runtime for the syscall counts.
 - Binary size: the binary as installed (crun, runc from Debian) or built
   (`cargo build --release -p berth`), copied and `strip --strip-all`ed.
 """

@@ -7,7 +7,7 @@
 #   --quick      few iterations and small N, to check the harness itself
 #   --runtimes   which runtimes to compare (default: berth,crun,runc)
 #   --out        where the Markdown report goes (default: docs/benchmarks.md)
-#   --phases     subset of run,lifecycle,memory,floor,parallel,population,size
+#   --phases     subset of run,lifecycle,memory,floor,parallel,population,size,trace
 #   --berth-binary PATH   measure this berth binary instead of building a release one
 #
 # This prepares the machine (packages, a release build of berth, a busybox rootfs,
@@ -64,7 +64,7 @@ wants() { [[ ",$runtimes," == *",$1,"* ]]; }
 
 ensure_packages() {
     local missing=() pair cmd pkg
-    for pair in crun:crun runc:runc strip:binutils ldd:libc-bin /usr/bin/time:time; do
+    for pair in crun:crun runc:runc strip:binutils ldd:libc-bin /usr/bin/time:time strace:strace; do
         cmd="${pair%%:*}" pkg="${pair#*:}"
         if [ "$cmd" = crun ] && ! wants crun; then continue; fi
         command -v "$cmd" >/dev/null || missing+=("$pkg")

@@ -9,7 +9,7 @@ import os
 import tempfile
 import unittest
 
-from bench import KEEP_MARKER, kept_notes
+from bench import KEEP_MARKER, kept_notes, run_phases_from_strace, summarize_syscall_counts
 from bundle import Bundles, CgroupLayout, ContainerSpec, Runtime
 from report import Metric, Metrics, format_value, list_linearity, spread, targets_table
 from spawn import Scratch, chain_failures, run_chains, short_command
@@ -161,6 +161,39 @@ class ShortCommandTest(unittest.TestCase):
     def test_names_the_runtime_and_its_command_without_the_root(self):
         self.assertEqual(short_command(["/usr/bin/crun", "--root", "/r", "delete", "x"]), "crun delete")
         self.assertEqual(short_command(["/usr/bin/time", "-o", "f"]), "time -o")
+
+
+STRACE_RUN = """\
+100  1000.000000 execve("/usr/bin/crun", ["crun", "run"], 0x7ffe /* 3 vars */) = 0
+101  1000.010000 pivot_root(".", ".") = 0
+101  1000.012500 execve("/bin/true", ["/bin/true"], 0x55 /* 3 vars */) = 0
+101  1000.013000 exit_group(0)                     = ?
+100  1000.015000 exit_group(0)                     = ?
+"""
+
+STRACE_COUNTS = """\
+% time     seconds  usecs/call     calls    errors syscall
+------ ----------- ----------- --------- --------- ----------------
+ 26.30    0.001364          13       104         2 openat
+ 13.90    0.000721         721         1           clone
+ 11.32    0.000587          14        40         1 write
+------ ----------- ----------- --------- --------- ----------------
+100.00    0.005186           5       145         3 total
+"""
+
+
+class StraceParsingTest(unittest.TestCase):
+    def test_run_is_split_at_pivot_root_and_the_exec_of_true(self):
+        setup, to_exec, to_exit = run_phases_from_strace(STRACE_RUN)
+        self.assertAlmostEqual(setup, 0.010)
+        self.assertAlmostEqual(to_exec, 0.0025)
+        self.assertAlmostEqual(to_exit, 0.0025)
+
+    def test_a_log_without_pivot_root_has_no_phases(self):
+        self.assertIsNone(run_phases_from_strace(STRACE_RUN.replace("pivot_root", "chroot")))
+
+    def test_syscall_counts_are_summarized_most_frequent_first(self):
+        self.assertEqual(summarize_syscall_counts(STRACE_COUNTS, top=2), "145 calls; openat 104, write 40")
 
 
 class KeptNotesTest(unittest.TestCase):
