@@ -7,6 +7,36 @@ use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(10);
 
+/// Whether the freezer cgroup of `pid` is frozen: v1 `freezer.state` (hybrid
+/// hosts) or v2 `cgroup.freeze`.
+fn is_frozen(pid: u32) -> bool {
+    let membership = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
+    let v1 = membership.lines().find_map(|l| {
+        let (_, rest) = l.split_once(':')?;
+        rest.strip_prefix("freezer:")
+    });
+    match v1 {
+        Some(path) => {
+            let file = format!("/sys/fs/cgroup/freezer{path}/freezer.state");
+            std::fs::read_to_string(&file)
+                .expect("freezer.state")
+                .trim()
+                == "FROZEN"
+        }
+        None => {
+            let path = membership
+                .lines()
+                .find_map(|l| l.strip_prefix("0::"))
+                .expect("a cgroup v2 line");
+            let file = format!("/sys/fs/cgroup{path}/cgroup.freeze");
+            std::fs::read_to_string(&file)
+                .expect("cgroup.freeze")
+                .trim()
+                == "1"
+        }
+    }
+}
+
 #[test]
 fn pause_and_resume() {
     let ctx = Ctx::new();
@@ -14,13 +44,13 @@ fn pause_and_resume() {
     ctx.run(&["pause", &id]).assert_ok();
     assert_eq!(ctx.status(&id).as_deref(), Some("paused"));
     let pid = state_pid(&ctx.state(&id));
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    assert!(stat.contains(") S") || stat.contains(") D"), "{stat}");
+    assert!(is_frozen(pid), "the container's cgroup is not frozen");
     ctx.run(&["pause", &id])
         .assert_fail()
         .assert_stderr_contains("container not running");
     ctx.run(&["resume", &id]).assert_ok();
     assert_eq!(ctx.status(&id).as_deref(), Some("running"));
+    assert!(!is_frozen(pid), "the container's cgroup is still frozen");
     ctx.run(&["resume", &id])
         .assert_fail()
         .assert_stderr_contains("container not paused");
