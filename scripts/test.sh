@@ -8,17 +8,13 @@ set -uo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
-# Debian packages the build and the suite need: package name -> file it provides.
-declare -A wanted=(
-    [busybox-static]=/bin/busybox
-    [runc]=/usr/sbin/runc
-    [jq]=/usr/bin/jq
-    [libseccomp-dev]=/usr/include/seccomp.h
-)
+# Debian packages the build and the suite need (iproute2 for `ip netns` in the
+# namespace tests).
+packages=(busybox-static runc jq libseccomp-dev iproute2)
 
 install_missing_packages() {
     local missing=() pkg
-    for pkg in "${!wanted[@]}"; do
+    for pkg in "${packages[@]}"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
