@@ -198,6 +198,8 @@ fn rootfs_plan(
             hierarchies: cgroup.v1_mount_sources(),
         },
     };
+    let mut mounts = bundle.spec.mounts().clone().unwrap_or_default();
+    berth_rootfs::absolutize_bind_sources(&mut mounts, &bundle.dir);
     RootfsPlan {
         rootfs: bundle.rootfs.clone(),
         readonly: bundle
@@ -205,7 +207,7 @@ fn rootfs_plan(
             .root()
             .as_ref()
             .is_some_and(|r| r.readonly().unwrap_or(false)),
-        mounts: bundle.spec.mounts().clone().unwrap_or_default(),
+        mounts,
         rootfs_propagation: linux.rootfs_propagation().clone(),
         devices: linux.devices().clone().unwrap_or_default(),
         masked_paths: linux.masked_paths().clone().unwrap_or_default(),

@@ -15,8 +15,8 @@ mod sysctl;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-pub use exec_path::{find_executable, ExecPathError};
 pub use errors::{error_chain, go_strerror};
+pub use exec_path::{find_executable, ExecPathError};
 pub use namespaces::Namespaces;
 pub use spawn::{spawn_init, Spawned};
 pub use sync::InitFailure;

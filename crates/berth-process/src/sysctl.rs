@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::os::fd::AsFd;
 use std::path::PathBuf;
 
 use crate::ProcessError;
@@ -18,8 +17,9 @@ fn path_of(key: &str) -> Result<PathBuf, ProcessError> {
     Ok(PathBuf::from("/proc/sys").join(key.replace('.', "/")))
 }
 
-/// Write every sysctl; the file must be on procfs (a container cannot
-/// redirect the write by mounting something over /proc/sys).
+/// Write every sysctl through a file opened without following symlinks and
+/// verified to be on procfs (a container cannot redirect the write by
+/// mounting or linking something over /proc/sys).
 pub fn write_all(sysctl: &HashMap<String, String>) -> Result<(), ProcessError> {
     let mut keys: Vec<&String> = sysctl.keys().collect();
     keys.sort();
@@ -29,17 +29,7 @@ pub fn write_all(sysctl: &HashMap<String, String>) -> Result<(), ProcessError> {
             what: format!("write sysctl {key} ({})", path.display()),
             source,
         };
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .map_err(io)?;
-        let fs = nix::sys::statfs::fstatfs(file.as_fd()).map_err(|e| io(e.into()))?;
-        if fs.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
-            return Err(ProcessError::Config(format!(
-                "linux.sysctl: {} is not on procfs",
-                path.display()
-            )));
-        }
+        let mut file = berth_rootfs::procfs::open_proc_file_for_write(&path)?;
         file.write_all(sysctl[key].as_bytes()).map_err(io)?;
     }
     Ok(())

@@ -1,86 +1,16 @@
 //! `features`: what berth supports, derived from the code (the mount option
 //! parser, the capability table), never a copied list of wishes.
 
-use berth_rootfs::options::MountOptions;
 use serde_json::{json, Value};
 
 use crate::Failure;
 
-/// Every option name the OCI features document may list; only those the
-/// mount option parser recognises are reported.
-const CANDIDATE_MOUNT_OPTIONS: &[&str] = &[
-    "acl",
-    "async",
-    "atime",
-    "bind",
-    "defaults",
-    "dev",
-    "diratime",
-    "dirsync",
-    "exec",
-    "iversion",
-    "lazytime",
-    "loud",
-    "mand",
-    "noacl",
-    "noatime",
-    "nodev",
-    "nodiratime",
-    "noexec",
-    "noiversion",
-    "nolazytime",
-    "nomand",
-    "norelatime",
-    "nostrictatime",
-    "nosuid",
-    "nosymfollow",
-    "private",
-    "ratime",
-    "rbind",
-    "rdev",
-    "rdiratime",
-    "relatime",
-    "remount",
-    "rexec",
-    "rnoatime",
-    "rnodev",
-    "rnodiratime",
-    "rnoexec",
-    "rnorelatime",
-    "rnostrictatime",
-    "rnosuid",
-    "rnosymfollow",
-    "ro",
-    "rprivate",
-    "rrelatime",
-    "rro",
-    "rrw",
-    "rshared",
-    "rslave",
-    "rstrictatime",
-    "rsuid",
-    "rsymfollow",
-    "runbindable",
-    "rw",
-    "shared",
-    "silent",
-    "slave",
-    "strictatime",
-    "suid",
-    "symfollow",
-    "sync",
-    "tmpcopyup",
-    "unbindable",
-];
-
-/// Options the parser turns into flags, propagation or attributes rather
-/// than passing them to the filesystem as data.
+/// The mount options the option parser implements, sorted.
 pub fn supported_mount_options() -> Vec<&'static str> {
-    CANDIDATE_MOUNT_OPTIONS
-        .iter()
-        .copied()
-        .filter(|opt| MountOptions::parse(&[opt]).data.is_empty())
-        .collect()
+    let mut names: Vec<&'static str> = berth_rootfs::options::supported_option_names().collect();
+    names.sort_unstable();
+    names.dedup();
+    names
 }
 
 fn capabilities() -> Vec<String> {
@@ -127,6 +57,9 @@ mod tests {
         let opts = supported_mount_options();
         for expected in ["ro", "nosuid", "rbind", "rprivate", "rro", "tmpcopyup"] {
             assert!(opts.contains(&expected), "{expected}");
+        }
+        for refused in ["idmap", "ridmap", "size=1m"] {
+            assert!(!opts.contains(&refused), "{refused}");
         }
     }
 
