@@ -132,6 +132,22 @@ pub fn absolutize_bind_sources(mounts: &mut [oci_spec::runtime::Mount], bundle: 
     }
 }
 
+/// Mounts one spec mount inside the rootfs.
+fn mount_spec(
+    root: &RootDir,
+    m: &SpecMount<'_>,
+    cgroup_source: &CgroupMountSource,
+) -> Result<(), RootfsError> {
+    let result = match m.kind {
+        mounts::MountKind::Bind => mounts::mount_bind(root, m),
+        mounts::MountKind::ProcOrSys => mounts::mount_proc_or_sys(root, m),
+        mounts::MountKind::Tmpfs => mounts::mount_tmpfs(root, m),
+        mounts::MountKind::Cgroup => cgroup::mount_cgroup(root, m, cgroup_source),
+        mounts::MountKind::Other => mounts::mount_other(root, m),
+    };
+    result.map_err(|e| m.wrap(e))
+}
+
 /// Before pivot_root: host / made rslave (or as rootfsPropagation asks),
 /// the rootfs bound on itself, every spec mount in order, then (unless
 /// /dev is a bind mount) device nodes, /dev/ptmx and the /dev symlinks.
@@ -143,7 +159,7 @@ pub fn prepare_rootfs(plan: &RootfsPlan) -> Result<(), RootfsError> {
     bind_rootfs_on_itself(&plan.rootfs)?;
     let root = RootDir::open(&plan.rootfs)?;
     for m in &mounts {
-        mounts::mount_spec(&root, m, &plan.cgroup)?;
+        mount_spec(&root, m, &plan.cgroup)?;
     }
     if RootfsPlan::sets_up_dev(&mounts) {
         populate_dev(&root, plan, &mounts)?;

@@ -12,14 +12,12 @@ use nix::sys::stat::{fchmod, fstat, mkdirat, Mode, SFlag};
 use nix::sys::statfs::{fstatfs, PROC_SUPER_MAGIC};
 use oci_spec::runtime::Mount;
 
-use crate::cgroup;
 use crate::copyup;
 use crate::error::RootfsError;
 use crate::mountops::{self, MountCall};
 use crate::options::MountOptions;
 use crate::path::{self, ProcPlacement};
 use crate::root::{RootDir, DIR_MODE};
-use crate::CgroupMountSource;
 
 /// How a spec mount is carried out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,7 +113,7 @@ impl<'a> SpecMount<'a> {
     }
 
     /// Wraps an error in runc's "error mounting ... to rootfs at ..." line.
-    fn wrap(&self, cause: RootfsError) -> RootfsError {
+    pub(crate) fn wrap(&self, cause: RootfsError) -> RootfsError {
         RootfsError::SpecMount {
             source_spec: self.source_string(),
             dest: self.spec.destination().clone(),
@@ -142,22 +140,6 @@ fn reject_idmap(spec: &Mount, options: &MountOptions, dest: &Path) -> Result<(),
         }),
         None => Ok(()),
     }
-}
-
-/// Mounts one spec mount inside the rootfs.
-pub fn mount_spec(
-    root: &RootDir,
-    m: &SpecMount<'_>,
-    cgroup_source: &CgroupMountSource,
-) -> Result<(), RootfsError> {
-    let result = match m.kind {
-        MountKind::Bind => mount_bind(root, m),
-        MountKind::ProcOrSys => mount_proc_or_sys(root, m),
-        MountKind::Tmpfs => mount_tmpfs(root, m),
-        MountKind::Cgroup => cgroup::mount_cgroup(root, m, cgroup_source),
-        MountKind::Other => mount_other(root, m),
-    };
-    result.map_err(|e| m.wrap(e))
 }
 
 /// The resolved container path of a mount point, after checking it is not
@@ -216,7 +198,7 @@ pub(crate) fn is_dir(fd: BorrowedFd<'_>) -> Result<bool, Errno> {
     Ok(SFlag::from_bits_truncate(fstat(fd)?.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR)
 }
 
-fn mount_bind(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> {
+pub(crate) fn mount_bind(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> {
     let source = m.spec.source().clone().ok_or(RootfsError::InvalidValue {
         field: "mounts[].source",
         value: String::new(),
@@ -252,7 +234,7 @@ fn mount_bind(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> {
     after_mount(root, &real, m).map(drop)
 }
 
-fn mount_proc_or_sys(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> {
+pub(crate) fn mount_proc_or_sys(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> {
     let target = ordinary_directory(root, m)?;
     let real = root.container_path_of(target.as_fd(), &m.dest)?;
     mount_new_fs(target.as_fd(), &real, m)?;
@@ -287,7 +269,7 @@ fn ordinary_directory(root: &RootDir, m: &SpecMount<'_>) -> Result<OwnedFd, Root
     }
 }
 
-fn mount_tmpfs(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> {
+pub(crate) fn mount_tmpfs(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> {
     let old_mode = match root.open_path(&m.dest) {
         Ok(fd) => Some(
             fstat(fd.as_fd())
@@ -322,7 +304,7 @@ fn open_dir(root: &RootDir, dest: &Path) -> Result<OwnedFd, RootfsError> {
         .map_err(RootfsError::at_dest("open directory", dest))
 }
 
-fn mount_other(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> {
+pub(crate) fn mount_other(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> {
     let target = root.mkdir_all(&m.dest)?;
     let real = checked_mountpoint(root, target.as_fd(), m, false)?;
     mount_new_fs(target.as_fd(), &real, m)?;
