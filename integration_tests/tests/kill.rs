@@ -120,7 +120,9 @@ fn kill_of_stopped_container_says_not_running() {
 }
 
 /// `kill --all` signals every process of the container (runc does it through the
-/// container's cgroup).
+/// container's cgroup). TERM shows the difference: pid 1 (a shell without a
+/// trap) ignores it, its `sleep` children die of it, and then the shell's
+/// `wait` returns and it exits.
 #[test]
 fn kill_all_signals_every_process() {
     let ctx = Ctx::new();
@@ -131,6 +133,13 @@ fn kill_all_signals_every_process() {
     out.assert_ok();
     ctx.start(&id).assert_ok();
     wait_for_text(&out.stdout_path, "ready");
-    ctx.run(&["kill", "--all", &id, "KILL"]).assert_ok();
+    ctx.kill(&id, "TERM").assert_ok();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        ctx.status(&id).as_deref(),
+        Some("running"),
+        "pid 1 ignores TERM"
+    );
+    ctx.run(&["kill", "--all", &id, "TERM"]).assert_ok();
     ctx.wait_status(&id, "stopped", WAIT);
 }
