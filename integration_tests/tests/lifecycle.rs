@@ -184,3 +184,23 @@ fn created_timestamp_survives_start() {
     ctx.start(&id).assert_ok();
     assert_eq!(ctx.state(&id)["created"], created);
 }
+
+/// The runtime's stdio at `create` become the container's (containerd and
+/// conmon hand their pipes over this way).
+#[test]
+fn created_container_writes_to_the_stdio_create_had() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set_args(&["sh", "-c", "echo to-stdout; echo to-stderr >&2"]);
+    let id = ctx.id("stdio");
+    let created = ctx.create(&bundle, &id);
+    created.assert_ok();
+    assert_eq!(created.stdout, "", "nothing before start");
+    let started = ctx.start(&id);
+    started.assert_ok();
+    assert_eq!(started.stdout, "", "start prints nothing");
+    ctx.wait_status(&id, "stopped", WAIT);
+    assert_eq!(created.stdout_now(), "to-stdout\n");
+    let stderr = std::fs::read_to_string(&created.stderr_path).expect("stderr file");
+    assert!(stderr.ends_with("to-stderr\n"), "{stderr:?}");
+}
