@@ -10,7 +10,7 @@ use berth_cgroups::Cgroup;
 use berth_process::{InitConfig, Namespaces};
 use berth_rootfs::{CgroupMountSource, RootfsPlan};
 use nix::sys::stat::Mode;
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{LinuxCapabilities, LinuxResources};
 
 use crate::config::{load_bundle, Bundle};
 use crate::id::validate_id;
@@ -243,7 +243,10 @@ fn init_config(
         sysctl: linux.sysctl().clone().unwrap_or_default(),
         oom_score_adj: process.oom_score_adj(),
         rlimits: process.rlimits().clone().unwrap_or_default(),
-        capabilities: process.capabilities().clone(),
+        capabilities: process
+            .capabilities()
+            .clone()
+            .unwrap_or_else(no_capabilities),
         no_new_privileges: process.no_new_privileges().unwrap_or(false),
         user: process.user().clone(),
         cwd: process.cwd().clone(),
@@ -253,6 +256,18 @@ fn init_config(
         new_session_keyring: (!opts.no_new_keyring).then(|| opts.id.to_string()),
         namespaces,
     })
+}
+
+/// Every capability set empty (what a config without
+/// `process.capabilities` asks for, as runc reads it).
+fn no_capabilities() -> LinuxCapabilities {
+    let mut caps = LinuxCapabilities::default();
+    caps.set_bounding(Some(Default::default()))
+        .set_effective(Some(Default::default()))
+        .set_inheritable(Some(Default::default()))
+        .set_permitted(Some(Default::default()))
+        .set_ambient(Some(Default::default()));
+    caps
 }
 
 /// Write the pid file atomically: decimal digits, no newline; a relative

@@ -25,7 +25,14 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut cur = err.source();
     while let Some(e) = cur {
         let part = link_text(e);
-        if !text.contains(&part) {
+        let raw = e.to_string();
+        if text.contains(&part) {
+            // Already said by an outer error.
+        } else if text.contains(&raw) {
+            // An outer error embedded this one's default text
+            // ("ENOENT: No such file or directory"): say it in Go's words.
+            text = text.replace(&raw, &part);
+        } else {
             text.push_str(": ");
             text.push_str(&part);
         }
@@ -52,4 +59,39 @@ fn link_text(err: &(dyn std::error::Error + 'static)) -> String {
 /// strerror as Go spells it: lower case, no errno name.
 pub fn go_strerror(errno: nix::errno::Errno) -> String {
     errno.desc().to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("chdir /x: {source}")]
+    struct Embeds {
+        source: std::io::Error,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("mount /y")]
+    struct Leaves {
+        #[source]
+        source: nix::errno::Errno,
+    }
+
+    #[test]
+    fn embedded_os_errors_are_rewritten_not_repeated() {
+        let err = Embeds {
+            source: std::io::Error::from_raw_os_error(libc::ENOENT),
+        };
+        assert_eq!(error_chain(&err), "chdir /x: no such file or directory");
+    }
+
+    #[test]
+    fn os_error_sources_are_appended_in_go_words() {
+        let err = Leaves {
+            source: nix::errno::Errno::EPERM,
+        };
+        assert_eq!(error_chain(&err), "mount /y: operation not permitted");
+        assert_eq!(root_errno(&err), libc::EPERM);
+    }
 }

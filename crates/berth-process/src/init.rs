@@ -101,6 +101,7 @@ fn steps(cfg: &InitConfig, chan: &SyncChannel) -> Step<Infallible> {
         )
     })?;
     step("enter rootfs", || berth_rootfs::enter_rootfs(&cfg.rootfs))?;
+    step("create cwd", || create_cwd(&cfg.cwd))?;
     if cfg.terminal {
         step("set up the console", || console::setup_in_init(chan))?;
     }
@@ -152,33 +153,42 @@ fn set_names(cfg: &InitConfig) -> Step<()> {
 /// order the kernel needs (privileged steps before the uid change).
 fn apply_process_settings(cfg: &InitConfig) -> Step<()> {
     step("set rlimits", || berth_security::set_rlimits(&cfg.rlimits))?;
-    if let Some(caps) = &cfg.capabilities {
-        step("drop bounding set", || {
-            berth_security::drop_bounding_set(caps)
-        })?;
-    }
+    step("drop bounding set", || {
+        berth_security::drop_bounding_set(&cfg.capabilities)
+    })?;
     let cwd_before = std::env::set_current_dir(&cfg.cwd);
     step("set user", || berth_security::switch_user(&cfg.user))?;
     umask(Mode::from_bits_truncate(
         cfg.user.umask().unwrap_or(0o022) as _
     ));
     if cwd_before.is_err() {
-        step("chdir to cwd", || {
-            std::env::set_current_dir(&cfg.cwd).map_err(|e| crate::ProcessError::Io {
-                what: format!("chdir {}", cfg.cwd.display()),
-                source: e,
-            })
-        })?;
+        // The user may lack access that root had, or the reverse.
+        step("chdir to cwd", || chdir(&cfg.cwd))?;
     }
-    if let Some(caps) = &cfg.capabilities {
-        step("apply capabilities", || {
-            berth_security::apply_capabilities(caps)
-        })?;
-    }
+    step("apply capabilities", || {
+        berth_security::apply_capabilities(&cfg.capabilities)
+    })?;
     if cfg.no_new_privileges {
         step("set no_new_privs", berth_security::set_no_new_privs)?;
     }
     Ok(())
+}
+
+/// `process.cwd` is created (0755, as root, inside the container after
+/// pivot_root) when missing, as runc does.
+fn create_cwd(cwd: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(cwd)
+}
+
+fn chdir(cwd: &Path) -> Result<(), crate::ProcessError> {
+    std::env::set_current_dir(cwd).map_err(|e| crate::ProcessError::Io {
+        what: format!("chdir {}", cwd.display()),
+        source: e,
+    })
 }
 
 /// Block until `start` opens the fifo for reading, then hand it one byte.

@@ -38,7 +38,8 @@ pub struct InitConfig {
     pub sysctl: HashMap<String, String>,
     pub oom_score_adj: Option<i32>,
     pub rlimits: Vec<PosixRlimit>,
-    pub capabilities: Option<LinuxCapabilities>,
+    /// All five sets; a config without `process.capabilities` means none.
+    pub capabilities: LinuxCapabilities,
     pub no_new_privileges: bool,
     pub user: User,
     pub cwd: PathBuf,
