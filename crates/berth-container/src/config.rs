@@ -55,7 +55,7 @@ fn resolve_rootfs(dir: &Path, spec: &Spec) -> Result<PathBuf, ContainerError> {
         invalid(format!(
             "invalid rootfs: stat {}: {}",
             path.display(),
-            reason(&e)
+            berth_process::go_strerror_of(&e)
         ))
     })?;
     if !canonical.is_dir() {
@@ -65,12 +65,6 @@ fn resolve_rootfs(dir: &Path, spec: &Spec) -> Result<PathBuf, ContainerError> {
         )));
     }
     Ok(canonical)
-}
-
-fn reason(e: &std::io::Error) -> String {
-    e.raw_os_error()
-        .map(|n| berth_process::go_strerror(nix::errno::Errno::from_raw(n)))
-        .unwrap_or_else(|| e.to_string())
 }
 
 /// Checks of the whole spec.

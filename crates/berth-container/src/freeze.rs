@@ -1,4 +1,5 @@
-//! `pause`, `resume` (the cgroup freezer) and the processes `ps` shows.
+//! What acts on a live container's cgroup: `pause`, `resume` (the
+//! freezer), `update` (resources) and the processes `ps` shows.
 
 use crate::query::load;
 use crate::status::{check, Operation};
@@ -22,4 +23,15 @@ pub fn resume(store: &Store, id: &str) -> Result<(), ContainerError> {
 pub fn processes(store: &Store, id: &str) -> Result<Vec<i32>, ContainerError> {
     let loaded = load(store, id, false)?;
     Ok(loaded.state.cgroup.processes()?)
+}
+
+/// Apply new resources; zero values leave a setting unchanged.
+pub fn update(
+    store: &Store,
+    id: &str,
+    resources: &oci_spec::runtime::LinuxResources,
+) -> Result<(), ContainerError> {
+    let loaded = load(store, id, true)?;
+    check(loaded.status, Operation::Update, id)?;
+    Ok(loaded.state.cgroup.apply_resources(resources)?)
 }

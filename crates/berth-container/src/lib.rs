@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 pub use create::{create, CreateOptions, Created};
 pub use delete::delete;
-pub use freeze::{pause, processes, resume};
+pub use freeze::{pause, processes, resume, update};
 pub use kill::kill;
 pub use query::{list, load, status_of, Listed, Loaded};
 pub use start::start;

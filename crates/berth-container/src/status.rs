@@ -44,6 +44,8 @@ pub enum Operation {
     ForceDelete,
     Pause,
     Resume,
+    /// `update` of resources.
+    Update,
 }
 
 /// May `op` act on a container in `status`? The refusals are runc's texts.
@@ -64,6 +66,8 @@ pub fn check(status: Status, op: Operation, id: &str) -> Result<(), ContainerErr
         )),
         (O::Pause, S::Running | S::Created) => Ok(()),
         (O::Pause, _) => refuse("container not running".into()),
+        (O::Update, S::Stopped) => refuse("container not running".into()),
+        (O::Update, _) => Ok(()),
         (O::Resume, S::Paused) => Ok(()),
         (O::Resume, _) => refuse("container not paused".into()),
     }
@@ -114,6 +118,8 @@ mod tests {
         let err = check(S::Paused, O::Pause, "c").unwrap_err().to_string();
         assert_eq!(err, "container not running");
         assert!(check(S::Stopped, O::Pause, "c").is_err());
+        assert!(check(S::Stopped, O::Update, "c").is_err());
+        assert!(check(S::Paused, O::Update, "c").is_ok());
         assert!(check(S::Running, O::Resume, "c").is_err());
     }
 }

@@ -56,6 +56,13 @@ fn link_text(err: &(dyn std::error::Error + 'static)) -> String {
     }
 }
 
+/// An io::Error as Go prints an OS error ("no such file or directory").
+pub fn go_strerror_of(err: &std::io::Error) -> String {
+    err.raw_os_error()
+        .map(|n| go_strerror(nix::errno::Errno::from_raw(n)))
+        .unwrap_or_else(|| err.to_string())
+}
+
 /// strerror as Go spells it: lower case, no errno name.
 pub fn go_strerror(errno: nix::errno::Errno) -> String {
     errno.desc().to_lowercase()

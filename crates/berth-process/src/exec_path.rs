@@ -42,21 +42,12 @@ fn check_executable(path: &Path) -> Result<(), ExecPathError> {
     let name = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|e| ExecPathError::Stat {
         name: name.clone(),
-        reason: io_reason(&e),
+        reason: crate::errors::go_strerror_of(&e),
     })?;
     if meta.is_dir() || meta.permissions().mode() & 0o111 == 0 {
         return Err(ExecPathError::NotExecutable { name });
     }
     Ok(())
-}
-
-/// The strerror text alone ("no such file or directory"), lower-cased as
-/// Go prints it.
-fn io_reason(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(errno) => crate::errors::go_strerror(nix::errno::Errno::from_raw(errno)),
-        None => e.to_string(),
-    }
 }
 
 /// The home directory of `uid` in a passwd file, if listed.

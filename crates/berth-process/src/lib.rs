@@ -15,7 +15,7 @@ mod sysctl;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-pub use errors::{error_chain, go_strerror};
+pub use errors::{error_chain, go_strerror, go_strerror_of};
 pub use exec_path::{find_executable, ExecPathError};
 pub use namespaces::Namespaces;
 pub use spawn::{spawn_init, Spawned};

@@ -110,6 +110,8 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         ps_args: Vec<String>,
     },
+    /// Change a container's cgroup resources.
+    Update(UpdateArgs),
     /// Write a default config.json.
     Spec {
         #[arg(short, long, default_value = ".")]
@@ -158,4 +160,44 @@ pub struct RunArgs {
     /// Do not become a subreaper for the container's processes.
     #[arg(long = "no-subreaper")]
     pub no_subreaper: bool,
+}
+
+/// `update`: a LinuxResources JSON (file or `-` for stdin) and/or flags,
+/// the flags winning.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// File with the resources JSON, or - for stdin.
+    #[arg(short, long)]
+    pub resources: Option<String>,
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<u64>,
+    #[arg(long = "cpu-quota")]
+    pub cpu_quota: Option<i64>,
+    #[arg(long = "cpu-share")]
+    pub cpu_share: Option<u64>,
+    #[arg(long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<u64>,
+    #[arg(long = "cpu-rt-runtime")]
+    pub cpu_rt_runtime: Option<i64>,
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Memory limit in bytes (suffixes k, m, g... accepted).
+    #[arg(long)]
+    pub memory: Option<String>,
+    #[arg(long = "memory-reservation")]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap; -1 for unlimited.
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    #[arg(long = "pids-limit")]
+    pub pids_limit: Option<i64>,
+    #[arg(long = "l3-cache-schema")]
+    pub l3_cache_schema: Option<String>,
+    #[arg(long = "mem-bw-schema")]
+    pub mem_bw_schema: Option<String>,
+    pub id: String,
 }

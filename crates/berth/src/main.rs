@@ -74,6 +74,7 @@ fn run(cli: &Cli, command: &Command) -> Result<i32, Failure> {
             id,
             ps_args,
         } => commands::ps::ps(&store, id, *format, ps_args).map(|()| 0),
+        Command::Update(args) => commands::update::update(&store, args).map(|()| 0),
         Command::List { format, quiet } => {
             commands::list::list(&store, *format, *quiet).map(|()| 0)
         }

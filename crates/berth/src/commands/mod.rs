@@ -5,6 +5,7 @@ pub mod lifecycle;
 pub mod list;
 pub mod ps;
 pub mod spec;
+pub mod update;
 pub mod version;
 
 use crate::cli::Cli;
