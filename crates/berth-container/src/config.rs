@@ -249,7 +249,8 @@ mod tests {
 
     #[test]
     fn refusals_name_the_field() {
-        let cases: Vec<(Box<dyn FnOnce(&mut serde_json::Value)>, &str)> = vec![
+        type Patch = Box<dyn FnOnce(&mut serde_json::Value)>;
+        let cases: Vec<(Patch, &str)> = vec![
             (Box::new(|v| v["ociVersion"] = "2.0.0".into()), "ociVersion"),
             (
                 Box::new(|v| v["process"]["args"] = serde_json::json!([])),

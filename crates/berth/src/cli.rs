@@ -111,7 +111,7 @@ pub enum Command {
         ps_args: Vec<String>,
     },
     /// Change a container's cgroup resources.
-    Update(UpdateArgs),
+    Update(Box<UpdateArgs>),
     /// Write a default config.json.
     Spec {
         #[arg(short, long, default_value = ".")]
