@@ -236,3 +236,63 @@ fn args_are_passed_verbatim() {
     );
     assert_eq!(out, "[a b]\n[]\n[*]\n");
 }
+
+#[test]
+fn unknown_rlimit_type_is_refused() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set(
+        "/process/rlimits",
+        json!([{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}]),
+    );
+    let id = ctx.id("badrlimit");
+    ctx.create(&bundle, &id)
+        .assert_fail()
+        .assert_stderr_contains("RLIMIT_BOGUS"); // runc: "wrong rlimit value: RLIMIT_BOGUS"
+    assert!(ctx.root_entries().is_empty());
+}
+
+#[test]
+fn soft_rlimit_above_hard_is_refused() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set(
+        "/process/rlimits",
+        json!([{"type": "RLIMIT_NOFILE", "soft": 2000, "hard": 1000}]),
+    );
+    let id = ctx.id("softhard");
+    ctx.create(&bundle, &id)
+        .assert_fail()
+        .assert_stderr_contains("error setting rlimit type 7: invalid argument");
+    assert!(ctx.root_entries().is_empty());
+}
+
+/// Raising a hard limit needs CAP_SYS_RESOURCE in the runtime's own bounding
+/// set; this project's VM lacks it (podman's default NOFILE=1048576 fails here
+/// for every runtime).
+#[test]
+fn raising_a_hard_rlimit_needs_cap_sys_resource() {
+    const CAP_SYS_RESOURCE: u64 = 1 << 24;
+    let ours = std::fs::read_to_string("/proc/self/status").expect("status");
+    let host_can_raise = cap_mask(&ours, "CapBnd") & CAP_SYS_RESOURCE != 0;
+    let hard = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .expect("getrlimit")
+        .1;
+    let want = hard + 1;
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set(
+        "/process/rlimits",
+        json!([{"type": "RLIMIT_NOFILE", "soft": want, "hard": want}]),
+    );
+    bundle.set_args(&["sh", "-c", "ulimit -Hn"]);
+    let id = ctx.id("raise");
+    let out = ctx.run_container(&bundle, &id);
+    if host_can_raise {
+        out.assert_ok();
+        assert_eq!(out.stdout, format!("{want}\n"));
+    } else {
+        out.assert_fail()
+            .assert_stderr_contains("error setting rlimit type 7: operation not permitted");
+    }
+}
