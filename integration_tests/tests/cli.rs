@@ -40,3 +40,48 @@ fn debug_does_not_change_command_output() {
     debug.assert_ok();
     assert_eq!(plain.json(), debug.json());
 }
+
+/// Force-deletes a container kept under a root the [`Ctx`] does not manage.
+struct DeleteOnDrop {
+    root: std::path::PathBuf,
+    id: String,
+}
+
+impl Drop for DeleteOnDrop {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(integration_tests::runtime())
+            .arg("--root")
+            .arg(&self.root)
+            .args(["delete", "--force", &self.id])
+            .status();
+    }
+}
+
+/// containerd passes a `--root` that may not exist yet: it is created, with its
+/// parents, private to root (mode 0700).
+#[test]
+fn missing_root_directory_is_created_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set_args(integration_tests::LONG_RUNNING);
+    let root = ctx.work().join("deep/state/root");
+    let id = ctx.id("deeproot");
+    let _cleanup = DeleteOnDrop {
+        root: root.clone(),
+        id: id.clone(),
+    };
+    let mut cmd = std::process::Command::new(integration_tests::runtime());
+    cmd.arg("--root")
+        .arg(&root)
+        .arg("create")
+        .arg("--bundle")
+        .arg(bundle.path())
+        .arg(&id);
+    ctx.output(cmd).assert_ok();
+    let mode = std::fs::metadata(&root)
+        .expect("root created")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700, "root mode {mode:o}");
+}
