@@ -81,9 +81,6 @@ pub fn validate(spec: &Spec) -> Result<(), ContainerError> {
         .ok_or_else(|| invalid("linux: linux must be set"))?;
     validate_linux(linux)?;
     validate_names(spec, linux)?;
-    if spec.hooks().as_ref().is_some_and(hooks_present) {
-        return Err(unsupported("hooks"));
-    }
     Ok(())
 }
 
@@ -210,21 +207,6 @@ fn validate_names(spec: &Spec, linux: &Linux) -> Result<(), ContainerError> {
     Ok(())
 }
 
-fn hooks_present(h: &oci_spec::runtime::Hooks) -> bool {
-    #[allow(deprecated)]
-    let lists = [
-        h.prestart(),
-        h.create_runtime(),
-        h.create_container(),
-        h.start_container(),
-        h.poststart(),
-        h.poststop(),
-    ];
-    lists
-        .iter()
-        .any(|l| l.as_ref().is_some_and(|l| !l.is_empty()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,10 +251,6 @@ mod tests {
             (
                 Box::new(|v| v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}])),
                 "hostname",
-            ),
-            (
-                Box::new(|v| v["hooks"] = serde_json::json!({"prestart": [{"path": "/bin/true"}]})),
-                "hooks",
             ),
             (
                 Box::new(|v| {

@@ -100,6 +100,7 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         created: rfc3339_nano(SystemTime::now()),
         annotations: bundle.spec.annotations().clone(),
         cgroup: cgroup.clone(),
+        hooks: bundle.spec.hooks().clone(),
         own_pid_namespace: init
             .namespaces
             .clone_flags
@@ -254,8 +255,25 @@ fn init_config(
         env,
         extra_fds: opts.preserve_fds + opts.listen_fds,
         new_session_keyring: (!opts.no_new_keyring).then(|| opts.id.to_string()),
+        hooks: bundle.spec.hooks().clone().unwrap_or_default(),
+        hook_state: creating_state(bundle, opts.id),
+        bundle: bundle.dir.clone(),
         namespaces,
     })
+}
+
+/// The state the creation hooks get (the runtime adds init's pid).
+fn creating_state(bundle: &Bundle, id: &str) -> serde_json::Value {
+    let mut state = serde_json::json!({
+        "ociVersion": crate::state::OCI_VERSION,
+        "id": id,
+        "status": "creating",
+        "bundle": bundle.dir,
+    });
+    if let Some(annotations) = bundle.spec.annotations().as_ref().filter(|a| !a.is_empty()) {
+        state["annotations"] = serde_json::json!(annotations);
+    }
+    state
 }
 
 /// Every capability set empty (what a config without

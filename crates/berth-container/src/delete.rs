@@ -15,9 +15,10 @@ use crate::ContainerError;
 /// How long a SIGKILLed container may take to die before delete gives up.
 const DEATH_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub fn delete(store: &Store, id: &str, force: bool) -> Result<(), ContainerError> {
+/// Delete container `id`; poststop hook failures come back as warnings.
+pub fn delete(store: &Store, id: &str, force: bool) -> Result<Vec<String>, ContainerError> {
     let loaded = match load(store, id, true) {
-        Err(ContainerError::NotExist) if force => return Ok(()),
+        Err(ContainerError::NotExist) if force => return Ok(Vec::new()),
         other => other?,
     };
     let op = if force {
@@ -57,12 +58,17 @@ fn wait_for_death(state: &ContainerState) -> Result<(), ContainerError> {
 }
 
 /// Remove what the container left: stray processes (no own pid namespace),
-/// the cgroup, the state directory.
-fn destroy(loaded: Loaded) -> Result<(), ContainerError> {
+/// the cgroup; run the poststop hooks; remove the state directory.
+fn destroy(loaded: Loaded) -> Result<Vec<String>, ContainerError> {
     let cgroup = &loaded.state.cgroup;
     if !cgroup.processes().unwrap_or_default().is_empty() {
         let _ = cgroup.kill_all(Signal::SIGKILL as i32);
     }
     cgroup.destroy()?;
-    loaded.dir.remove()
+    let warnings =
+        loaded
+            .state
+            .run_hooks_as_warnings("poststop", |h| h.poststop(), Status::Stopped);
+    loaded.dir.remove()?;
+    Ok(warnings)
 }

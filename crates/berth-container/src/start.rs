@@ -8,11 +8,13 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::Mode;
 
 use crate::query::load;
-use crate::status::{check, Operation};
+use crate::status::{check, Operation, Status};
 use crate::store::Store;
 use crate::ContainerError;
 
-pub fn start(store: &Store, id: &str) -> Result<(), ContainerError> {
+/// Let init exec the user's program, then run the poststart hooks; their
+/// failures come back as warnings.
+pub fn start(store: &Store, id: &str) -> Result<Vec<String>, ContainerError> {
     let loaded = load(store, id, true)?;
     check(loaded.status, Operation::Start, id)?;
     let fifo_path = loaded.dir.fifo_path();
@@ -45,7 +47,10 @@ pub fn start(store: &Store, id: &str) -> Result<(), ContainerError> {
     std::fs::remove_file(&fifo_path).map_err(|source| ContainerError::Io {
         what: format!("remove {}", fifo_path.display()),
         source,
-    })
+    })?;
+    Ok(loaded
+        .state
+        .run_hooks_as_warnings("poststart", |h| h.poststart(), Status::Running))
 }
 
 /// Read init's byte; false when nothing is there yet.

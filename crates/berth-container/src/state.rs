@@ -28,6 +28,10 @@ pub struct ContainerState {
     pub cgroup: berth_cgroups::Cgroup,
     /// The container has its own pid namespace (killing init kills all).
     pub own_pid_namespace: bool,
+    /// The config's hooks: poststart and poststop run from `start` and
+    /// `delete`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
 }
 
 /// The JSON `state` prints (runc's fields and order).
@@ -46,7 +50,56 @@ pub struct StateView<'a> {
     pub owner: &'a str,
 }
 
+/// The state hooks get on stdin (no `owner`).
+#[derive(Debug, Serialize)]
+pub struct HookStateView<'a> {
+    #[serde(rename = "ociVersion")]
+    pub oci_version: &'a str,
+    pub id: &'a str,
+    pub status: Status,
+    pub pid: i32,
+    pub bundle: &'a PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<&'a HashMap<String, String>>,
+}
+
 impl ContainerState {
+    /// The state JSON for a hook.
+    pub fn hook_state(&self, status: Status) -> String {
+        let view = HookStateView {
+            oci_version: OCI_VERSION,
+            id: &self.id,
+            status,
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.pid
+            },
+            bundle: &self.bundle,
+            annotations: self.annotations.as_ref().filter(|a| !a.is_empty()),
+        };
+        serde_json::to_string(&view).unwrap_or_default()
+    }
+
+    /// Run the hooks of one kind from the persisted config; failures are
+    /// returned as warnings (poststart and poststop do not stop the
+    /// lifecycle, as the spec says).
+    pub fn run_hooks_as_warnings(
+        &self,
+        kind: &'static str,
+        pick: impl Fn(&oci_spec::runtime::Hooks) -> &Option<Vec<oci_spec::runtime::Hook>>,
+        status: Status,
+    ) -> Vec<String> {
+        let Some(list) = self.hooks.as_ref().and_then(|h| pick(h).as_ref()) else {
+            return Vec::new();
+        };
+        let state = self.hook_state(status);
+        match berth_process::hooks::run_hooks(kind, list, &state, Some(&self.bundle)) {
+            Ok(()) => Vec::new(),
+            Err(e) => vec![e.to_string()],
+        }
+    }
+
     /// Is init alive and ours?
     pub fn init_alive(&self) -> bool {
         is_alive(self.pid, self.start_time)

@@ -16,6 +16,7 @@ use nix::sys::stat::{umask, Mode};
 use crate::console;
 use crate::errors::{error_chain, root_errno};
 use crate::exec_path::{find_executable, home_of};
+use crate::hooks::run_hooks;
 use crate::namespaces;
 use crate::sync::{InitFailure, Message, SyncChannel};
 use crate::InitConfig;
@@ -70,7 +71,10 @@ pub fn run(cfg: &InitConfig, chan: SyncChannel) -> ! {
             message: "init panicked".into(),
         },
     };
-    let _ = chan.send(&Message::Failed(failure), &[]);
+    if chan.send(&Message::Failed(failure.clone()), &[]).is_err() {
+        // After Ready nobody listens: the container's stderr is all we have.
+        eprintln!("berth init: {}", failure.message);
+    }
     std::process::exit(1)
 }
 
@@ -93,6 +97,11 @@ fn steps(cfg: &InitConfig, chan: &SyncChannel) -> Step<Infallible> {
     step("prepare rootfs", || {
         berth_rootfs::prepare_rootfs(&cfg.rootfs)
     })?;
+    let hook_state = if cfg.wants_hooks() {
+        Some(container_creation_hooks(cfg, chan)?)
+    } else {
+        None
+    };
     let fifo = step("open exec.fifo", || {
         open(
             &cfg.fifo_path,
@@ -115,7 +124,31 @@ fn steps(cfg: &InitConfig, chan: &SyncChannel) -> Step<Infallible> {
     })?;
     step("report ready", || chan.send(&Message::Ready, &[]))?;
     wait_for_start(&fifo)?;
+    if let Some(state) = &hook_state {
+        let state = crate::hooks::with_status(state, "created");
+        let hooks = cfg.hooks.start_container().as_deref().unwrap_or_default();
+        step("hooks", || run_hooks("startContainer", hooks, &state, None))?;
+    }
     exec(&executable, cfg)
+}
+
+/// Ask the runtime to run prestart and createRuntime, then run
+/// createContainer here, in the container's namespaces before pivot_root.
+/// Returns the state the hooks were given.
+fn container_creation_hooks(cfg: &InitConfig, chan: &SyncChannel) -> Step<String> {
+    step("hooks", || chan.send(&Message::RunHooks, &[]))?;
+    let state = step("hooks", || match chan.recv()? {
+        (Message::HooksDone { state }, _) => Ok(state),
+        (got, _) => Err(crate::sync::SyncError::Unexpected {
+            expected: "HooksDone",
+            got,
+        }),
+    })?;
+    let hooks = cfg.hooks.create_container().as_deref().unwrap_or_default();
+    step("hooks", || {
+        run_hooks("createContainer", hooks, &state, Some(&cfg.bundle))
+    })?;
+    Ok(state)
 }
 
 fn join_namespaces(cfg: &InitConfig) -> Step<()> {

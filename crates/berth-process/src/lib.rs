@@ -5,6 +5,7 @@
 mod console;
 mod errors;
 mod exec_path;
+pub mod hooks;
 mod init;
 pub mod namespaces;
 mod spawn;
@@ -50,6 +51,29 @@ pub struct InitConfig {
     pub extra_fds: u32,
     /// Join a new session keyring of this name (unless `--no-new-keyring`).
     pub new_session_keyring: Option<String>,
+    /// The config's hooks (empty lists when none).
+    pub hooks: oci_spec::runtime::Hooks,
+    /// The state hooks get, without `pid` (the runtime adds it).
+    pub hook_state: serde_json::Value,
+    /// The bundle: the working directory of the runtime's hooks.
+    pub bundle: PathBuf,
+}
+
+impl InitConfig {
+    /// Does init have to stop for hooks (any hook before the user's
+    /// program)?
+    pub fn wants_hooks(&self) -> bool {
+        #[allow(deprecated)]
+        let lists = [
+            self.hooks.prestart(),
+            self.hooks.create_runtime(),
+            self.hooks.create_container(),
+            self.hooks.start_container(),
+        ];
+        lists
+            .iter()
+            .any(|l| l.as_ref().is_some_and(|l| !l.is_empty()))
+    }
 }
 
 /// Errors of spawning and of init's steps.
@@ -69,6 +93,8 @@ pub enum ProcessError {
     Rootfs(#[from] berth_rootfs::RootfsError),
     #[error(transparent)]
     Cgroup(#[from] berth_cgroups::CgroupError),
+    #[error(transparent)]
+    Hook(#[from] hooks::HookError),
     /// A step of init failed; the message is init's own, with its cause.
     #[error("unable to start container process: {}", .0.message)]
     Init(InitFailure),

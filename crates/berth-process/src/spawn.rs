@@ -12,6 +12,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::console::send_to_console_socket;
+use crate::hooks::run_hooks;
 use crate::sync::{Message, SyncChannel, SyncError};
 use crate::{init, namespaces, InitConfig, ProcessError};
 
@@ -76,7 +77,7 @@ pub fn spawn_init(
             if cgroup_fd.is_none() {
                 cfg.cgroup.add_process(pid)?;
             }
-            let console = serve_init(&parent, pid, console_socket)?;
+            let console = serve_init(cfg, &parent, pid, console_socket)?;
             guard.disarm();
             Ok(Spawned {
                 pid,
@@ -90,6 +91,7 @@ pub fn spawn_init(
 /// Let init proceed, forward its console (or keep it when there is no
 /// console socket), and wait for its verdict.
 fn serve_init(
+    cfg: &InitConfig,
     chan: &SyncChannel,
     pid: i32,
     console_socket: Option<&UnixStream>,
@@ -102,6 +104,10 @@ fn serve_init(
             Ok((Message::Failed(failure), _)) => return Err(ProcessError::Init(failure)),
             Ok((Message::ConsoleMaster, fds)) => {
                 kept = forward_console(console_socket, fds)?;
+            }
+            Ok((Message::RunHooks, _)) => {
+                let state = run_runtime_hooks(cfg, pid)?;
+                chan.send(&Message::HooksDone { state }, &[])?;
             }
             Ok((other, _)) => {
                 return Err(SyncError::Unexpected {
@@ -129,6 +135,25 @@ fn forward_console(
         Some(socket) => send_to_console_socket(socket, &master).map(|()| None),
         None => Ok(Some(master)),
     }
+}
+
+/// prestart then createRuntime, in the runtime's namespaces, with the
+/// state (status "creating", init's pid) on stdin and the bundle as cwd.
+fn run_runtime_hooks(cfg: &InitConfig, pid: i32) -> Result<String, ProcessError> {
+    let mut state = cfg.hook_state.clone();
+    state["pid"] = pid.into();
+    let state = state.to_string();
+    #[allow(deprecated)]
+    let prestart = cfg.hooks.prestart();
+    run_hooks(
+        "prestart",
+        prestart.as_deref().unwrap_or_default(),
+        &state,
+        Some(&cfg.bundle),
+    )?;
+    let create_runtime = cfg.hooks.create_runtime().as_deref().unwrap_or_default();
+    run_hooks("createRuntime", create_runtime, &state, Some(&cfg.bundle))?;
+    Ok(state)
 }
 
 /// How a child that closed the channel ended, in words.

@@ -6,6 +6,8 @@
 //! ```text
 //! parent                               init
 //!   | -- Continue ---------------------> |   cgroup placed, resources applied
+//!   | <------------------------ RunHooks |   only with hooks: mounts done
+//!   | -- HooksDone{state} -------------> |   prestart + createRuntime ran
 //!   | <-------------- ConsoleMaster+fd - |   only with process.terminal
 //!   | <-------------------------- Ready  |   set up, blocked on exec.fifo next
 //!   | <--------------- Failed{step,..}   |   instead of Ready, on any error
@@ -42,6 +44,11 @@ pub enum Message {
     Continue,
     /// init -> parent: the pty master travels with this message.
     ConsoleMaster,
+    /// init -> parent: mounts are done; run the prestart and createRuntime
+    /// hooks now (before pivot_root).
+    RunHooks,
+    /// parent -> init: the runtime's hooks ran; the state they were given.
+    HooksDone { state: String },
     /// init -> parent: set up, about to block on exec.fifo.
     Ready,
     /// init -> parent: a step failed; init exits after sending this.

@@ -23,7 +23,10 @@ pub fn features() -> Value {
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": berth_container::OCI_VERSION,
-        "hooks": [],
+        "hooks": [
+            "prestart", "createRuntime", "createContainer",
+            "startContainer", "poststart", "poststop"
+        ],
         "mountOptions": supported_mount_options(),
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],

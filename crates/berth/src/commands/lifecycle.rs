@@ -38,8 +38,16 @@ pub fn create(store: &Store, args: &CreateArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Hook failures that do not stop the lifecycle (poststart, poststop).
+fn warn_all(warnings: Vec<String>) {
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+}
+
 pub fn start(store: &Store, id: &str) -> Result<(), Failure> {
-    Ok(berth_container::start(store, id)?)
+    warn_all(berth_container::start(store, id)?);
+    Ok(())
 }
 
 /// create + start; in the foreground, forward signals, wait, and exit with
@@ -56,16 +64,19 @@ pub fn run(store: &Store, args: &RunArgs) -> Result<i32, Failure> {
     let pid = created.state.pid;
     let console = created.console;
     drop(created.dir);
-    if let Err(e) = berth_container::start(store, id) {
-        let _ = berth_container::delete(store, id, true);
-        return Err(e.into());
+    match berth_container::start(store, id) {
+        Ok(warnings) => warn_all(warnings),
+        Err(e) => {
+            let _ = berth_container::delete(store, id, true);
+            return Err(e.into());
+        }
     }
     if args.detach {
         return Ok(0);
     }
     let code = supervise::supervise(pid, console)?;
     if !args.keep {
-        berth_container::delete(store, id, true)?;
+        warn_all(berth_container::delete(store, id, true)?);
     }
     Ok(code)
 }
@@ -82,5 +93,6 @@ pub fn kill(store: &Store, id: &str, signal: &str, all: bool) -> Result<(), Fail
 }
 
 pub fn delete(store: &Store, id: &str, force: bool) -> Result<(), Failure> {
-    Ok(berth_container::delete(store, id, force)?)
+    warn_all(berth_container::delete(store, id, force)?);
+    Ok(())
 }
