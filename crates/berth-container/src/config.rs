@@ -98,7 +98,7 @@ fn unsupported(field: &str) -> ContainerError {
     invalid(format!("{field}: not supported by berth yet"))
 }
 
-fn validate_process(process: &Process) -> Result<(), ContainerError> {
+pub(crate) fn validate_process(process: &Process) -> Result<(), ContainerError> {
     let args = process.args().as_deref().unwrap_or_default();
     if args.is_empty() || args[0].is_empty() {
         return Err(invalid("process.args: args must not be empty"));

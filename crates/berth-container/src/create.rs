@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use berth_cgroups::Cgroup;
-use berth_process::{InitConfig, Namespaces};
+use berth_process::{ContainerSetup, InitConfig, Namespaces};
 use berth_rootfs::{CgroupMountSource, RootfsPlan};
 use nix::sys::stat::Mode;
-use oci_spec::runtime::{LinuxCapabilities, LinuxResources};
+use oci_spec::runtime::LinuxResources;
 
 use crate::config::{load_bundle, Bundle};
 use crate::id::validate_id;
@@ -68,7 +68,7 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     validate_id(opts.id)?;
     let bundle = load_bundle(opts.bundle)?;
     let terminal = process(&bundle).terminal().unwrap_or(false);
-    let console = connect_console(terminal, opts)?;
+    let console = connect_console(terminal, opts.console_socket, opts.foreground)?;
     let namespaces =
         Namespaces::from_spec(linux(&bundle).namespaces().as_deref().unwrap_or_default())?;
     let cgroup = Cgroup::plan(
@@ -136,11 +136,13 @@ fn linux(bundle: &Bundle) -> &oci_spec::runtime::Linux {
 }
 
 /// The console socket, checked against `process.terminal` as runc does.
-fn connect_console(
+/// In the foreground without a socket, the runtime keeps the pty master.
+pub(crate) fn connect_console(
     terminal: bool,
-    opts: &CreateOptions<'_>,
+    socket: Option<&Path>,
+    foreground: bool,
 ) -> Result<Option<UnixStream>, ContainerError> {
-    match (terminal, opts.console_socket) {
+    match (terminal, socket) {
         (true, Some(path)) => {
             UnixStream::connect(path)
                 .map(Some)
@@ -149,8 +151,7 @@ fn connect_console(
                     source,
                 })
         }
-        // `run` in the foreground keeps the pty master and proxies it.
-        (true, None) if opts.foreground => Ok(None),
+        (true, None) if foreground => Ok(None),
         (true, None) => Err(ContainerError::Config(
             "cannot allocate tty if runc will detach without setting console socket".into(),
         )),
@@ -225,41 +226,32 @@ fn init_config(
     cgroup: Cgroup,
     fifo_path: PathBuf,
 ) -> Result<InitConfig, ContainerError> {
-    let process = process(bundle);
     let linux = linux(bundle);
-    let mut env = process.env().clone().unwrap_or_default();
-    if opts.listen_fds > 0 {
-        env.push(format!("LISTEN_FDS={}", opts.listen_fds));
-        env.push("LISTEN_PID=1".into());
-    }
     let own_uts = namespaces.has_new(nix::sched::CloneFlags::CLONE_NEWUTS);
     let rootfs = rootfs_plan(bundle, opts, &cgroup, namespaces.new_cgroupns);
-    Ok(InitConfig {
-        rootfs,
+    let mut cfg = InitConfig::for_process(
+        process(bundle),
+        namespaces,
         cgroup,
+        opts.preserve_fds + opts.listen_fds,
+    );
+    if opts.listen_fds > 0 {
+        cfg.env.push(format!("LISTEN_FDS={}", opts.listen_fds));
+        cfg.env.push("LISTEN_PID=1".into());
+    }
+    cfg.setup = Some(ContainerSetup {
+        rootfs,
         fifo_path,
-        terminal: process.terminal().unwrap_or(false),
         hostname: bundle.spec.hostname().clone().filter(|_| own_uts),
         domainname: bundle.spec.domainname().clone().filter(|_| own_uts),
         sysctl: linux.sysctl().clone().unwrap_or_default(),
-        oom_score_adj: process.oom_score_adj(),
-        rlimits: process.rlimits().clone().unwrap_or_default(),
-        capabilities: process
-            .capabilities()
-            .clone()
-            .unwrap_or_else(no_capabilities),
-        no_new_privileges: process.no_new_privileges().unwrap_or(false),
-        user: process.user().clone(),
-        cwd: process.cwd().clone(),
-        args: process.args().clone().unwrap_or_default(),
-        env,
-        extra_fds: opts.preserve_fds + opts.listen_fds,
+        oom_score_adj: process(bundle).oom_score_adj(),
         new_session_keyring: (!opts.no_new_keyring).then(|| opts.id.to_string()),
         hooks: bundle.spec.hooks().clone().unwrap_or_default(),
         hook_state: creating_state(bundle, opts.id),
         bundle: bundle.dir.clone(),
-        namespaces,
-    })
+    });
+    Ok(cfg)
 }
 
 /// The state the creation hooks get (the runtime adds init's pid).
@@ -276,21 +268,9 @@ fn creating_state(bundle: &Bundle, id: &str) -> serde_json::Value {
     state
 }
 
-/// Every capability set empty (what a config without
-/// `process.capabilities` asks for, as runc reads it).
-fn no_capabilities() -> LinuxCapabilities {
-    let mut caps = LinuxCapabilities::default();
-    caps.set_bounding(Some(Default::default()))
-        .set_effective(Some(Default::default()))
-        .set_inheritable(Some(Default::default()))
-        .set_permitted(Some(Default::default()))
-        .set_ambient(Some(Default::default()));
-    caps
-}
-
 /// Write the pid file atomically: decimal digits, no newline; a relative
 /// path is relative to the caller's cwd.
-fn write_pid_file(path: Option<&Path>, pid: i32) -> Result<(), ContainerError> {
+pub(crate) fn write_pid_file(path: Option<&Path>, pid: i32) -> Result<(), ContainerError> {
     let Some(path) = path else { return Ok(()) };
     let path = std::path::absolute(path).map_err(|source| ContainerError::Io {
         what: format!("pid file {}", path.display()),

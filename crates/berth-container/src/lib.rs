@@ -4,6 +4,7 @@
 pub mod config;
 mod create;
 mod delete;
+mod exec;
 mod freeze;
 pub mod id;
 mod kill;
@@ -20,6 +21,7 @@ use std::path::PathBuf;
 
 pub use create::{create, CreateOptions, Created};
 pub use delete::delete;
+pub use exec::{exec, ExecOptions, Execed};
 pub use freeze::{pause, processes, resume, update};
 pub use kill::kill;
 pub use query::{list, load, status_of, Listed, Loaded};

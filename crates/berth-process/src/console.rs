@@ -21,9 +21,10 @@ fn io(what: &str) -> impl FnOnce(nix::errno::Errno) -> ProcessError + '_ {
     }
 }
 
-/// In init, after pivot_root: new session, pty from the container's
-/// /dev/ptmx, master to the runtime, slave on /dev/console and stdio.
-pub fn setup_in_init(chan: &SyncChannel) -> Result<(), ProcessError> {
+/// In the new process, inside the container: new session, pty from the
+/// container's /dev/ptmx, master to the runtime, slave on stdio (and, for a
+/// container's init, on /dev/console).
+pub fn setup_in_init(chan: &SyncChannel, bind_console: bool) -> Result<(), ProcessError> {
     nix::unistd::setsid().map_err(io("setsid"))?;
     let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .map_err(io("open /dev/ptmx"))?;
@@ -32,7 +33,9 @@ pub fn setup_in_init(chan: &SyncChannel) -> Result<(), ProcessError> {
     let slave_path = PathBuf::from(ptsname_r(&master).map_err(io("ptsname"))?);
     chan.send(&Message::ConsoleMaster, &[master.as_raw_fd()])?;
     drop(master);
-    berth_rootfs::mount_console(&slave_path)?;
+    if bind_console {
+        berth_rootfs::mount_console(&slave_path)?;
+    }
     let slave = nix::fcntl::open(&slave_path, OFlag::O_RDWR, nix::sys::stat::Mode::empty())
         .map_err(io("open the pty slave"))?;
     nix::unistd::dup2_stdin(&slave).map_err(io("dup2 the pty slave onto stdin"))?;

@@ -19,7 +19,7 @@ use crate::exec_path::{find_executable, home_of};
 use crate::hooks::run_hooks;
 use crate::namespaces;
 use crate::sync::{InitFailure, Message, SyncChannel};
-use crate::InitConfig;
+use crate::{ContainerSetup, InitConfig};
 
 /// A failed step, before it is flattened onto the channel.
 struct StepError {
@@ -79,63 +79,88 @@ pub fn run(cfg: &InitConfig, chan: SyncChannel) -> ! {
 }
 
 fn steps(cfg: &InitConfig, chan: &SyncChannel) -> Step<Infallible> {
+    // Until execve, /proc/<pid>/exe is the berth binary: non-dumpable, no
+    // other process may open it (CVE-2019-5736). execve resets the flag.
+    step("make init non-dumpable", || {
+        nix::sys::prctl::set_dumpable(false)
+    })?;
     step("wait for the runtime", || {
         chan.expect(&Message::Continue, "Continue")
     })?;
     join_namespaces(cfg)?;
-    if cfg.namespaces.new_cgroupns {
-        step("unshare the cgroup namespace", || {
-            unshare(CloneFlags::CLONE_NEWCGROUP)
-        })?;
-    }
-    if let Some(name) = &cfg.new_session_keyring {
-        step("join a new session keyring", || join_keyring(name))?;
-    }
-    if let Some(score) = cfg.oom_score_adj {
-        step("write oom_score_adj", || write_oom_score_adj(score))?;
-    }
-    step("prepare rootfs", || {
-        berth_rootfs::prepare_rootfs(&cfg.rootfs)
-    })?;
-    let hook_state = if cfg.wants_hooks() {
-        Some(container_creation_hooks(cfg, chan)?)
-    } else {
-        None
+    let created = match &cfg.setup {
+        Some(setup) => Some(set_up_container(cfg, setup, chan)?),
+        None => {
+            if cfg.terminal {
+                step("set up the console", || console::setup_in_init(chan, false))?;
+            }
+            None
+        }
     };
-    let fifo = step("open exec.fifo", || {
-        open(
-            &cfg.fifo_path,
-            OFlag::O_PATH | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-    })?;
-    step("enter rootfs", || berth_rootfs::enter_rootfs(&cfg.rootfs))?;
-    step("create cwd", || create_cwd(&cfg.cwd))?;
-    if cfg.terminal {
-        step("set up the console", || console::setup_in_init(chan))?;
-    }
-    set_names(cfg)?;
-    step("write sysctls", || crate::sysctl::write_all(&cfg.sysctl))?;
-    step("finish rootfs", || berth_rootfs::finish_rootfs(&cfg.rootfs))?;
     apply_process_settings(cfg)?;
     let executable = step("exec", || find_executable(&cfg.args[0], &cfg.env))?;
     step("mark fds close-on-exec", || {
         berth_sys::process::cloexec_from(3 + cfg.extra_fds)
     })?;
     step("report ready", || chan.send(&Message::Ready, &[]))?;
-    wait_for_start(&fifo)?;
-    if let Some(state) = &hook_state {
-        let state = crate::hooks::with_status(state, "created");
-        let hooks = cfg.hooks.start_container().as_deref().unwrap_or_default();
-        step("hooks", || run_hooks("startContainer", hooks, &state, None))?;
+    if let Some((fifo, hook_state)) = &created {
+        wait_for_start(fifo)?;
+        start_container_hooks(cfg, hook_state.as_deref())?;
     }
     exec(&executable, cfg)
+}
+
+/// The container's own setup (create, not exec): cgroup namespace,
+/// keyring, oom score, rootfs, creation hooks, pivot_root, console, names,
+/// sysctls. Returns the exec.fifo and the state the hooks were given.
+fn set_up_container(
+    cfg: &InitConfig,
+    setup: &ContainerSetup,
+    chan: &SyncChannel,
+) -> Step<(OwnedFd, Option<String>)> {
+    if cfg.namespaces.new_cgroupns {
+        step("unshare the cgroup namespace", || {
+            unshare(CloneFlags::CLONE_NEWCGROUP)
+        })?;
+    }
+    if let Some(name) = &setup.new_session_keyring {
+        step("join a new session keyring", || join_keyring(name))?;
+    }
+    if let Some(score) = setup.oom_score_adj {
+        step("write oom_score_adj", || write_oom_score_adj(score))?;
+    }
+    step("prepare rootfs", || {
+        berth_rootfs::prepare_rootfs(&setup.rootfs)
+    })?;
+    let hook_state = if setup.wants_hooks() {
+        Some(container_creation_hooks(setup, chan)?)
+    } else {
+        None
+    };
+    let fifo = step("open exec.fifo", || {
+        open(
+            &setup.fifo_path,
+            OFlag::O_PATH | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+    })?;
+    step("enter rootfs", || berth_rootfs::enter_rootfs(&setup.rootfs))?;
+    step("create cwd", || create_cwd(&cfg.cwd))?;
+    if cfg.terminal {
+        step("set up the console", || console::setup_in_init(chan, true))?;
+    }
+    set_names(setup)?;
+    step("write sysctls", || crate::sysctl::write_all(&setup.sysctl))?;
+    step("finish rootfs", || {
+        berth_rootfs::finish_rootfs(&setup.rootfs)
+    })?;
+    Ok((fifo, hook_state))
 }
 
 /// Ask the runtime to run prestart and createRuntime, then run
 /// createContainer here, in the container's namespaces before pivot_root.
 /// Returns the state the hooks were given.
-fn container_creation_hooks(cfg: &InitConfig, chan: &SyncChannel) -> Step<String> {
+fn container_creation_hooks(setup: &ContainerSetup, chan: &SyncChannel) -> Step<String> {
     step("hooks", || chan.send(&Message::RunHooks, &[]))?;
     let state = step("hooks", || match chan.recv()? {
         (Message::HooksDone { state }, _) => Ok(state),
@@ -144,11 +169,25 @@ fn container_creation_hooks(cfg: &InitConfig, chan: &SyncChannel) -> Step<String
             got,
         }),
     })?;
-    let hooks = cfg.hooks.create_container().as_deref().unwrap_or_default();
+    let hooks = setup
+        .hooks
+        .create_container()
+        .as_deref()
+        .unwrap_or_default();
     step("hooks", || {
-        run_hooks("createContainer", hooks, &state, Some(&cfg.bundle))
+        run_hooks("createContainer", hooks, &state, Some(&setup.bundle))
     })?;
     Ok(state)
+}
+
+/// startContainer hooks, in the container, after `start`.
+fn start_container_hooks(cfg: &InitConfig, state: Option<&str>) -> Step<()> {
+    let (Some(setup), Some(state)) = (&cfg.setup, state) else {
+        return Ok(());
+    };
+    let state = crate::hooks::with_status(state, "created");
+    let hooks = setup.hooks.start_container().as_deref().unwrap_or_default();
+    step("hooks", || run_hooks("startContainer", hooks, &state, None))
 }
 
 fn join_namespaces(cfg: &InitConfig) -> Step<()> {
@@ -170,11 +209,11 @@ fn write_oom_score_adj(score: i32) -> std::io::Result<()> {
     std::fs::write("/proc/self/oom_score_adj", score.to_string())
 }
 
-fn set_names(cfg: &InitConfig) -> Step<()> {
-    if let Some(name) = &cfg.hostname {
+fn set_names(setup: &ContainerSetup) -> Step<()> {
+    if let Some(name) = &setup.hostname {
         step("set hostname", || nix::unistd::sethostname(name))?;
     }
-    if let Some(name) = &cfg.domainname {
+    if let Some(name) = &setup.domainname {
         step("set domainname", || {
             berth_sys::process::set_domainname(name)
         })?;

@@ -22,22 +22,18 @@ pub use namespaces::Namespaces;
 pub use spawn::{spawn_init, Spawned};
 pub use sync::InitFailure;
 
-use oci_spec::runtime::{LinuxCapabilities, PosixRlimit, User};
+use oci_spec::runtime::{LinuxCapabilities, PosixRlimit, Process, User};
 
-/// Everything init needs, computed by the runtime before the clone (init
-/// inherits it as a copy of the parent's memory).
+/// Everything the new process needs, computed by the runtime before the
+/// clone (the child inherits it as a copy of the parent's memory). `create`
+/// fills `setup`; `exec` leaves it empty and only joins namespaces.
 #[derive(Debug)]
 pub struct InitConfig {
     pub namespaces: Namespaces,
-    pub rootfs: berth_rootfs::RootfsPlan,
     pub cgroup: berth_cgroups::Cgroup,
-    /// `exec.fifo` in the container's state directory.
-    pub fifo_path: PathBuf,
+    /// The container's own setup, for its init (None for `exec`).
+    pub setup: Option<ContainerSetup>,
     pub terminal: bool,
-    pub hostname: Option<String>,
-    pub domainname: Option<String>,
-    pub sysctl: HashMap<String, String>,
-    pub oom_score_adj: Option<i32>,
     pub rlimits: Vec<PosixRlimit>,
     /// All five sets; a config without `process.capabilities` means none.
     pub capabilities: LinuxCapabilities,
@@ -49,6 +45,60 @@ pub struct InitConfig {
     /// Fds 3..3+extra_fds stay open in the container (`--preserve-fds`
     /// and socket-activation fds).
     pub extra_fds: u32,
+}
+
+impl InitConfig {
+    /// The process part, the same for a container's init and for `exec`:
+    /// user, capabilities (none when the section is missing, as runc),
+    /// rlimits, no_new_privs, cwd, args, env, terminal.
+    pub fn for_process(
+        process: &Process,
+        namespaces: Namespaces,
+        cgroup: berth_cgroups::Cgroup,
+        extra_fds: u32,
+    ) -> InitConfig {
+        InitConfig {
+            namespaces,
+            cgroup,
+            setup: None,
+            terminal: process.terminal().unwrap_or(false),
+            rlimits: process.rlimits().clone().unwrap_or_default(),
+            capabilities: process
+                .capabilities()
+                .clone()
+                .unwrap_or_else(no_capabilities),
+            no_new_privileges: process.no_new_privileges().unwrap_or(false),
+            user: process.user().clone(),
+            cwd: process.cwd().clone(),
+            args: process.args().clone().unwrap_or_default(),
+            env: process.env().clone().unwrap_or_default(),
+            extra_fds,
+        }
+    }
+}
+
+/// Every capability set empty.
+fn no_capabilities() -> LinuxCapabilities {
+    let mut caps = LinuxCapabilities::default();
+    caps.set_bounding(Some(Default::default()))
+        .set_effective(Some(Default::default()))
+        .set_inheritable(Some(Default::default()))
+        .set_permitted(Some(Default::default()))
+        .set_ambient(Some(Default::default()));
+    caps
+}
+
+/// What only a container's init does: its rootfs, names, sysctls, keyring,
+/// oom score, creation hooks, and the exec.fifo it waits on.
+#[derive(Debug)]
+pub struct ContainerSetup {
+    pub rootfs: berth_rootfs::RootfsPlan,
+    /// `exec.fifo` in the container's state directory.
+    pub fifo_path: PathBuf,
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    pub sysctl: HashMap<String, String>,
+    pub oom_score_adj: Option<i32>,
     /// Join a new session keyring of this name (unless `--no-new-keyring`).
     pub new_session_keyring: Option<String>,
     /// The config's hooks (empty lists when none).
@@ -59,7 +109,7 @@ pub struct InitConfig {
     pub bundle: PathBuf,
 }
 
-impl InitConfig {
+impl ContainerSetup {
     /// Does init have to stop for hooks (any hook before the user's
     /// program)?
     pub fn wants_hooks(&self) -> bool {

@@ -106,6 +106,42 @@ impl Namespaces {
     }
 }
 
+/// The namespace kinds `exec` joins, by their /proc/<pid>/ns name, in the
+/// order they are joined (mount last: it changes the root we resolve in).
+const JOINABLE: [(&str, CloneFlags); 5] = [
+    ("ipc", CloneFlags::CLONE_NEWIPC),
+    ("uts", CloneFlags::CLONE_NEWUTS),
+    ("net", CloneFlags::CLONE_NEWNET),
+    ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+    ("mnt", CloneFlags::CLONE_NEWNS),
+];
+
+fn same_namespace(a: &str, b: &str) -> bool {
+    match (std::fs::read_link(a), std::fs::read_link(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+impl Namespaces {
+    /// For `exec`: join every namespace of the live process `pid` that
+    /// differs from ours (the pid namespace by the parent, before the
+    /// clone).
+    pub fn of_process(pid: i32) -> Namespaces {
+        let theirs = |kind: &str| format!("/proc/{pid}/ns/{kind}");
+        let differs = |kind: &str| !same_namespace(&theirs(kind), &format!("/proc/self/ns/{kind}"));
+        Namespaces {
+            join_pid: differs("pid").then(|| PathBuf::from(theirs("pid"))),
+            join: JOINABLE
+                .iter()
+                .filter(|(kind, _)| differs(kind))
+                .map(|(kind, flag)| (*flag, PathBuf::from(theirs(kind))))
+                .collect(),
+            ..Namespaces::default()
+        }
+    }
+}
+
 /// setns(2) into the namespace file at `path`, naming the path on failure.
 pub fn join(flag: CloneFlags, path: &PathBuf) -> Result<(), ProcessError> {
     let file = File::open(path).map_err(|e| ProcessError::Io {

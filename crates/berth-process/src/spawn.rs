@@ -14,7 +14,7 @@ use nix::unistd::Pid;
 use crate::console::send_to_console_socket;
 use crate::hooks::run_hooks;
 use crate::sync::{Message, SyncChannel, SyncError};
-use crate::{init, namespaces, InitConfig, ProcessError};
+use crate::{init, namespaces, ContainerSetup, InitConfig, ProcessError};
 
 /// A spawned init, blocked on exec.fifo.
 #[derive(Debug)]
@@ -106,7 +106,12 @@ fn serve_init(
                 kept = forward_console(console_socket, fds)?;
             }
             Ok((Message::RunHooks, _)) => {
-                let state = run_runtime_hooks(cfg, pid)?;
+                let Some(setup) = &cfg.setup else {
+                    return Err(ProcessError::Config(
+                        "hooks asked for by an exec'd process".into(),
+                    ));
+                };
+                let state = run_runtime_hooks(setup, pid)?;
                 chan.send(&Message::HooksDone { state }, &[])?;
             }
             Ok((other, _)) => {
@@ -139,20 +144,20 @@ fn forward_console(
 
 /// prestart then createRuntime, in the runtime's namespaces, with the
 /// state (status "creating", init's pid) on stdin and the bundle as cwd.
-fn run_runtime_hooks(cfg: &InitConfig, pid: i32) -> Result<String, ProcessError> {
-    let mut state = cfg.hook_state.clone();
+fn run_runtime_hooks(setup: &ContainerSetup, pid: i32) -> Result<String, ProcessError> {
+    let mut state = setup.hook_state.clone();
     state["pid"] = pid.into();
     let state = state.to_string();
     #[allow(deprecated)]
-    let prestart = cfg.hooks.prestart();
+    let prestart = setup.hooks.prestart();
     run_hooks(
         "prestart",
         prestart.as_deref().unwrap_or_default(),
         &state,
-        Some(&cfg.bundle),
+        Some(&setup.bundle),
     )?;
-    let create_runtime = cfg.hooks.create_runtime().as_deref().unwrap_or_default();
-    run_hooks("createRuntime", create_runtime, &state, Some(&cfg.bundle))?;
+    let create_runtime = setup.hooks.create_runtime().as_deref().unwrap_or_default();
+    run_hooks("createRuntime", create_runtime, &state, Some(&setup.bundle))?;
     Ok(state)
 }
 

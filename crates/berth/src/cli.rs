@@ -71,6 +71,8 @@ pub enum Command {
     Start { id: String },
     /// Create and start a container.
     Run(RunArgs),
+    /// Run a new process in a running container.
+    Exec(Box<ExecArgs>),
     /// Print a container's state as JSON.
     State { id: String },
     /// Send a signal to a container's init (default SIGTERM).
@@ -200,4 +202,60 @@ pub struct UpdateArgs {
     #[arg(long = "mem-bw-schema")]
     pub mem_bw_schema: Option<String>,
     pub id: String,
+}
+
+/// `exec`: the process comes from `--process FILE`, or from the bundle's
+/// config.json with the command line's args; the flags adjust either.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Unix socket that receives the pty master (with --tty).
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Working directory inside the container.
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Extra environment variables (KEY=value).
+    #[arg(short, long)]
+    pub env: Vec<String>,
+    /// Allocate a pseudo-terminal.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// uid[:gid] to run as.
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Additional gids.
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// A process.json (an OCI `process` object).
+    #[arg(short, long)]
+    pub process: Option<PathBuf>,
+    /// Do not wait for the process.
+    #[arg(short, long)]
+    pub detach: bool,
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// SELinux label (not supported by berth).
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
+    /// AppArmor profile (not supported by berth).
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    /// Set no_new_privs.
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// Add a capability (to bounding, effective, permitted, ambient).
+    #[arg(short, long)]
+    pub cap: Vec<String>,
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Exec even into a paused container.
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+    /// Sub-cgroup to run in (not supported by berth).
+    #[arg(long)]
+    pub cgroup: Option<String>,
+    pub id: String,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }

@@ -39,7 +39,13 @@ fn main() {
     match run(&cli, command) {
         Ok(code) => std::process::exit(code),
         Err(Failure(msg)) => {
+            let code = if matches!(command, Command::Exec(_)) {
+                255
+            } else {
+                1
+            };
             let msg = match command {
+                Command::Exec(_) => format!("exec failed: {msg}"),
                 Command::Create(_) => format!("berth create failed: {msg}"),
                 Command::Run(_) => format!("berth run failed: {msg}"),
                 _ => msg,
@@ -48,7 +54,7 @@ fn main() {
             if !target.to_stderr {
                 eprintln!("{msg}");
             }
-            std::process::exit(1);
+            std::process::exit(code);
         }
     }
 }
@@ -60,6 +66,7 @@ fn run(cli: &Cli, command: &Command) -> Result<i32, Failure> {
         Command::Create(args) => commands::lifecycle::create(&store, args).map(|()| 0),
         Command::Start { id } => commands::lifecycle::start(&store, id).map(|()| 0),
         Command::Run(args) => commands::lifecycle::run(&store, args),
+        Command::Exec(args) => commands::exec::exec(&store, args),
         Command::State { id } => commands::lifecycle::state(&store, id).map(|()| 0),
         Command::Kill { all, id, signal } => {
             commands::lifecycle::kill(&store, id, signal, *all).map(|()| 0)

@@ -1,0 +1,93 @@
+//! `exec`: a new process in a live container: the same process steps as a
+//! container's init (user, capabilities, rlimits, cwd, PATH lookup, tty),
+//! after joining the namespaces and the cgroup of the container's init.
+
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+use berth_process::{InitConfig, Namespaces};
+use oci_spec::runtime::Process;
+
+use crate::config::validate_process;
+use crate::create::{connect_console, write_pid_file};
+use crate::query::load;
+use crate::status::Status;
+use crate::store::Store;
+use crate::ContainerError;
+
+/// What `exec` was asked for.
+#[derive(Debug)]
+pub struct ExecOptions<'a> {
+    pub id: &'a str,
+    pub process: Process,
+    pub console_socket: Option<&'a Path>,
+    pub pid_file: Option<&'a Path>,
+    pub preserve_fds: u32,
+    pub ignore_paused: bool,
+    /// Not detached: the runtime waits and may proxy the terminal.
+    pub foreground: bool,
+}
+
+/// The exec'd process, started.
+#[derive(Debug)]
+pub struct Execed {
+    pub pid: i32,
+    /// The pty master when the runtime proxies the terminal itself.
+    pub console: Option<OwnedFd>,
+}
+
+/// Where exec may go: runc's refusals.
+fn check_status(status: Status, ignore_paused: bool) -> Result<(), ContainerError> {
+    match status {
+        Status::Stopped => Err(ContainerError::State(
+            "cannot exec in a stopped container".into(),
+        )),
+        Status::Paused if !ignore_paused => Err(ContainerError::State(
+            "cannot exec in a paused container (use --ignore-paused to override)".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+pub fn exec(store: &Store, opts: &ExecOptions<'_>) -> Result<Execed, ContainerError> {
+    let loaded = load(store, opts.id, false)?;
+    check_status(loaded.status, opts.ignore_paused)?;
+    validate_process(&opts.process)?;
+    let terminal = opts.process.terminal().unwrap_or(false);
+    let console = connect_console(terminal, opts.console_socket, opts.foreground)?;
+    let namespaces = Namespaces::of_process(loaded.state.pid);
+    let cfg = InitConfig::for_process(
+        &opts.process,
+        namespaces,
+        loaded.state.cgroup.clone(),
+        opts.preserve_fds,
+    );
+    let spawned = berth_process::spawn_init(&cfg, console.as_ref())?;
+    write_pid_file(opts.pid_file, spawned.pid)?;
+    Ok(Execed {
+        pid: spawned.pid,
+        console: spawned.console,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_read_like_runc() {
+        assert_eq!(
+            check_status(Status::Stopped, false)
+                .unwrap_err()
+                .to_string(),
+            "cannot exec in a stopped container"
+        );
+        assert!(check_status(Status::Paused, false)
+            .unwrap_err()
+            .to_string()
+            .contains("--ignore-paused"));
+        assert!(check_status(Status::Paused, true).is_ok());
+        assert!(check_status(Status::Created, false).is_ok());
+        assert!(check_status(Status::Running, false).is_ok());
+    }
+}
