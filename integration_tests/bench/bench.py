@@ -46,6 +46,7 @@ MIB = 1024 * 1024
 LONG_SLEEP = ["/bin/sleep", "100000"]
 FLOOR_PROBE_TIMEOUT_S = 15.0  # a runtime stuck under a tiny memory limit counts as failing
 FLOOR_CONFIRMATIONS = 3
+COLD_IDLE_S = 0.5  # long enough for the kernel's cgroup migration lock to cool down
 
 
 # ---------------------------------------------------------------- parameters
@@ -67,6 +68,7 @@ class Plan:
     floor_resolution: int
     fill_concurrency: int
     trace_iterations: int
+    cold_iterations: int
 
     def describe(self) -> str:
         return (
@@ -74,7 +76,8 @@ class Plan:
             f"{self.memory_iterations} for memory; parallel N = {', '.join(map(str, self.parallel_sizes))}, "
             f"{self.parallel_reps} time(s) each; `state`/`list` at "
             f"{', '.join(map(str, self.population_checkpoints))} containers, {self.latency_iterations} "
-            f"samples each; floor resolution {self.floor_resolution // KIB} KiB."
+            f"samples each; floor resolution {self.floor_resolution // KIB} KiB; {self.cold_iterations} "
+            f"create+start+delete samples after {COLD_IDLE_S} s idle; {self.trace_iterations} under strace."
         )
 
 
@@ -91,6 +94,7 @@ FULL = Plan(
     floor_resolution=PAGE,
     fill_concurrency=4,
     trace_iterations=15,
+    cold_iterations=15,
 )
 
 QUICK = Plan(
@@ -106,6 +110,7 @@ QUICK = Plan(
     floor_resolution=256 * KIB,
     fill_concurrency=2,
     trace_iterations=2,
+    cold_iterations=2,
 )
 
 
@@ -134,15 +139,23 @@ class Bench:
     def log(self, message: str) -> None:
         print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
-    def interleaved(self, rounds: int, phase: Callable[[Runtime, bool], Optional[str]]) -> None:
+    def interleaved(
+        self, rounds: int, phase: Callable[[Runtime, bool], Optional[str]], idle_before: float = 0.0
+    ) -> None:
         """Call phase(runtime, record) round after round, runtime after runtime.
 
+        The order rotates every round (berth, crun, runc; crun, runc, berth; ...):
+        a runtime's call can leave the kernel in a state that speeds up the next
+        one (a recent cgroup migration spares the next one an RCU grace period),
+        so no runtime may always follow the same other. With `idle_before`, each
+        call is preceded by that many seconds of idling instead.
         The first `warmup` rounds are not recorded. A runtime whose phase returns
         an error message is dropped from the remaining rounds.
         """
         active = list(self.runtimes)
         for round_no in range(self.plan.warmup + rounds):
-            for runtime in list(active):
+            for runtime in rotated(active, round_no):
+                time.sleep(idle_before)
                 why = phase(runtime, round_no >= self.plan.warmup)
                 if why is not None:
                     self.log(f"{runtime.name}: {why}")
@@ -217,17 +230,22 @@ class Bench:
     # -- 2. create + start + delete
 
     def bench_lifecycle(self) -> None:
-        self.log("create + start + wait + delete, as containerd does it")
+        self.log("create + start + wait + delete, as containerd does it, back to back")
+        self.lifecycle_variant("lc", "", self.plan.iterations, idle_before=0.0)
+        self.log(f"the same, each after {COLD_IDLE_S} s of idling")
+        self.lifecycle_variant("cold", f", after {COLD_IDLE_S} s idle", self.plan.cold_iterations, COLD_IDLE_S)
+
+    def lifecycle_variant(self, prefix: str, suffix: str, rounds: int, idle_before: float) -> None:
         steps = {
-            "create": self.metrics.get("lc_create", "`create` (runtime exits, init waits)", "s"),
-            "start": self.metrics.get("lc_start", "`start`", "s"),
-            "exit": self.metrics.get("lc_exit", "start returned -> init exited (reaped)", "s"),
-            "delete": self.metrics.get("lc_delete", "`delete` (after exit, no --force)", "s"),
+            "create": self.metrics.get(f"{prefix}_create", f"`create` (runtime exits, init waits){suffix}", "s"),
+            "start": self.metrics.get(f"{prefix}_start", f"`start`{suffix}", "s"),
+            "exit": self.metrics.get(f"{prefix}_exit", f"start returned -> init exited (reaped){suffix}", "s"),
+            "delete": self.metrics.get(f"{prefix}_delete", f"`delete` (after exit, no --force){suffix}", "s"),
         }
-        total = self.metrics.get("lc_total", "create+start+delete, wall incl. wait for exit", "s")
+        total = self.metrics.get(f"{prefix}_total", f"create+start+delete, wall incl. wait for exit{suffix}", "s")
 
         def one(runtime: Runtime, record: bool) -> Optional[str]:
-            cid = self.new_id(runtime, "lc")
+            cid = self.new_id(runtime, prefix)
             bundle = self.bundles.make(cid, ContainerSpec(["/bin/true"]))
             began = time.perf_counter()
             timings, why = self.lifecycle(runtime, cid, bundle)
@@ -242,7 +260,7 @@ class Bench:
                     steps[step].add(runtime.name, seconds)
             return None
 
-        self.interleaved(self.plan.iterations, one)
+        self.interleaved(rounds, one, idle_before)
 
     def lifecycle(self, runtime: Runtime, cid: str, bundle: str) -> tuple[dict, Optional[str]]:
         """create, start, wait for the init to exit, delete; each step timed."""
@@ -421,8 +439,8 @@ class Bench:
             wall = self.metrics.get(f"par{size}", f"{size} x (create, start) in parallel, wall", "s")
             creating = self.metrics.get(f"par{size}_create", f"{size} in parallel: until the last `create` returned", "s")
             listed = self.metrics.get(f"par{size}_listed", f"{size} in parallel: running in `list`", "count")
-            for _ in range(self.plan.parallel_reps):
-                for runtime in self.runtimes:
+            for rep in range(self.plan.parallel_reps):
+                for runtime in rotated(self.runtimes, rep):
                     if runtime.name in wall.errors:
                         continue
                     why = self.parallel_once(runtime, size, wall, creating, listed)
@@ -514,7 +532,7 @@ class Bench:
             listing.fail(name, why)
         active = [rt for rt in self.runtimes if rt.name not in broken]
         for round_no in range(self.plan.warmup + self.plan.latency_iterations):
-            for runtime in active:
+            for runtime in rotated(active, round_no):
                 first = population[runtime.name][0]
                 for metric, argv in ((state, runtime.argv("state", first)),
                                      (listing, runtime.argv("list", "--format", "json"))):
@@ -611,6 +629,14 @@ class Bench:
             unstripped.add(runtime.name, os.path.getsize(runtime.binary))
             linkage.add(runtime.name, describe_linkage(runtime.binary))
             os.unlink(copy_path)
+
+
+def rotated(items: list, by: int) -> list:
+    """items turned left by `by` places (modulo their number)."""
+    if not items:
+        return []
+    shift = by % len(items)
+    return items[shift:] + items[:shift]
 
 
 def run_phases_from_strace(text: str) -> Optional[tuple[float, float, float]]:

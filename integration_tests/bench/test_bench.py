@@ -9,7 +9,7 @@ import os
 import tempfile
 import unittest
 
-from bench import KEEP_MARKER, kept_notes, run_phases_from_strace, summarize_syscall_counts
+from bench import KEEP_MARKER, kept_notes, rotated, run_phases_from_strace, summarize_syscall_counts
 from bundle import Bundles, CgroupLayout, ContainerSpec, Runtime
 from report import Metric, Metrics, format_value, list_linearity, spread, targets_table
 from spawn import Scratch, chain_failures, run_chains, short_command
@@ -194,6 +194,14 @@ class StraceParsingTest(unittest.TestCase):
 
     def test_syscall_counts_are_summarized_most_frequent_first(self):
         self.assertEqual(summarize_syscall_counts(STRACE_COUNTS, top=2), "145 calls; openat 104, write 40")
+
+
+class RotatedTest(unittest.TestCase):
+    def test_each_round_starts_with_the_next_runtime(self):
+        names = ["berth", "crun", "runc"]
+        self.assertEqual([rotated(names, r)[0] for r in range(4)], ["berth", "crun", "runc", "berth"])
+        self.assertEqual(rotated(names, 1), ["crun", "runc", "berth"])
+        self.assertEqual(rotated([], 3), [])
 
 
 class KeptNotesTest(unittest.TestCase):
