@@ -64,19 +64,29 @@ pub struct HookStateView<'a> {
 }
 
 impl ContainerState {
+    /// The pid clients are shown: 0 once stopped, as runc.
+    fn shown_pid(&self, status: Status) -> i32 {
+        if status == Status::Stopped {
+            0
+        } else {
+            self.pid
+        }
+    }
+
+    /// Annotations, left out when there are none.
+    fn shown_annotations(&self) -> Option<&HashMap<String, String>> {
+        self.annotations.as_ref().filter(|a| !a.is_empty())
+    }
+
     /// The state JSON for a hook.
     pub fn hook_state(&self, status: Status) -> String {
         let view = HookStateView {
             oci_version: OCI_VERSION,
             id: &self.id,
             status,
-            pid: if status == Status::Stopped {
-                0
-            } else {
-                self.pid
-            },
+            pid: self.shown_pid(status),
             bundle: &self.bundle,
-            annotations: self.annotations.as_ref().filter(|a| !a.is_empty()),
+            annotations: self.shown_annotations(),
         };
         serde_json::to_string(&view).unwrap_or_default()
     }
@@ -110,16 +120,12 @@ impl ContainerState {
         StateView {
             oci_version: OCI_VERSION,
             id: &self.id,
-            pid: if status == Status::Stopped {
-                0
-            } else {
-                self.pid
-            },
+            pid: self.shown_pid(status),
             status,
             bundle: &self.bundle,
             rootfs: &self.rootfs,
             created: &self.created,
-            annotations: self.annotations.as_ref().filter(|a| !a.is_empty()),
+            annotations: self.shown_annotations(),
             owner,
         }
     }
