@@ -409,7 +409,7 @@ class Bench:
             self.log(f"{name}: floor {floor // KIB} KiB")
 
     def confirmed_floor(self, runtime: Runtime, limit: int) -> Optional[int]:
-        """The first limit from `limit` up (in resolution steps) that passes every confirmation.
+        """The first limit from `limit` up (in steps of about 3%) that passes every confirmation.
 
         The search assumes that success is monotonic in the limit; near the floor it
         is not quite (charges land in per-CPU batches), so the result is re-checked.
@@ -417,7 +417,7 @@ class Bench:
         for _ in range(16):
             if all(self.probe_floor(runtime, limit)[0] for _ in range(FLOOR_CONFIRMATIONS)):
                 return limit
-            limit += max(PAGE, self.plan.floor_resolution)
+            limit += max(PAGE, self.plan.floor_resolution, limit // 32 // PAGE * PAGE)
         return None
 
     def probe_floor(self, runtime: Runtime, limit: int) -> tuple[bool, str]:

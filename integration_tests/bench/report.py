@@ -316,7 +316,7 @@ METHOD = """\
 - Memory floor: binary search on `linux.resources.memory.limit` (page granularity
   in full mode) for the smallest limit at which `run` of `echo hi` exits 0 and
   prints `hi`; the limit found must then pass 3 more runs in a row, else it is
-  raised step by step until it does.
+  raised in steps of about 3% until it does.
 - Parallel: N chains of `create` then `start` (container process `sleep`) all
   launched at once; the wall time is until the last `start` returns. Then
   `list --format json` must show all N as running. Containers are then killed
