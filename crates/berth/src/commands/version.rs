@@ -4,7 +4,7 @@ pub fn print() {
     println!("berth version {}", env!("CARGO_PKG_VERSION"));
     println!(
         "commit: {}",
-        option_env!("BERTH_COMMIT").unwrap_or("unknown")
+        env!("BERTH_COMMIT")
     );
     println!("spec: {}", berth_container::OCI_VERSION);
 }
