@@ -91,11 +91,27 @@ impl RootDir {
         }
         let dest = path::clean(dest);
         let dir_flags = OFlag::O_PATH | OFlag::O_DIRECTORY;
-        let mut current = self
-            .resolve(Path::new("/"), dir_flags)
-            .map_err(RootfsError::at_dest("open", "/"))?;
-        let mut prefix = PathBuf::from("/");
-        for name in dest.components().skip(1) {
+        // Most mount points exist: one resolution instead of one per
+        // component; most missing ones have an existing parent. Any other
+        // failure takes the walk from "/", which creates what is missing and
+        // reports errors at the component that caused them.
+        if let Ok(fd) = self.resolve(&dest, dir_flags) {
+            return Ok(fd);
+        }
+        let parent = dest
+            .parent()
+            .filter(|p| *p != Path::new("/"))
+            .and_then(|p| Some((self.resolve(p, dir_flags).ok()?, p.to_path_buf())));
+        let (mut current, mut prefix, skip) = match parent {
+            Some((fd, p)) => (fd, p, dest.components().count() - 1),
+            None => (
+                self.resolve(Path::new("/"), dir_flags)
+                    .map_err(RootfsError::at_dest("open", "/"))?,
+                PathBuf::from("/"),
+                1,
+            ),
+        };
+        for name in dest.components().skip(skip) {
             prefix.push(name);
             current = match self.resolve(&prefix, dir_flags) {
                 Ok(fd) => fd,
