@@ -2,9 +2,6 @@
 
 pub fn print() {
     println!("berth version {}", env!("CARGO_PKG_VERSION"));
-    println!(
-        "commit: {}",
-        env!("BERTH_COMMIT")
-    );
+    println!("commit: {}", env!("BERTH_COMMIT"));
     println!("spec: {}", berth_container::OCI_VERSION);
 }
