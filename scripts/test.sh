@@ -97,8 +97,12 @@ known_failures_still_fail() {
         if cargo test -q -p integration_tests --test "$binary" -- --exact "$name" >"$out" 2>&1; then
             echo "listed as a known failure but passes now (remove it from $known_failures): $entry"
             rc=1
-        else
+        elif grep -q '^test result: FAILED\. 0 passed; 1 failed' "$out"; then
             echo "still fails, as listed: $entry"
+        else
+            echo "known failure did not run (build error or no such test): $entry"
+            tail -n 20 "$out"
+            rc=1
         fi
     done < <(listed_failures)
     rm -f "$out"
