@@ -17,7 +17,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 pub use errors::{error_chain, go_strerror, go_strerror_of};
-pub use exec_path::{find_executable, ExecPathError};
 pub use namespaces::Namespaces;
 pub use spawn::{spawn_init, Spawned};
 pub use sync::InitFailure;
@@ -150,14 +149,4 @@ pub enum ProcessError {
     Init(InitFailure),
     #[error("unable to start container process: init exited before it was ready ({0})")]
     InitDied(String),
-}
-
-impl ProcessError {
-    /// The errno at the root of the failure, when there is one.
-    pub fn errno(&self) -> i32 {
-        match self {
-            ProcessError::Init(f) => f.errno,
-            other => errors::root_errno(other),
-        }
-    }
 }
