@@ -41,7 +41,6 @@ pub struct CreateOptions<'a> {
 #[derive(Debug)]
 pub struct Created {
     pub state: ContainerState,
-    pub pidfd: Option<OwnedFd>,
     /// The pty master for `run` in the foreground with a terminal.
     pub console: Option<OwnedFd>,
     pub dir: ContainerDir,
@@ -101,10 +100,6 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         annotations: bundle.spec.annotations().clone(),
         cgroup: cgroup.clone(),
         hooks: bundle.spec.hooks().clone(),
-        own_pid_namespace: init
-            .namespaces
-            .clone_flags
-            .contains(nix::sched::CloneFlags::CLONE_NEWPID),
     };
     let saved = dir
         .save(&state)
@@ -121,7 +116,6 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     let dir = undo.dir.take().expect("set above");
     Ok(Created {
         state,
-        pidfd: spawned.pidfd,
         console: spawned.console,
         dir,
     })

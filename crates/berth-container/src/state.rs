@@ -26,8 +26,6 @@ pub struct ContainerState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<HashMap<String, String>>,
     pub cgroup: berth_cgroups::Cgroup,
-    /// The container has its own pid namespace (killing init kills all).
-    pub own_pid_namespace: bool,
     /// The config's hooks: poststart and poststop run from `start` and
     /// `delete`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

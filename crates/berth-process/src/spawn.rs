@@ -21,8 +21,6 @@ use crate::{init, namespaces, ContainerSetup, InitConfig, ProcessError};
 pub struct Spawned {
     /// Its pid in the runtime's pid namespace.
     pub pid: i32,
-    /// A pidfd for it, when the kernel gave one.
-    pub pidfd: Option<OwnedFd>,
     /// The pty master, when init has a terminal and no console socket was
     /// given (`run` in the foreground proxies it).
     pub console: Option<OwnedFd>,
@@ -71,7 +69,7 @@ pub fn spawn_init(
             drop(parent);
             init::run(cfg, child)
         }
-        Forked::Parent { pid, pidfd } => {
+        Forked::Parent { pid } => {
             drop(child);
             let guard = ChildGuard(Some(Pid::from_raw(pid)));
             if cgroup_fd.is_none() {
@@ -79,11 +77,7 @@ pub fn spawn_init(
             }
             let console = serve_init(cfg, &parent, pid, console_socket)?;
             guard.disarm();
-            Ok(Spawned {
-                pid,
-                pidfd,
-                console,
-            })
+            Ok(Spawned { pid, console })
         }
     }
 }

@@ -30,9 +30,18 @@ pub enum Forked {
     /// The new process. It shares nothing with the parent but copies of memory
     /// and file descriptors (no `CLONE_VM`), exactly as after `fork(2)`.
     Child,
-    /// The parent: the child's pid in the parent's pid namespace and, when
-    /// the kernel supports it, a pidfd for it.
-    Parent { pid: i32, pidfd: Option<OwnedFd> },
+    /// The parent: the child's pid in the parent's pid namespace.
+    Parent { pid: i32 },
+}
+
+/// A fork-like syscall's return value: 0 in the child, the pid in the
+/// parent, -1 (errno set) on failure.
+fn forked_from(ret: libc::c_long) -> io::Result<Forked> {
+    match ret {
+        0 => Ok(Forked::Child),
+        pid if pid > 0 => Ok(Forked::Parent { pid: pid as i32 }),
+        _ => Err(io::Error::last_os_error()),
+    }
 }
 
 /// Fork-like `clone3(2)`: a new process with a copy of the caller's memory,
@@ -44,10 +53,8 @@ pub enum Forked {
 /// thread exists in the child). Falls back to the legacy `clone(2)` when the
 /// kernel lacks `clone3` (then `cgroup` must be `None`; the error says so).
 pub fn fork_into(namespace_flags: i32, cgroup: Option<BorrowedFd<'_>>) -> io::Result<Forked> {
-    let mut pidfd: RawFd = -1;
     let mut args = CloneArgs {
-        flags: (namespace_flags as u32 as u64) | libc::CLONE_PIDFD as u64,
-        pidfd: &mut pidfd as *mut RawFd as u64,
+        flags: namespace_flags as u32 as u64,
         exit_signal: libc::SIGCHLD as u64,
         ..CloneArgs::default()
     };
@@ -58,7 +65,7 @@ pub fn fork_into(namespace_flags: i32, cgroup: Option<BorrowedFd<'_>>) -> io::Re
     // SAFETY: `args` is a valid, fully initialised clone_args of the size we
     // pass; without CLONE_VM and with a null stack the kernel duplicates the
     // address space like fork(2), so both sides continue on their own copy
-    // of this stack frame. `pidfd` outlives the call.
+    // of this stack frame.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_clone3,
@@ -66,21 +73,11 @@ pub fn fork_into(namespace_flags: i32, cgroup: Option<BorrowedFd<'_>>) -> io::Re
             std::mem::size_of::<CloneArgs>(),
         )
     };
-    match ret {
-        0 => Ok(Forked::Child),
-        pid if pid > 0 => Ok(Forked::Parent {
-            pid: pid as i32,
-            // SAFETY: with CLONE_PIDFD the kernel stored a new, owned fd.
-            pidfd: (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) }),
-        }),
-        _ => {
-            let err = io::Error::last_os_error();
-            if err.raw_os_error() == Some(libc::ENOSYS) && cgroup.is_none() {
-                legacy_fork_into(namespace_flags)
-            } else {
-                Err(err)
-            }
+    match forked_from(ret) {
+        Err(err) if err.raw_os_error() == Some(libc::ENOSYS) && cgroup.is_none() => {
+            legacy_fork_into(namespace_flags)
         }
+        other => other,
     }
 }
 
@@ -97,14 +94,7 @@ fn legacy_fork_into(namespace_flags: i32) -> io::Result<Forked> {
             0usize,
         )
     };
-    match ret {
-        0 => Ok(Forked::Child),
-        pid if pid > 0 => Ok(Forked::Parent {
-            pid: pid as i32,
-            pidfd: None,
-        }),
-        _ => Err(io::Error::last_os_error()),
-    }
+    forked_from(ret)
 }
 
 /// `setdomainname(2)`: the NIS domain name of the caller's UTS namespace.
