@@ -105,11 +105,7 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         .save(&state)
         .and_then(|()| write_pid_file(opts.pid_file, spawned.pid));
     if let Err(e) = saved {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(spawned.pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(spawned.pid), None);
+        berth_process::kill_and_reap(spawned.pid);
         return Err(e);
     }
     undo.cgroup = None;

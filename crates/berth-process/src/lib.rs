@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 pub use errors::{error_chain, go_strerror, go_strerror_of};
 pub use namespaces::Namespaces;
-pub use spawn::{spawn_init, Spawned};
+pub use spawn::{kill_and_reap, spawn_init, Spawned};
 pub use sync::InitFailure;
 
 use oci_spec::runtime::{LinuxCapabilities, PosixRlimit, Process, User};

@@ -39,10 +39,16 @@ impl ChildGuard {
 impl Drop for ChildGuard {
     fn drop(&mut self) {
         if let Some(pid) = self.0 {
-            let _ = kill(pid, Signal::SIGKILL);
-            let _ = waitpid(pid, None);
+            kill_and_reap(pid.as_raw());
         }
     }
+}
+
+/// SIGKILL a child of ours and reap it (a spawn that cannot be completed).
+pub fn kill_and_reap(pid: i32) {
+    let pid = Pid::from_raw(pid);
+    let _ = kill(pid, Signal::SIGKILL);
+    let _ = waitpid(pid, None);
 }
 
 /// Clone init and drive it to `Ready`. The caller must be single-threaded
