@@ -15,7 +15,8 @@ use oci_spec::runtime::LinuxResources;
 use crate::config::{load_bundle, Bundle};
 use crate::id::validate_id;
 use crate::liveness::stat_of;
-use crate::state::ContainerState;
+use crate::state::{ContainerState, HookStateView};
+use crate::status::Status;
 use crate::store::{ContainerDir, Store};
 use crate::timefmt::rfc3339_nano;
 use crate::ContainerError;
@@ -88,7 +89,7 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     let dir = undo.dir.as_ref().expect("set above");
     let fifo = dir.fifo_path();
     make_fifo(&fifo)?;
-    let init = init_config(&bundle, opts, namespaces, cgroup.clone(), fifo)?;
+    let init = init_config(&bundle, opts, namespaces, cgroup.clone(), fifo);
     let spawned = berth_process::spawn_init(&init, console.as_ref())?;
     let state = ContainerState {
         id: opts.id.to_string(),
@@ -215,7 +216,7 @@ fn init_config(
     namespaces: Namespaces,
     cgroup: Cgroup,
     fifo_path: PathBuf,
-) -> Result<InitConfig, ContainerError> {
+) -> InitConfig {
     let linux = linux(bundle);
     let own_uts = namespaces.has_new(nix::sched::CloneFlags::CLONE_NEWUTS);
     let rootfs = rootfs_plan(bundle, opts, &cgroup, namespaces.new_cgroupns);
@@ -241,21 +242,19 @@ fn init_config(
         hook_state: creating_state(bundle, opts.id),
         bundle: bundle.dir.clone(),
     });
-    Ok(cfg)
+    cfg
 }
 
-/// The state the creation hooks get (the runtime adds init's pid).
+/// The state the creation hooks get; the runtime fills in init's pid.
 fn creating_state(bundle: &Bundle, id: &str) -> serde_json::Value {
-    let mut state = serde_json::json!({
-        "ociVersion": crate::state::OCI_VERSION,
-        "id": id,
-        "status": "creating",
-        "bundle": bundle.dir,
-    });
-    if let Some(annotations) = bundle.spec.annotations().as_ref().filter(|a| !a.is_empty()) {
-        state["annotations"] = serde_json::json!(annotations);
-    }
-    state
+    let view = HookStateView::new(
+        id,
+        Status::Creating,
+        0,
+        &bundle.dir,
+        bundle.spec.annotations().as_ref(),
+    );
+    serde_json::to_value(view).unwrap_or_default()
 }
 
 /// Write the pid file atomically: decimal digits, no newline; a relative

@@ -61,6 +61,31 @@ pub struct HookStateView<'a> {
     pub annotations: Option<&'a HashMap<String, String>>,
 }
 
+/// Annotations as shown: left out when there are none, as runc.
+fn non_empty(annotations: Option<&HashMap<String, String>>) -> Option<&HashMap<String, String>> {
+    annotations.filter(|a| !a.is_empty())
+}
+
+impl<'a> HookStateView<'a> {
+    /// The view of a container's state, annotations left out when empty.
+    pub fn new(
+        id: &'a str,
+        status: Status,
+        pid: i32,
+        bundle: &'a PathBuf,
+        annotations: Option<&'a HashMap<String, String>>,
+    ) -> HookStateView<'a> {
+        HookStateView {
+            oci_version: OCI_VERSION,
+            id,
+            status,
+            pid,
+            bundle,
+            annotations: non_empty(annotations),
+        }
+    }
+}
+
 impl ContainerState {
     /// The pid clients are shown: 0 once stopped, as runc.
     fn shown_pid(&self, status: Status) -> i32 {
@@ -71,21 +96,19 @@ impl ContainerState {
         }
     }
 
-    /// Annotations, left out when there are none.
     fn shown_annotations(&self) -> Option<&HashMap<String, String>> {
-        self.annotations.as_ref().filter(|a| !a.is_empty())
+        non_empty(self.annotations.as_ref())
     }
 
     /// The state JSON for a hook.
     pub fn hook_state(&self, status: Status) -> String {
-        let view = HookStateView {
-            oci_version: OCI_VERSION,
-            id: &self.id,
+        let view = HookStateView::new(
+            &self.id,
             status,
-            pid: self.shown_pid(status),
-            bundle: &self.bundle,
-            annotations: self.shown_annotations(),
-        };
+            self.shown_pid(status),
+            &self.bundle,
+            self.annotations.as_ref(),
+        );
         serde_json::to_string(&view).unwrap_or_default()
     }
 
