@@ -26,12 +26,14 @@ pub fn start(store: &Store, id: &str) -> Result<Vec<String>, ContainerError> {
         }
     };
     // Non-blocking open never hangs: if init died, we notice below.
-    let fifo = open(
-        &fifo_path,
-        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(io("open"))?;
+    let fifo = std::fs::File::from(
+        open(
+            &fifo_path,
+            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io("open"))?,
+    );
     loop {
         let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
         let ready = poll(&mut fds, PollTimeout::from(100u8)).map_err(io("poll"))?;
@@ -54,13 +56,9 @@ pub fn start(store: &Store, id: &str) -> Result<Vec<String>, ContainerError> {
 }
 
 /// Read init's byte; false when nothing is there yet.
-fn read_start_byte(fifo: &std::os::fd::OwnedFd) -> Result<bool, ContainerError> {
-    let mut file = std::fs::File::from(fifo.try_clone().map_err(|source| ContainerError::Io {
-        what: "dup exec.fifo".into(),
-        source,
-    })?);
+fn read_start_byte(mut fifo: &std::fs::File) -> Result<bool, ContainerError> {
     let mut byte = [0u8; 1];
-    match file.read(&mut byte) {
+    match fifo.read(&mut byte) {
         Ok(1) => Ok(true),
         Ok(_) => Ok(false),
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(false),
