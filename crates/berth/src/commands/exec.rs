@@ -7,6 +7,7 @@ use berth_process::supervise;
 use oci_spec::runtime::{Capability, Process};
 
 use crate::cli::ExecArgs;
+use crate::commands::read_json;
 use crate::Failure;
 
 pub fn exec(store: &Store, args: &ExecArgs) -> Result<i32, Failure> {
@@ -49,7 +50,7 @@ fn refuse_unsupported(args: &ExecArgs) -> Result<(), Failure> {
 /// the command line as args; then the flags.
 fn build_process(store: &Store, args: &ExecArgs) -> Result<Process, Failure> {
     let mut process = match &args.process {
-        Some(path) => read_process(path)?,
+        Some(path) => read_json(path)?,
         None => {
             let loaded = berth_container::load(store, &args.id, false)?;
             let mut p = bundle_process(&loaded.state.bundle)?;
@@ -65,28 +66,8 @@ fn build_process(store: &Store, args: &ExecArgs) -> Result<Process, Failure> {
     Ok(process)
 }
 
-fn read_process(path: &std::path::Path) -> Result<Process, Failure> {
-    let text = std::fs::read(path).map_err(|e| {
-        Failure(format!(
-            "open {}: {}",
-            path.display(),
-            berth_process::go_strerror_of(&e)
-        ))
-    })?;
-    serde_json::from_slice(&text).map_err(|e| Failure(format!("{}: {e}", path.display())))
-}
-
 fn bundle_process(bundle: &std::path::Path) -> Result<Process, Failure> {
-    let config = bundle.join("config.json");
-    let text = std::fs::read(&config).map_err(|e| {
-        Failure(format!(
-            "open {}: {}",
-            config.display(),
-            berth_process::go_strerror_of(&e)
-        ))
-    })?;
-    let spec: oci_spec::runtime::Spec =
-        serde_json::from_slice(&text).map_err(|e| Failure(format!("{}: {e}", config.display())))?;
+    let spec: oci_spec::runtime::Spec = read_json(&bundle.join("config.json"))?;
     spec.process()
         .clone()
         .ok_or_else(|| Failure("process property must not be empty".into()))

@@ -27,3 +27,21 @@ pub fn check_global_flags(cli: &Cli) -> Result<(), Failure> {
     }
     Ok(())
 }
+
+/// A file's bytes; the error names the path in runc's words
+/// (`open PATH: no such file or directory`).
+pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path).map_err(|e| {
+        Failure(format!(
+            "open {}: {}",
+            path.display(),
+            berth_process::go_strerror_of(&e)
+        ))
+    })
+}
+
+/// A JSON file decoded as `T`; errors name the path.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T, Failure> {
+    serde_json::from_slice(&read_file(path)?)
+        .map_err(|e| Failure(format!("{}: {e}", path.display())))
+}

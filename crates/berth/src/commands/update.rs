@@ -8,6 +8,7 @@ use oci_spec::runtime::LinuxResources;
 use serde_json::{json, Value};
 
 use crate::cli::UpdateArgs;
+use crate::commands::read_file;
 use crate::Failure;
 
 pub fn update(store: &Store, args: &UpdateArgs) -> Result<(), Failure> {
@@ -27,21 +28,16 @@ pub fn update(store: &Store, args: &UpdateArgs) -> Result<(), Failure> {
 }
 
 fn read_resources(source: &str) -> Result<Value, Failure> {
-    let text = if source == "-" {
-        let mut text = String::new();
+    let bytes = if source == "-" {
+        let mut bytes = Vec::new();
         std::io::stdin()
-            .read_to_string(&mut text)
+            .read_to_end(&mut bytes)
             .map_err(|e| Failure(format!("read resources from stdin: {e}")))?;
-        text
+        bytes
     } else {
-        std::fs::read_to_string(source).map_err(|e| {
-            Failure(format!(
-                "open {source}: {}",
-                berth_process::go_strerror_of(&e)
-            ))
-        })?
+        read_file(std::path::Path::new(source))?
     };
-    serde_json::from_str(&text).map_err(|e| Failure(format!("decoding resources {source}: {e}")))
+    serde_json::from_slice(&bytes).map_err(|e| Failure(format!("decoding resources {source}: {e}")))
 }
 
 /// Set `value[section][key]`, creating the section.
