@@ -455,6 +455,19 @@ impl Ctx {
         ])
     }
 
+    /// `create --bundle B --console-socket SOCKET id` (the id is tracked).
+    pub fn create_with_console(&self, bundle: &Bundle, id: &str, socket: &Path) -> Output {
+        self.track(id);
+        self.run(&[
+            "create".as_ref(),
+            "--bundle".as_ref(),
+            bundle.path().as_os_str(),
+            "--console-socket".as_ref(),
+            socket.as_os_str(),
+            id.as_ref(),
+        ])
+    }
+
     /// `run --bundle B id` in the foreground: returns when the container exits.
     pub fn run_container(&self, bundle: &Bundle, id: &str) -> Output {
         self.track(id);

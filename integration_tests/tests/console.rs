@@ -15,14 +15,7 @@ fn console_socket_receives_the_pty_master() {
     bundle.set_args(&["sh", "-c", "echo hello-from-tty; tty; sleep 3600"]);
     let socket = ConsoleSocket::bind(&ctx.work().join("console.sock"));
     let id = ctx.id("tty");
-    let out = ctx.run(&[
-        "create".as_ref(),
-        "--bundle".as_ref(),
-        bundle.path().as_os_str(),
-        "--console-socket".as_ref(),
-        socket.path().as_os_str(),
-        id.as_ref(),
-    ]);
+    let out = ctx.create_with_console(&bundle, &id, socket.path());
     out.assert_ok();
     let mut console = socket.receive(WAIT);
     let target = console.master_target();
@@ -55,17 +48,9 @@ fn console_socket_without_terminal_is_refused() {
     let bundle = ctx.bundle();
     let socket = ConsoleSocket::bind(&ctx.work().join("console.sock"));
     let id = ctx.id("noterm");
-    ctx.track(&id);
-    ctx.run(&[
-        "create".as_ref(),
-        "--bundle".as_ref(),
-        bundle.path().as_os_str(),
-        "--console-socket".as_ref(),
-        socket.path().as_os_str(),
-        id.as_ref(),
-    ])
-    .assert_fail()
-    .assert_stderr_contains("console socket");
+    ctx.create_with_console(&bundle, &id, socket.path())
+        .assert_fail()
+        .assert_stderr_contains("console socket");
     assert!(ctx.root_entries().is_empty());
 }
 
@@ -76,17 +61,9 @@ fn unreachable_console_socket_fails_cleanly() {
     bundle.set("/process/terminal", json!(true));
     let missing = ctx.work().join("missing.sock");
     let id = ctx.id("deadsock");
-    ctx.track(&id);
-    ctx.run(&[
-        "create".as_ref(),
-        "--bundle".as_ref(),
-        bundle.path().as_os_str(),
-        "--console-socket".as_ref(),
-        missing.as_os_str(),
-        id.as_ref(),
-    ])
-    .assert_fail()
-    .assert_stderr_contains("no such file or directory");
+    ctx.create_with_console(&bundle, &id, &missing)
+        .assert_fail()
+        .assert_stderr_contains("no such file or directory");
     assert!(ctx.root_entries().is_empty());
 }
 

@@ -292,15 +292,8 @@ fn dev_console_is_a_bind_of_the_pty_slave() {
     ]);
     let socket = ConsoleSocket::bind(&ctx.work().join("console.sock"));
     let id = ctx.id("rootfs-console");
-    ctx.run(&[
-        "create".as_ref(),
-        "--bundle".as_ref(),
-        bundle.path().as_os_str(),
-        "--console-socket".as_ref(),
-        socket.path().as_os_str(),
-        id.as_ref(),
-    ])
-    .assert_ok();
+    ctx.create_with_console(&bundle, &id, socket.path())
+        .assert_ok();
     let mut console = socket.receive(WAIT);
     ctx.start(&id).assert_ok();
     let text = console.read_until("end-of-test", WAIT).replace('\r', "");
