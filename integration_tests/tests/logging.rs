@@ -1,6 +1,8 @@
 //! `--log FILE --log-format json`: what containerd and podman read.
 
-use integration_tests::Ctx;
+use std::path::Path;
+
+use integration_tests::{Bundle, Ctx, Output};
 use serde_json::Value;
 
 /// Parses every non-empty line of the log file as a JSON object.
@@ -21,14 +23,9 @@ fn assert_log_shape(line: &Value) {
     }
 }
 
-#[test]
-fn failed_create_writes_exactly_one_error_line_with_the_root_cause() {
-    let ctx = Ctx::new();
-    let bundle = ctx.bundle();
-    bundle.set_args(&["/no/such/program"]);
-    let log = ctx.work().join("log.json");
-    let id = ctx.id("logfail");
-    let out = ctx.run(&[
+/// `--log LOG --log-format json create --bundle B id`.
+fn create_logging_json(ctx: &Ctx, bundle: &Bundle, id: &str, log: &Path) -> Output {
+    ctx.run(&[
         "--log".as_ref(),
         log.as_os_str(),
         "--log-format".as_ref(),
@@ -37,7 +34,17 @@ fn failed_create_writes_exactly_one_error_line_with_the_root_cause() {
         "--bundle".as_ref(),
         bundle.path().as_os_str(),
         id.as_ref(),
-    ]);
+    ])
+}
+
+#[test]
+fn failed_create_writes_exactly_one_error_line_with_the_root_cause() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set_args(&["/no/such/program"]);
+    let log = ctx.work().join("log.json");
+    let id = ctx.id("logfail");
+    let out = create_logging_json(&ctx, &bundle, &id, &log);
     out.assert_fail();
     let lines = log_lines(&log);
     lines.iter().for_each(assert_log_shape);
@@ -77,17 +84,7 @@ fn successful_create_logs_no_error() {
     bundle.set_args(integration_tests::LONG_RUNNING);
     let log = ctx.work().join("log.json");
     let id = ctx.id("logok");
-    ctx.run(&[
-        "--log".as_ref(),
-        log.as_os_str(),
-        "--log-format".as_ref(),
-        "json".as_ref(),
-        "create".as_ref(),
-        "--bundle".as_ref(),
-        bundle.path().as_os_str(),
-        id.as_ref(),
-    ])
-    .assert_ok();
+    create_logging_json(&ctx, &bundle, &id, &log).assert_ok();
     let lines = log_lines(&log);
     lines.iter().for_each(assert_log_shape);
     assert!(
