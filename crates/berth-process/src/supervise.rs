@@ -106,14 +106,10 @@ fn handle_signal(sfd: &SignalFd, init: Pid, tty: Option<&TtyProxy>) -> Result<()
     let Some(info) = sfd.read_signal().map_err(io("read signalfd"))? else {
         return Ok(());
     };
-    match Signal::try_from(info.ssi_signo as i32) {
-        Ok(Signal::SIGCHLD) | Err(_) => {}
-        Ok(Signal::SIGWINCH) if tty.is_some() => {
-            if let Some(t) = tty {
-                t.copy_window_size();
-            }
-        }
-        Ok(sig) => {
+    match (Signal::try_from(info.ssi_signo as i32), tty) {
+        (Ok(Signal::SIGCHLD) | Err(_), _) => {}
+        (Ok(Signal::SIGWINCH), Some(t)) => t.copy_window_size(),
+        (Ok(sig), _) => {
             let _ = kill(init, sig);
         }
     }
