@@ -135,15 +135,18 @@ fn init_is_placed_in_the_cgroup() {
     let pid = state_pid(&ctx.state(&id));
     let procs = read_cgroup_file("pids", &path, "cgroup.procs");
     assert_eq!(procs, pid.to_string());
+    // In that cgroup in every hierarchy: each v1 one, named ones such as
+    // name=systemd, and the cgroup2 tree (hybrid's unified one included).
     let membership = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
-    let wanted = if unified() {
-        format!("0::{path}")
-    } else {
-        format!(":memory:{path}")
-    };
+    let wanted = format!(":{path}");
     assert!(
-        membership.lines().any(|l| l.ends_with(&wanted)),
-        "{wanted} not in\n{membership}"
+        membership.lines().all(|l| l.ends_with(&wanted)),
+        "not every line ends with {wanted}:\n{membership}"
+    );
+    let memory = if unified() { "0::" } else { ":memory:" };
+    assert!(
+        membership.contains(&format!("{memory}{path}")),
+        "{membership}"
     );
 }
 

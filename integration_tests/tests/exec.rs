@@ -35,9 +35,12 @@ fn exec_joins_the_container_namespaces() {
     let text = std::fs::read_to_string(&pid_file).expect("exec pid file");
     assert!(text.bytes().all(|b| b.is_ascii_digit()), "{text:?}");
     let pid: u32 = text.parse().expect("pid");
-    for kind in ["pid", "net", "ipc", "uts", "mnt"] {
+    for kind in ["pid", "net", "ipc", "uts", "mnt", "cgroup"] {
         assert_eq!(namespace_of(pid, kind), namespace_of(init, kind), "{kind}");
     }
+    // The same cgroup as init in every hierarchy (v1 ones and cgroup2).
+    let cgroups_of = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert_eq!(cgroups_of(pid), cgroups_of(init));
     let ps = ctx.run(&["ps", "--format", "json", &id]);
     ps.assert_ok();
     let pids = ps.json();

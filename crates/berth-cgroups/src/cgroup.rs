@@ -1,7 +1,9 @@
 //! The container's cgroup: its directories in every hierarchy, and creating,
 //! joining, listing and removing them.
 
-use std::os::fd::OwnedFd;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -134,10 +136,34 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Moves process `pid` into the container's cgroup in every hierarchy.
+    /// Moves process `pid` into the container's cgroup in every hierarchy, by
+    /// writing it to each `cgroup.procs`. A new process joins through
+    /// [`Cgroup::prepare_entry`] instead, which avoids this write's wait.
     pub fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
         self.all_dirs()
             .try_for_each(|dir| fsutil::write(dir, "cgroup.procs", &pid.to_string()))
+    }
+
+    /// Opens, in the runtime, what a process about to be cloned needs to enter
+    /// this cgroup by itself: see [`CgroupEntry`].
+    pub fn prepare_entry(&self) -> Result<CgroupEntry, CgroupError> {
+        let clone_into = match self.unified_dir() {
+            Some(dir) => Some(fsutil::open_dir(dir).map_err(|source| CgroupError::Open {
+                path: dir.to_path_buf(),
+                source,
+            })?),
+            None => None,
+        };
+        let tasks = self
+            .v1
+            .iter()
+            .map(|h| fsutil::open_for_write(&h.dir.join("tasks")))
+            .collect::<Result<_, _>>()?;
+        Ok(CgroupEntry {
+            clone_into,
+            unified_procs: self.unified_dir().map(|dir| dir.join("cgroup.procs")),
+            tasks,
+        })
     }
 
     /// The directory whose `cgroup.procs` lists the container's processes: the
@@ -173,16 +199,6 @@ impl Cgroup {
             }
         }
         first_error.map_or(Ok(()), Err)
-    }
-
-    /// Pure v2 only: an `O_DIRECTORY` fd of the (created) cgroup, for `clone3`
-    /// with `CLONE_INTO_CGROUP`. `None` on v1/hybrid (the pid must be written to
-    /// every hierarchy) or if it cannot be opened (then write the pid instead).
-    pub fn open_for_clone_into_cgroup(&self) -> Option<OwnedFd> {
-        if self.layout != Layout::V2 {
-            return None;
-        }
-        fsutil::open_dir(self.unified_dir()?).ok()
     }
 }
 
@@ -271,6 +287,54 @@ fn collect_pids(dir: &Path, pids: &mut Vec<i32>) -> Result<(), CgroupError> {
     Ok(())
 }
 
+/// How a process about to be cloned enters the container's cgroup without the
+/// runtime writing its pid to `cgroup.procs`: such a write waits for an RCU
+/// grace period (5-15 ms here) whenever no other migration ran just before.
+///
+/// - cgroup2 (pure v2, or hybrid's unified tree): `clone3` with
+///   `CLONE_INTO_CGROUP` and [`CgroupEntry::clone_into`].
+/// - each v1 hierarchy: the child writes `0` (itself) to the hierarchy's
+///   `tasks` file, opened here by the runtime. Moving the calling thread alone
+///   skips the kernel's global threadgroup lock and so the wait (init is
+///   single-threaded, so its one thread is the whole process); the kernel
+///   checks permission against the opener's credentials, the runtime's.
+#[derive(Debug)]
+pub struct CgroupEntry {
+    clone_into: Option<OwnedFd>,
+    unified_procs: Option<PathBuf>,
+    tasks: Vec<(PathBuf, File)>,
+}
+
+impl CgroupEntry {
+    /// The cgroup2 directory fd to pass to `clone3` with `CLONE_INTO_CGROUP`.
+    pub fn clone_into(&self) -> Option<BorrowedFd<'_>> {
+        self.clone_into.as_ref().map(|fd| fd.as_fd())
+    }
+
+    /// In the cloned child, before it does anything else: join every v1
+    /// hierarchy, and the cgroup2 tree too when the clone could not place the
+    /// child there (`cloned_into` false: a kernel without `CLONE_INTO_CGROUP`).
+    pub fn join_current(self, cloned_into: bool) -> Result<(), CgroupError> {
+        for (path, mut file) in self.tasks {
+            file.write_all(b"0").map_err(|source| CgroupError::Write {
+                path,
+                value: "0".into(),
+                source,
+            })?;
+        }
+        match self.unified_procs {
+            Some(procs) if !cloned_into => {
+                fsutil::write_raw(&procs, "0").map_err(|source| CgroupError::Write {
+                    path: procs,
+                    value: "0".into(),
+                    source,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,6 +376,5 @@ mod tests {
             cg.v1_dir("cpuacct"),
             Some(Path::new("/sys/fs/cgroup/cpu,cpuacct/c"))
         );
-        assert_eq!(cg.open_for_clone_into_cgroup().map(|_| ()), None);
     }
 }

@@ -13,6 +13,10 @@ pub enum CgroupError {
     #[error("reading {path}: {source}")]
     Read { path: PathBuf, source: io::Error },
 
+    /// A cgroup file or directory could not be opened.
+    #[error("opening {path}: {source}")]
+    Open { path: PathBuf, source: io::Error },
+
     /// A cgroup file could not be written.
     #[error("writing {value:?} to {path}: {source}")]
     Write {
@@ -119,6 +123,7 @@ impl CgroupError {
     pub fn errno(&self) -> Option<Errno> {
         match self {
             Self::Read { source, .. }
+            | Self::Open { source, .. }
             | Self::Write { source, .. }
             | Self::ResourceWrite { source, .. }
             | Self::Mkdir { source, .. }

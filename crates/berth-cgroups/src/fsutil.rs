@@ -33,6 +33,18 @@ pub(crate) fn write_raw(path: &Path, value: &str) -> io::Result<()> {
     file.write_all(value.as_bytes())
 }
 
+/// Opens an existing cgroup file for writing (close-on-exec), naming the path
+/// in the error.
+pub(crate) fn open_for_write(path: &Path) -> Result<(PathBuf, fs::File), CgroupError> {
+    match fs::OpenOptions::new().write(true).open(path) {
+        Ok(file) => Ok((path.to_path_buf(), file)),
+        Err(source) => Err(CgroupError::Open {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
 /// Writes `value` to `dir/file`, naming the path and value in the error.
 pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
     let path = dir.join(file);

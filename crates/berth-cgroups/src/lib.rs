@@ -2,7 +2,7 @@
 //! hybrid (v1 + `/sys/fs/cgroup/unified`) and pure v2 hosts.
 //!
 //! [`Cgroup::plan`] computes where the cgroup goes from `linux.cgroupsPath` as
-//! runc does; [`Cgroup::create`], [`Cgroup::add_process`],
+//! runc does; [`Cgroup::create`], [`Cgroup::prepare_entry`],
 //! [`Cgroup::apply_resources`], [`Cgroup::freeze`], [`Cgroup::kill_all`] and
 //! [`Cgroup::destroy`] drive it. `Cgroup` is serializable so that later commands
 //! can act on it from the container's state. See README.md for the path rules and
@@ -16,7 +16,7 @@ mod host;
 mod plan;
 pub mod resources;
 
-pub use cgroup::{Cgroup, UnifiedDir, V1Hierarchy};
+pub use cgroup::{Cgroup, CgroupEntry, UnifiedDir, V1Hierarchy};
 pub use error::CgroupError;
 pub use host::{detect_layout, Layout, CGROUP_ROOT};
 pub use resources::runc_device_rules;

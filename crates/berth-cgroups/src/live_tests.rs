@@ -376,13 +376,13 @@ fn hugepage_limit_lands_in_the_hierarchy_that_has_hugetlb() {
 }
 
 #[test]
-fn clone_into_cgroup_fd_only_on_pure_v2() {
+fn entry_clones_into_cgroup2_wherever_there_is_one() {
     if !is_root() {
         return;
     }
     let f = Fixture::nested();
-    let fd = f.cg.open_for_clone_into_cgroup();
-    assert_eq!(fd.is_some(), f.cg.layout() == Layout::V2);
+    let entry = f.cg.prepare_entry().unwrap();
+    assert_eq!(entry.clone_into().is_some(), f.cg.layout() != Layout::V1);
 }
 
 #[test]

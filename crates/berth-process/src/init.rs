@@ -8,6 +8,7 @@ use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+use berth_cgroups::CgroupEntry;
 use nix::fcntl::{open, OFlag};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::signal::{SigSet, Signal};
@@ -60,8 +61,13 @@ impl StepError {
 
 /// Entry point of the child. Never returns: it execs the user's program or
 /// exits after telling the parent why it could not.
-pub fn run(cfg: &InitConfig, chan: SyncChannel) -> ! {
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| steps(cfg, &chan)));
+pub fn run(cfg: &InitConfig, chan: SyncChannel, entry: CgroupEntry, cloned_into: bool) -> ! {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        step("join the container's cgroup", || {
+            entry.join_current(cloned_into)
+        })?;
+        steps(cfg, &chan)
+    }));
     let failure = match result {
         Ok(Err(e)) => e.into_failure(),
         Ok(Ok(never)) => match never {},

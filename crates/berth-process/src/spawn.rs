@@ -1,10 +1,11 @@
-//! The runtime's side of spawning init: clone3 into the new namespaces,
-//! place the child in its cgroup, then serve the sync channel until init
+//! The runtime's side of spawning init: clone3 into the new namespaces and
+//! the cgroup (the child finishes joining it), then serve the sync channel until init
 //! reports `Ready` (or why it failed).
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 
+use berth_cgroups::CgroupEntry;
 use berth_sys::process::{fork_into, Forked};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{kill, Signal};
@@ -61,31 +62,41 @@ pub fn spawn_init(
     if let Some(path) = &cfg.namespaces.join_pid {
         namespaces::join(CloneFlags::CLONE_NEWPID, path)?;
     }
-    let cgroup_fd = cfg.cgroup.open_for_clone_into_cgroup();
-    let forked = fork_into(
-        cfg.namespaces.clone_flags.bits(),
-        cgroup_fd.as_ref().map(|fd| fd.as_fd()),
-    )
-    .map_err(|e| ProcessError::Io {
-        what: "clone3 the container's init".into(),
-        source: e,
-    })?;
+    let entry = cfg.cgroup.prepare_entry()?;
+    let (forked, cloned_into) = clone_init(cfg, &entry)?;
     match forked {
         Forked::Child => {
             drop(parent);
-            init::run(cfg, child)
+            init::run(cfg, child, entry, cloned_into)
         }
         Forked::Parent { pid } => {
             drop(child);
+            drop(entry);
             let guard = ChildGuard(Some(Pid::from_raw(pid)));
-            if cgroup_fd.is_none() {
-                cfg.cgroup.add_process(pid)?;
-            }
             let console = serve_init(cfg, &parent, pid, console_socket)?;
             guard.disarm();
             Ok(Spawned { pid, console })
         }
     }
+}
+
+/// clone3 into the new namespaces and, where the kernel can, straight into
+/// the cgroup2 part of the container's cgroup; says whether it could.
+fn clone_init(cfg: &InitConfig, entry: &CgroupEntry) -> Result<(Forked, bool), ProcessError> {
+    let flags = cfg.namespaces.clone_flags.bits();
+    let attempt = match entry.clone_into() {
+        Some(cgroup) => match fork_into(flags, Some(cgroup)) {
+            // Kernels before 5.7: no clone3 or no CLONE_INTO_CGROUP.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::E2BIG)) => None,
+            other => Some(other.map(|forked| (forked, true))),
+        },
+        None => None,
+    };
+    let forked = attempt.unwrap_or_else(|| fork_into(flags, None).map(|f| (f, false)));
+    forked.map_err(|e| ProcessError::Io {
+        what: "clone3 the container's init".into(),
+        source: e,
+    })
 }
 
 /// Let init proceed, forward its console (or keep it when there is no
