@@ -85,3 +85,35 @@ fn missing_root_directory_is_created_private() {
         .mode();
     assert_eq!(mode & 0o777, 0o700, "root mode {mode:o}");
 }
+
+/// runc's CLI library accepts one or two dashes and `=value` or a separate
+/// value, and flags after the container id (except for exec and ps).
+#[test]
+fn flags_take_go_spellings_and_may_follow_the_id() {
+    let ctx = Ctx::new();
+    ctx.run(&["-log-format", "json", "list", "-q"]).assert_ok();
+    ctx.run(&["-log-format=text", "list", "-format=json"])
+        .assert_ok();
+    let id = ctx.create_sleeper("flagsafter");
+    ctx.run(&["delete", &id, "--force"]).assert_ok();
+    assert!(!ctx.listed_ids().contains(&id), "{id} still listed");
+}
+
+#[test]
+fn unknown_command_exits_3_and_bad_usage_exits_1() {
+    let ctx = Ctx::new();
+    let out = ctx.run(&["no-such-command"]);
+    assert_eq!(out.code(), Some(3), "{out}");
+    assert!(out.stderr.contains("no-such-command"), "{out}");
+    let out = ctx.run(&["state"]);
+    assert_eq!(out.code(), Some(1), "{out}");
+    assert!(out.stderr.contains("requires exactly 1 argument"), "{out}");
+    let out = ctx.run(&["list", "--no-such-flag"]);
+    assert_eq!(out.code(), Some(1), "{out}");
+    assert!(
+        out.stderr
+            .contains("flag provided but not defined: -no-such-flag"),
+        "{out}"
+    );
+    ctx.run(&["help", "create"]).assert_ok();
+}

@@ -4,9 +4,7 @@ mod cli;
 mod commands;
 mod logging;
 
-use clap::Parser;
-
-use crate::cli::{Cli, Command, LogFormat};
+use crate::cli::{Cli, CliExit, Command, LogFormat};
 
 /// An error as the user sees it: one message holding the whole cause.
 pub struct Failure(pub String);
@@ -18,7 +16,11 @@ impl<E: std::error::Error + 'static> From<E> for Failure {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cli = match cli::parse_global(&args) {
+        Ok(cli) => cli,
+        Err(exit) => exit_before_logging(exit),
+    };
     if cli.version {
         commands::version::print();
         return;
@@ -32,10 +34,23 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let Some(command) = &cli.command else {
-        eprintln!("berth: no command given; see berth --help");
-        std::process::exit(1);
+    let command = match cli::parse_command(&cli.rest) {
+        Ok(command) => command,
+        Err(CliExit::Help(text)) => {
+            print!("{text}");
+            return;
+        }
+        Err(CliExit::Usage { error, usage }) => {
+            eprint!("Incorrect Usage.\n\n{usage}\n");
+            report(&target, &format!("berth: {error}"));
+            std::process::exit(1);
+        }
+        Err(CliExit::NoSuchCommand(error)) => {
+            report(&target, &error);
+            std::process::exit(3);
+        }
     };
+    let command = &command;
     match run(&cli, command) {
         Ok(code) => std::process::exit(code),
         Err(Failure(msg)) => {
@@ -50,11 +65,35 @@ fn main() {
                 Command::Run(_) => format!("berth run failed: {msg}"),
                 _ => msg,
             };
-            tracing::error!("{msg}");
-            if !target.to_stderr {
-                eprintln!("{msg}");
-            }
+            report(&target, &msg);
             std::process::exit(code);
+        }
+    }
+}
+
+/// The one error line of a failure: logged, and on stderr too when the log
+/// goes elsewhere.
+fn report(target: &logging::LogTarget, msg: &str) {
+    tracing::error!("{msg}");
+    if !target.to_stderr {
+        eprintln!("{msg}");
+    }
+}
+
+/// Help or a usage error in the global flags, before logging is set up.
+fn exit_before_logging(exit: CliExit) -> ! {
+    match exit {
+        CliExit::Help(text) => {
+            print!("{text}");
+            std::process::exit(0)
+        }
+        CliExit::Usage { error, usage } => {
+            eprint!("Incorrect Usage. {error}\n\n{usage}");
+            std::process::exit(1)
+        }
+        CliExit::NoSuchCommand(error) => {
+            eprintln!("{error}");
+            std::process::exit(3)
         }
     }
 }
