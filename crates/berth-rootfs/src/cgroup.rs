@@ -1,17 +1,19 @@
 //! The `cgroup` mount type: what the container sees at /sys/fs/cgroup.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path};
 
 use nix::errno::Errno;
+use nix::fcntl::openat;
 use nix::fcntl::OFlag;
 use nix::mount::MsFlags;
+use nix::sys::stat::mkdirat;
 use nix::sys::stat::Mode;
 use nix::unistd::symlinkat;
 
 use crate::error::RootfsError;
 use crate::mountops::{self, MountCall};
-use crate::mounts::{after_mount, mountpoint_dir, SpecMount};
+use crate::mounts::{after_mount, mountpoint_dir, reopen_mounted, SpecMount};
 use crate::root::RootDir;
 use crate::CgroupMountSource;
 
@@ -54,12 +56,10 @@ fn mount_v1(
         data: "mode=755",
     }
     .on(target.as_fd(), &real)?;
-    let tmpfs = root
-        .open_path(&real)
-        .map_err(RootfsError::at_dest("reopen mountpoint after mount", &real))?;
+    let tmpfs = reopen_mounted(root, &real)?;
     mountops::set_propagation(tmpfs.as_fd(), &real, &m.options.propagation)?;
     for (name, host_dir) in hierarchies {
-        bind_hierarchy(root, m, &real.join(checked_name(name)?), host_dir)?;
+        bind_hierarchy(tmpfs.as_fd(), m, &real, checked_name(name)?, host_dir)?;
     }
     for (name, _) in hierarchies.iter().filter(|(n, _)| n.contains(',')) {
         for controller in name.split(',') {
@@ -92,30 +92,54 @@ fn checked_name(name: &str) -> Result<&str, RootfsError> {
     }
 }
 
-/// Binds one host cgroup directory (recursively) at `dest`, with the spec
-/// mount's flags (usually ro,nosuid,nodev,noexec).
+/// Binds one host cgroup directory (recursively) at `name` in the fresh
+/// tmpfs (`tmpfs`, at container path `parent`), with the spec mount's flags
+/// (usually ro,nosuid,nodev,noexec). The tmpfs was mounted a moment ago and
+/// nothing runs in the container yet, so its entries are opened directly
+/// (`O_NOFOLLOW`), not resolved from the rootfs.
 fn bind_hierarchy(
-    root: &RootDir,
+    tmpfs: BorrowedFd<'_>,
     m: &SpecMount<'_>,
-    dest: &Path,
+    parent: &Path,
+    name: &str,
     host_dir: &Path,
 ) -> Result<(), RootfsError> {
-    let target = root.mkdir_all(dest)?;
-    bind_dir(root, m, target.as_fd(), dest, host_dir)?;
-    let mounted = root
-        .open_path(dest)
-        .map_err(RootfsError::at_dest("reopen mountpoint after mount", dest))?;
-    mountops::set_propagation(mounted.as_fd(), dest, &m.options.propagation)
+    let dest = parent.join(name);
+    match mkdirat(tmpfs, name, Mode::from_bits_truncate(0o755)) {
+        Ok(()) | Err(Errno::EEXIST) => {}
+        Err(errno) => return Err(RootfsError::at_dest("mkdir", &dest)(errno)),
+    }
+    let open_entry = || {
+        let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        openat(tmpfs, name, flags, Mode::empty()).map_err(RootfsError::at_dest("open", &dest))
+    };
+    let target = open_entry()?;
+    let src = open_host_cgroup_dir(host_dir, &dest)?;
+    mountops::bind(
+        src.as_fd(),
+        &host_dir.to_string_lossy(),
+        target.as_fd(),
+        &dest,
+        true,
+    )?;
+    let flags = remount_flags(m);
+    if flags.is_empty() && m.options.propagation.is_empty() {
+        return Ok(());
+    }
+    let mounted = open_entry()?;
+    if !flags.is_empty() {
+        mountops::remount_bind(mounted.as_fd(), &dest, flags)?;
+    }
+    mountops::set_propagation(mounted.as_fd(), &dest, &m.options.propagation)
 }
 
-fn bind_dir(
-    root: &RootDir,
-    m: &SpecMount<'_>,
-    target: std::os::fd::BorrowedFd<'_>,
-    dest: &Path,
-    host_dir: &Path,
-) -> Result<(), RootfsError> {
-    let src = nix::fcntl::open(
+/// The spec mount's flags that a bind needs a remount for.
+fn remount_flags(m: &SpecMount<'_>) -> MsFlags {
+    m.options.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT)
+}
+
+fn open_host_cgroup_dir(host_dir: &Path, dest: &Path) -> Result<OwnedFd, RootfsError> {
+    nix::fcntl::open(
         host_dir,
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
@@ -124,13 +148,23 @@ fn bind_dir(
         "open cgroup directory",
         host_dir,
         dest,
-    ))?;
+    ))
+}
+
+/// Binds the host cgroup directory `host_dir` on `target` (container path
+/// `dest`), remounting it with the spec mount's flags.
+fn bind_dir(
+    root: &RootDir,
+    m: &SpecMount<'_>,
+    target: BorrowedFd<'_>,
+    dest: &Path,
+    host_dir: &Path,
+) -> Result<(), RootfsError> {
+    let src = open_host_cgroup_dir(host_dir, dest)?;
     mountops::bind(src.as_fd(), &host_dir.to_string_lossy(), target, dest, true)?;
-    let flags = m.options.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    let flags = remount_flags(m);
     if !flags.is_empty() {
-        let mounted = root
-            .open_path(dest)
-            .map_err(RootfsError::at_dest("reopen mountpoint after mount", dest))?;
+        let mounted = reopen_mounted(root, dest)?;
         mountops::remount_bind(mounted.as_fd(), dest, flags)?;
     }
     Ok(())
@@ -149,7 +183,7 @@ fn mount_v2_fresh(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> 
         data: &data,
     }
     .on(target.as_fd(), &real)?;
-    after_mount(root, &real, m).map(drop)
+    after_mount(root, &real, m)
 }
 
 /// v2 sharing the host's cgroup namespace: bind the container's own cgroup
@@ -157,7 +191,7 @@ fn mount_v2_fresh(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> 
 fn mount_v2_bind(root: &RootDir, m: &SpecMount<'_>, dir: &Path) -> Result<(), RootfsError> {
     let (target, real) = mountpoint_dir(root, m)?;
     bind_dir(root, m, target.as_fd(), &real, dir)?;
-    after_mount(root, &real, m).map(drop)
+    after_mount(root, &real, m)
 }
 
 #[cfg(test)]

@@ -136,15 +136,43 @@ pub fn create_devices(
     method: DeviceMethod,
 ) -> Result<(), RootfsError> {
     let old_umask = umask(Mode::empty());
+    let mut parents = ParentDir::default();
     let result = nodes
         .iter()
-        .try_for_each(|node| create_device(root, node, method));
+        .try_for_each(|node| create_device(root, &mut parents, node, method));
     umask(old_umask);
     result
 }
 
+/// The directory the last device went into (`/dev` for all the defaults):
+/// resolved once, not once per device. Nothing runs in the container yet,
+/// so it cannot change in between.
+#[derive(Default)]
+struct ParentDir {
+    last: Option<(PathBuf, OwnedFd, PathBuf)>,
+}
+
+impl ParentDir {
+    /// An fd of container directory `parent` (created if missing) and the
+    /// path it really is at.
+    fn open(
+        &mut self,
+        root: &RootDir,
+        parent: &Path,
+    ) -> Result<(BorrowedFd<'_>, &Path), RootfsError> {
+        if !matches!(&self.last, Some((p, _, _)) if p == parent) {
+            let dir = root.mkdir_all(parent)?;
+            let real = root.container_path_of(dir.as_fd(), parent)?;
+            self.last = Some((parent.to_path_buf(), dir, real));
+        }
+        let (_, dir, real) = self.last.as_ref().expect("just set");
+        Ok((dir.as_fd(), real))
+    }
+}
+
 fn create_device(
     root: &RootDir,
+    parents: &mut ParentDir,
     node: &DeviceNode,
     method: DeviceMethod,
 ) -> Result<(), RootfsError> {
@@ -153,16 +181,15 @@ fn create_device(
         value: node.path.to_string_lossy().into_owned(),
         reason: "a device needs a file name",
     })?;
-    let dir = root.mkdir_all(&parent)?;
-    let real_parent = root.container_path_of(dir.as_fd(), &parent)?;
+    let (dir, real_parent) = parents.open(root, &parent)?;
     let at = real_parent.join(&name);
     if method == DeviceMethod::Mknod {
-        match mknod_device(dir.as_fd(), name.as_os_str(), node, &at) {
+        match mknod_device(dir, name.as_os_str(), node, &at) {
             Err(e) if e.errno() == Some(Errno::EPERM) => {}
             other => return other,
         }
     }
-    bind_device(dir.as_fd(), name.as_os_str(), node, &at)
+    bind_device(dir, name.as_os_str(), node, &at)
 }
 
 fn mknod_device(

@@ -165,20 +165,37 @@ fn checked_mountpoint(
 }
 
 /// After the mount: propagation changes and recursive attributes on the new
-/// mount (re-resolved, so the fd is the mount's root).
+/// mount (re-resolved, so the fd is the mount's root). Most mounts ask for
+/// neither, and are not re-resolved.
 pub(crate) fn after_mount(
     root: &RootDir,
     real: &Path,
     m: &SpecMount<'_>,
-) -> Result<OwnedFd, RootfsError> {
-    let mounted = root
-        .open_path(real)
-        .map_err(RootfsError::at_dest("reopen mountpoint after mount", real))?;
-    mountops::set_propagation(mounted.as_fd(), real, &m.options.propagation)?;
-    if let Some(rec) = &m.options.recursive {
-        mountops::set_recursive_attr(mounted.as_fd(), real, rec)?;
+) -> Result<(), RootfsError> {
+    if m.options.propagation.is_empty() && m.options.recursive.is_none() {
+        return Ok(());
     }
-    Ok(mounted)
+    let mounted = reopen_mounted(root, real)?;
+    after_mount_on(mounted.as_fd(), real, m)
+}
+
+/// [`after_mount`] on an fd of the new mount's root already at hand.
+pub(crate) fn after_mount_on(
+    mounted: BorrowedFd<'_>,
+    real: &Path,
+    m: &SpecMount<'_>,
+) -> Result<(), RootfsError> {
+    mountops::set_propagation(mounted, real, &m.options.propagation)?;
+    if let Some(rec) = &m.options.recursive {
+        mountops::set_recursive_attr(mounted, real, rec)?;
+    }
+    Ok(())
+}
+
+/// An `O_PATH` fd of the mount just made at container path `real`.
+pub(crate) fn reopen_mounted(root: &RootDir, real: &Path) -> Result<OwnedFd, RootfsError> {
+    root.open_path(real)
+        .map_err(RootfsError::at_dest("reopen mountpoint after mount", real))
 }
 
 /// Mounts a new filesystem of the spec's type on `target`.
@@ -225,20 +242,19 @@ pub(crate) fn mount_bind(root: &RootDir, m: &SpecMount<'_>) -> Result<(), Rootfs
         &real,
         m.options.is_recursive_bind(),
     )?;
-    if m.options.bind_needs_remount() {
-        let mounted = root
-            .open_path(&real)
-            .map_err(RootfsError::at_dest("reopen mountpoint after mount", &real))?;
-        mountops::remount_bind(mounted.as_fd(), &real, m.options.flags)?;
+    if !m.options.bind_needs_remount() {
+        return after_mount(root, &real, m);
     }
-    after_mount(root, &real, m).map(drop)
+    let mounted = reopen_mounted(root, &real)?;
+    mountops::remount_bind(mounted.as_fd(), &real, m.options.flags)?;
+    after_mount_on(mounted.as_fd(), &real, m)
 }
 
 pub(crate) fn mount_proc_or_sys(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> {
     let target = ordinary_directory(root, m)?;
     let real = root.container_path_of(target.as_fd(), &m.dest)?;
     mount_new_fs(target.as_fd(), &real, m)?;
-    after_mount(root, &real, m).map(drop)
+    after_mount(root, &real, m)
 }
 
 /// The mount point of procfs/sysfs: its parents are resolved inside the
@@ -286,16 +302,19 @@ pub(crate) fn mount_tmpfs(root: &RootDir, m: &SpecMount<'_>) -> Result<(), Rootf
         None
     };
     mount_new_fs(target.as_fd(), &real, m)?;
-    let mounted = open_dir(root, &real)?;
-    if let Some(old) = old_content {
-        copyup::copy_tree(old.as_fd(), mounted.as_fd(), &real)?;
+    let keep_mode = old_mode.filter(|_| !m.options.has_mode());
+    if old_content.is_some() || keep_mode.is_some() {
+        let mounted = open_dir(root, &real)?;
+        if let Some(old) = old_content {
+            copyup::copy_tree(old.as_fd(), mounted.as_fd(), &real)?;
+        }
+        if let Some(mode) = keep_mode {
+            let perm = std::fs::Permissions::from_mode(mode).mode() & 0o7777;
+            fchmod(mounted.as_fd(), Mode::from_bits_truncate(perm))
+                .map_err(RootfsError::at_dest("chmod", &real))?;
+        }
     }
-    if let (Some(mode), false) = (old_mode, m.options.has_mode()) {
-        let perm = std::fs::Permissions::from_mode(mode).mode() & 0o7777;
-        fchmod(mounted.as_fd(), Mode::from_bits_truncate(perm))
-            .map_err(RootfsError::at_dest("chmod", &real))?;
-    }
-    after_mount(root, &real, m).map(drop)
+    after_mount(root, &real, m)
 }
 
 /// A readable directory fd of a container path.
@@ -308,7 +327,7 @@ pub(crate) fn mount_other(root: &RootDir, m: &SpecMount<'_>) -> Result<(), Rootf
     let target = root.mkdir_all(&m.dest)?;
     let real = checked_mountpoint(root, target.as_fd(), m, false)?;
     mount_new_fs(target.as_fd(), &real, m)?;
-    after_mount(root, &real, m).map(drop)
+    after_mount(root, &real, m)
 }
 
 /// Used by the cgroup module for its tmpfs and binds.
