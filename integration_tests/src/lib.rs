@@ -660,6 +660,11 @@ impl Spawned {
         self.child.id()
     }
 
+    /// What the command has written to stdout so far.
+    pub fn stdout_so_far(&self) -> String {
+        fs::read_to_string(&self.stdout_path).unwrap_or_default()
+    }
+
     /// Waits for the command to exit (panics after `timeout`).
     pub fn wait(mut self, timeout: Duration) -> Output {
         let status = wait_with_timeout(&mut self.child, timeout)

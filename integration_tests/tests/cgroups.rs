@@ -256,6 +256,80 @@ fn events_stats_reports_memory_and_pids() {
     assert_eq!(data["pids"]["limit"], json!(50), "{event}");
 }
 
+/// Polls `done` every 50 ms for up to `timeout`.
+fn wait_until(timeout: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    done()
+}
+
+#[test]
+fn events_stream_stats_and_oom_kills() {
+    let parent = CgroupParent::new();
+    let ctx = Ctx::new();
+    let path = parent.child("oom");
+    let id = create_in_cgroup(&ctx, &path, json!({"memory": {"limit": 8388608}}));
+    ctx.start(&id).assert_ok();
+    let events = ctx.spawn(&["events", "--interval", "200ms", &id]);
+    let lines = |text: String| -> Vec<serde_json::Value> {
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+            .collect()
+    };
+    let stats_seen = wait_until(std::time::Duration::from_secs(10), || {
+        lines(events.stdout_so_far()).len() >= 2
+    });
+    assert!(stats_seen, "no stats stream: {:?}", events.stdout_so_far());
+    // tail keeps its whole input in memory: far beyond 8 MiB.
+    let out = ctx.run(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "head -c 64m /dev/zero | tail >/dev/null",
+    ]);
+    assert!(
+        !out.success(),
+        "the exec should have been OOM-killed: {out}"
+    );
+    let oom_seen = wait_until(std::time::Duration::from_secs(10), || {
+        events.stdout_so_far().contains(r#""type":"oom""#)
+    });
+    let all = lines(events.stdout_so_far());
+    assert!(oom_seen, "no oom event: {all:?}");
+    for event in &all {
+        assert_eq!(event["id"], json!(id), "{event}");
+        assert!(
+            event["type"] == "stats" || event["type"] == "oom",
+            "{event}"
+        );
+    }
+    let stats = all
+        .iter()
+        .find(|e| e["type"] == "stats")
+        .expect("a stats event");
+    assert_eq!(stats["data"]["memory"]["usage"]["limit"], json!(8388608));
+}
+
+#[test]
+fn events_of_a_stopped_container_are_refused() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set_args(&["true"]);
+    let id = ctx.id("evstop");
+    ctx.create(&bundle, &id).assert_ok();
+    ctx.start(&id).assert_ok();
+    ctx.wait_status(&id, "stopped", std::time::Duration::from_secs(10));
+    ctx.run(&["events", "--stats", &id])
+        .assert_fail()
+        .assert_stderr_contains("is not running");
+}
+
 /// `cpu.max` (v2) or `cpu.cfs_quota_us` (v1) as the quota alone.
 fn cpu_quota(path: &str) -> String {
     if unified() {

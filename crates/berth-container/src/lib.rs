@@ -4,6 +4,7 @@
 pub mod config;
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod freeze;
 pub mod id;
@@ -21,6 +22,7 @@ use std::path::PathBuf;
 
 pub use create::{create, CreateOptions, Created};
 pub use delete::delete;
+pub use events::{stats, watch, Event};
 pub use exec::{exec, ExecOptions, Execed};
 pub use freeze::{pause, processes, resume, update};
 pub use kill::kill;

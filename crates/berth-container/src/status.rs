@@ -46,6 +46,8 @@ pub enum Operation {
     Resume,
     /// `update` of resources.
     Update,
+    /// `events`: statistics of the cgroup.
+    Events,
 }
 
 /// May `op` act on a container in `status`? The refusals are runc's texts.
@@ -68,6 +70,8 @@ pub fn check(status: Status, op: Operation, id: &str) -> Result<(), ContainerErr
         (O::Pause, _) => refuse("container not running".into()),
         (O::Update, S::Stopped) => refuse("container not running".into()),
         (O::Update, _) => Ok(()),
+        (O::Events, S::Stopped) => refuse(format!("container with id {id} is not running")),
+        (O::Events, _) => Ok(()),
         (O::Resume, S::Paused) => Ok(()),
         (O::Resume, _) => refuse("container not paused".into()),
     }

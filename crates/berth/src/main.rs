@@ -113,6 +113,11 @@ fn run(cli: &Cli, command: &Command) -> Result<i32, Failure> {
         Command::Delete { force, id } => {
             commands::lifecycle::delete(&store, id, *force).map(|()| 0)
         }
+        Command::Events {
+            interval,
+            stats,
+            id,
+        } => commands::events::events(&store, id, *interval, *stats).map(|()| 0),
         Command::Pause { id } => Ok(berth_container::pause(&store, id).map(|()| 0)?),
         Command::Resume { id } => Ok(berth_container::resume(&store, id).map(|()| 0)?),
         Command::Ps {

@@ -7,6 +7,7 @@ mod help;
 mod table;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use flags::{Matches, Placement};
 use table::CommandSpec;
@@ -95,6 +96,11 @@ pub enum Command {
     },
     Delete {
         force: bool,
+        id: String,
+    },
+    Events {
+        interval: Duration,
+        stats: bool,
         id: String,
     },
     List {
@@ -308,6 +314,16 @@ fn command(spec: &CommandSpec, m: Matches) -> Result<Command, String> {
             force: m.is_set("force"),
             id: id(),
         },
+        "events" => Command::Events {
+            interval: match m.value("interval") {
+                Some(text) => go_duration(&text).ok_or_else(|| {
+                    format!("invalid value {text:?} for flag -interval: parse error")
+                })?,
+                None => Duration::from_secs(5),
+            },
+            stats: m.is_set("stats"),
+            id: id(),
+        },
         "list" => Command::List {
             format: ListFormat::parse(m.value("format"))?,
             quiet: m.is_set("quiet"),
@@ -391,6 +407,34 @@ fn update_args(m: &Matches) -> Result<UpdateArgs, String> {
         mem_bw_schema: m.value("mem-bw-schema"),
         id: m.positionals[0].clone(),
     })
+}
+
+/// A Go duration (`5s`, `1m30s`, `250ms`, `1.5h`); it must be positive.
+fn go_duration(text: &str) -> Option<Duration> {
+    let mut rest = text;
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .filter(|&n| n > 0)?;
+        let value: f64 = rest[..number_len].parse().ok()?;
+        rest = &rest[number_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let seconds_per_unit = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += value * seconds_per_unit;
+        rest = &rest[unit_len..];
+    }
+    (total > 0.0).then(|| Duration::from_secs_f64(total))
 }
 
 #[cfg(test)]

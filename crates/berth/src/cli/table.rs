@@ -134,6 +134,11 @@ const EXEC_FLAGS: &[FlagSpec] = &[
     valued(&["cgroup"], "sub-cgroup to run in (not supported)"),
 ];
 
+const EVENTS_FLAGS: &[FlagSpec] = &[
+    valued(&["interval"], "time between two statistics (default: 5s)"),
+    flag(&["stats"], "print the statistics once, then exit"),
+];
+
 const KILL_FLAGS: &[FlagSpec] = &[flag(
     &["all", "a"],
     "signal every process in the container's cgroup",
@@ -238,6 +243,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         (1, 2),
     ),
     command("delete", "delete a container", ID, DELETE_FLAGS, (1, 1)),
+    command(
+        "events",
+        "print a container's resource statistics and OOM events as JSON lines",
+        ID,
+        EVENTS_FLAGS,
+        (1, 1),
+    ),
     command(
         "list",
         "list the containers under --root",

@@ -186,3 +186,21 @@ fn every_command_has_help_that_lists_its_flags() {
         assert!(main.contains(spec.name), "{main}");
     }
 }
+
+#[test]
+fn events_interval_is_a_go_duration() {
+    let (_, command) = parse_line("events --interval 1m30s c1");
+    assert!(
+        matches!(command, Command::Events { interval, stats: false, .. } if interval == Duration::from_secs(90))
+    );
+    let (_, command) = parse_line("events --stats c1");
+    assert!(
+        matches!(command, Command::Events { interval, stats: true, .. } if interval == Duration::from_secs(5))
+    );
+    assert_eq!(go_duration("250ms"), Some(Duration::from_millis(250)));
+    assert_eq!(go_duration("1.5s"), Some(Duration::from_millis(1500)));
+    for bad in ["2x", "5", "", "s", "0s", "-1s"] {
+        assert_eq!(go_duration(bad), None, "{bad}");
+    }
+    assert!(usage_error("events --interval 2x c1").contains("-interval"));
+}

@@ -1,5 +1,6 @@
 //! One module per group of subcommands.
 
+pub mod events;
 pub mod exec;
 pub mod features;
 pub mod lifecycle;
