@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use oci_spec::runtime::LinuxResources;
+use berth_spec::LinuxResources;
 
 use crate::{fsutil, Cgroup, Layout};
 

@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{Linux, Process, Spec};
+use berth_spec::{Linux, LinuxNamespaceType, Process, Spec};
+use serde_json::Value;
 
 use crate::ContainerError;
 
@@ -47,10 +48,10 @@ pub fn load_bundle(bundle: &Path) -> Result<Bundle, ContainerError> {
 
 fn resolve_rootfs(dir: &Path, spec: &Spec) -> Result<PathBuf, ContainerError> {
     let root = spec
-        .root()
+        .root
         .as_ref()
         .ok_or_else(|| invalid("root: root must be set"))?;
-    let path = dir.join(root.path());
+    let path = dir.join(&root.path);
     let canonical = path.canonicalize().map_err(|e| {
         invalid(format!(
             "invalid rootfs: stat {}: {}",
@@ -69,14 +70,14 @@ fn resolve_rootfs(dir: &Path, spec: &Spec) -> Result<PathBuf, ContainerError> {
 
 /// Checks of the whole spec.
 pub fn validate(spec: &Spec) -> Result<(), ContainerError> {
-    validate_version(spec.version())?;
+    validate_version(&spec.oci_version)?;
     let process = spec
-        .process()
+        .process
         .as_ref()
         .ok_or_else(|| invalid("process: process must be set"))?;
     validate_process(process)?;
     let linux = spec
-        .linux()
+        .linux
         .as_ref()
         .ok_or_else(|| invalid("linux: linux must be set"))?;
     validate_linux(linux)?;
@@ -99,49 +100,42 @@ fn unsupported(field: &str) -> ContainerError {
 }
 
 pub(crate) fn validate_process(process: &Process) -> Result<(), ContainerError> {
-    let args = process.args().as_deref().unwrap_or_default();
+    let args = &process.args;
     if args.is_empty() || args[0].is_empty() {
         return Err(invalid("process.args: args must not be empty"));
     }
-    if !process.cwd().is_absolute() {
+    if !process.cwd.is_absolute() {
         return Err(invalid(format!(
             "process.cwd: cwd {:?} is not an absolute path",
-            process.cwd()
+            process.cwd
         )));
     }
-    let strings = args.iter().chain(process.env().iter().flatten());
+    let strings = args.iter().chain(&process.env);
     if strings.clone().any(|s| s.contains('\0')) {
         return Err(invalid(
             "process.args/env: strings must not contain NUL bytes",
         ));
     }
-    if process.env().iter().flatten().any(|e| !e.contains('=')) {
+    if process.env.iter().any(|e| !e.contains('=')) {
         return Err(invalid(
             "process.env: every entry must have the form KEY=value",
         ));
     }
+    berth_security::check_capabilities(&process.capabilities)
+        .map_err(|e| invalid(format!("process.capabilities: {e}")))?;
     let checks = [
         (
             "process.apparmorProfile",
-            process
-                .apparmor_profile()
-                .as_ref()
-                .is_some_and(|p| !p.is_empty()),
+            !process.apparmor_profile.is_empty(),
         ),
-        (
-            "process.selinuxLabel",
-            process
-                .selinux_label()
-                .as_ref()
-                .is_some_and(|p| !p.is_empty()),
-        ),
-        ("process.ioPriority", process.io_priority().is_some()),
-        ("process.scheduler", process.scheduler().is_some()),
+        ("process.selinuxLabel", !process.selinux_label.is_empty()),
+        ("process.ioPriority", process.io_priority.is_some()),
+        ("process.scheduler", process.scheduler.is_some()),
         (
             "process.execCPUAffinity",
-            process.exec_cpu_affinity().is_some(),
+            process.exec_cpu_affinity.is_some(),
         ),
-        ("process.consoleSize", process.console_size().is_some()),
+        ("process.consoleSize", process.console_size.is_some()),
     ];
     refuse_present(&checks)
 }
@@ -153,53 +147,44 @@ fn refuse_present(checks: &[(&str, bool)]) -> Result<(), ContainerError> {
     }
 }
 
+/// A raw JSON map field (`timeOffsets`, `netDevices`) that is there and
+/// not empty.
+fn non_empty_map(value: &Option<Value>) -> bool {
+    value
+        .as_ref()
+        .is_some_and(|v| !matches!(v, Value::Object(m) if m.is_empty()))
+}
+
 fn validate_linux(linux: &Linux) -> Result<(), ContainerError> {
     let checks = [
-        (
-            "linux.uidMappings",
-            linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty()),
-        ),
-        (
-            "linux.gidMappings",
-            linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty()),
-        ),
-        ("linux.seccomp", linux.seccomp().is_some()),
-        ("linux.intelRdt", linux.intel_rdt().is_some()),
-        ("linux.personality", linux.personality().is_some()),
-        (
-            "linux.timeOffsets",
-            linux.time_offsets().as_ref().is_some_and(|m| !m.is_empty()),
-        ),
-        ("linux.memoryPolicy", linux.memory_policy().is_some()),
-        (
-            "linux.netDevices",
-            linux.net_devices().as_ref().is_some_and(|m| !m.is_empty()),
-        ),
-        (
-            "linux.mountLabel",
-            linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()),
-        ),
+        ("linux.uidMappings", !linux.uid_mappings.is_empty()),
+        ("linux.gidMappings", !linux.gid_mappings.is_empty()),
+        ("linux.seccomp", linux.seccomp.is_some()),
+        ("linux.intelRdt", linux.intel_rdt.is_some()),
+        ("linux.personality", linux.personality.is_some()),
+        ("linux.timeOffsets", non_empty_map(&linux.time_offsets)),
+        ("linux.memoryPolicy", linux.memory_policy.is_some()),
+        ("linux.netDevices", non_empty_map(&linux.net_devices)),
+        ("linux.mountLabel", !linux.mount_label.is_empty()),
     ];
     refuse_present(&checks)
 }
 
-fn has_namespace(linux: &Linux, kind: oci_spec::runtime::LinuxNamespaceType) -> bool {
+fn has_namespace(linux: &Linux, kind: LinuxNamespaceType) -> bool {
     linux
-        .namespaces()
+        .namespaces
         .iter()
-        .flatten()
-        .any(|ns| ns.typ() == kind && ns.path().is_none())
+        .any(|ns| ns.typ == kind && ns.path.is_none())
 }
 
 fn validate_names(spec: &Spec, linux: &Linux) -> Result<(), ContainerError> {
-    use oci_spec::runtime::LinuxNamespaceType as T;
-    let own_uts = has_namespace(linux, T::Uts);
-    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !own_uts {
+    let own_uts = has_namespace(linux, LinuxNamespaceType::Uts);
+    if spec.hostname.as_ref().is_some_and(|h| !h.is_empty()) && !own_uts {
         return Err(invalid(
             "hostname: unable to set hostname without a private UTS namespace",
         ));
     }
-    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !own_uts {
+    if spec.domainname.as_ref().is_some_and(|h| !h.is_empty()) && !own_uts {
         return Err(invalid(
             "domainname: unable to set domainname without a private UTS namespace",
         ));
@@ -230,6 +215,19 @@ mod tests {
     }
 
     #[test]
+    fn empty_values_of_unsupported_fields_are_not_refused() {
+        spec_with(|v| {
+            v["process"]["apparmorProfile"] = "".into();
+            v["linux"]["timeOffsets"] = serde_json::json!({});
+            v["linux"]["netDevices"] = serde_json::json!({});
+            v["linux"]["uidMappings"] = serde_json::json!([]);
+            v["linux"]["mountLabel"] = "".into();
+            v["linux"]["seccomp"] = serde_json::Value::Null;
+        })
+        .unwrap();
+    }
+
+    #[test]
     fn refusals_name_the_field() {
         type Patch = Box<dyn FnOnce(&mut serde_json::Value)>;
         let cases: Vec<(Patch, &str)> = vec![
@@ -247,6 +245,32 @@ mod tests {
                     v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"})
                 }),
                 "linux.seccomp",
+            ),
+            (
+                Box::new(|v| {
+                    v["process"]["capabilities"] =
+                        serde_json::json!({"bounding": ["CAP_KILL"], "ambient": ["CAP_BOGUS"]})
+                }),
+                "process.capabilities: capability CAP_BOGUS is not known",
+            ),
+            (
+                Box::new(|v| {
+                    v["process"]["scheduler"] = serde_json::json!({"policy": "SCHED_FIFO"})
+                }),
+                "process.scheduler",
+            ),
+            (
+                Box::new(|v| {
+                    v["linux"]["timeOffsets"] = serde_json::json!({"boottime": {"secs": 1}})
+                }),
+                "linux.timeOffsets",
+            ),
+            (
+                Box::new(|v| {
+                    v["linux"]["uidMappings"] =
+                        serde_json::json!([{"containerID": 0, "hostID": 1, "size": 1}])
+                }),
+                "linux.uidMappings",
             ),
             (
                 Box::new(|v| v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}])),

@@ -9,8 +9,8 @@ use std::time::SystemTime;
 use berth_cgroups::Cgroup;
 use berth_process::{ContainerSetup, InitConfig, Namespaces};
 use berth_rootfs::{CgroupMountSource, RootfsPlan};
+use berth_spec::{Linux, LinuxResources, Process};
 use nix::sys::stat::Mode;
-use oci_spec::runtime::LinuxResources;
 
 use crate::config::{load_bundle, Bundle};
 use crate::id::validate_id;
@@ -67,17 +67,10 @@ impl Drop for Undo<'_> {
 pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, ContainerError> {
     validate_id(opts.id)?;
     let bundle = load_bundle(opts.bundle)?;
-    let terminal = process(&bundle).terminal().unwrap_or(false);
+    let terminal = process(&bundle).terminal;
     let console = connect_console(terminal, opts.console_socket, opts.foreground)?;
-    let namespaces =
-        Namespaces::from_spec(linux(&bundle).namespaces().as_deref().unwrap_or_default())?;
-    let cgroup = Cgroup::plan(
-        linux(&bundle)
-            .cgroups_path()
-            .as_ref()
-            .and_then(|p| p.to_str()),
-        opts.id,
-    )?;
+    let namespaces = Namespaces::from_spec(&linux(&bundle).namespaces)?;
+    let cgroup = Cgroup::plan(Some(linux(&bundle).cgroups_path.as_str()), opts.id)?;
     let dir = store.create(opts.id)?;
     let mut undo = Undo {
         dir: Some(dir),
@@ -98,9 +91,9 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         bundle: bundle.dir.clone(),
         rootfs: bundle.rootfs.clone(),
         created: rfc3339_nano(SystemTime::now()),
-        annotations: bundle.spec.annotations().clone(),
+        annotations: bundle.spec.annotations.clone(),
         cgroup: cgroup.clone(),
-        hooks: bundle.spec.hooks().clone(),
+        hooks: bundle.spec.hooks.clone(),
     };
     let saved = dir
         .save(&state)
@@ -118,12 +111,12 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     })
 }
 
-fn process(bundle: &Bundle) -> &oci_spec::runtime::Process {
-    bundle.spec.process().as_ref().expect("validated")
+fn process(bundle: &Bundle) -> &Process {
+    bundle.spec.process.as_ref().expect("validated")
 }
 
-fn linux(bundle: &Bundle) -> &oci_spec::runtime::Linux {
-    bundle.spec.linux().as_ref().expect("validated")
+fn linux(bundle: &Bundle) -> &Linux {
+    bundle.spec.linux.as_ref().expect("validated")
 }
 
 /// The console socket, checked against `process.terminal` as runc does.
@@ -155,13 +148,9 @@ pub(crate) fn connect_console(
 
 /// `linux.resources` as enforced: the device rules get runc's default
 /// allow list appended (null, zero, tty, ptmx, pts...), as runc does.
-fn effective_resources(linux: &oci_spec::runtime::Linux) -> LinuxResources {
-    let mut resources = linux.resources().clone().unwrap_or_default();
-    let rules = berth_cgroups::runc_device_rules(
-        resources.devices().as_deref().unwrap_or_default(),
-        linux.devices().as_deref().unwrap_or_default(),
-    );
-    resources.set_devices(Some(rules));
+fn effective_resources(linux: &Linux) -> LinuxResources {
+    let mut resources = linux.resources.clone().unwrap_or_default();
+    resources.devices = berth_cgroups::runc_device_rules(&resources.devices, &linux.devices);
     resources
 }
 
@@ -191,20 +180,16 @@ fn rootfs_plan(
             hierarchies: cgroup.v1_mount_sources(),
         },
     };
-    let mut mounts = bundle.spec.mounts().clone().unwrap_or_default();
+    let mut mounts = bundle.spec.mounts.clone();
     berth_rootfs::absolutize_bind_sources(&mut mounts, &bundle.dir);
     RootfsPlan {
         rootfs: bundle.rootfs.clone(),
-        readonly: bundle
-            .spec
-            .root()
-            .as_ref()
-            .is_some_and(|r| r.readonly().unwrap_or(false)),
+        readonly: bundle.spec.root.as_ref().is_some_and(|r| r.readonly),
         mounts,
-        rootfs_propagation: linux.rootfs_propagation().clone(),
-        devices: linux.devices().clone().unwrap_or_default(),
-        masked_paths: linux.masked_paths().clone().unwrap_or_default(),
-        readonly_paths: linux.readonly_paths().clone().unwrap_or_default(),
+        rootfs_propagation: linux.rootfs_propagation.clone(),
+        devices: linux.devices.clone(),
+        masked_paths: linux.masked_paths.clone(),
+        readonly_paths: linux.readonly_paths.clone(),
         no_pivot: opts.no_pivot,
         cgroup: cgroup_source,
     }
@@ -233,12 +218,12 @@ fn init_config(
     cfg.setup = Some(ContainerSetup {
         rootfs,
         fifo_path,
-        hostname: bundle.spec.hostname().clone().filter(|_| own_uts),
-        domainname: bundle.spec.domainname().clone().filter(|_| own_uts),
-        sysctl: linux.sysctl().clone().unwrap_or_default(),
-        oom_score_adj: process(bundle).oom_score_adj(),
+        hostname: bundle.spec.hostname.clone().filter(|_| own_uts),
+        domainname: bundle.spec.domainname.clone().filter(|_| own_uts),
+        sysctl: linux.sysctl.clone(),
+        oom_score_adj: process(bundle).oom_score_adj,
         new_session_keyring: (!opts.no_new_keyring).then(|| opts.id.to_string()),
-        hooks: bundle.spec.hooks().clone().unwrap_or_default(),
+        hooks: bundle.spec.hooks.clone().unwrap_or_default(),
         hook_state: creating_state(bundle, opts.id),
         bundle: bundle.dir.clone(),
     });
@@ -252,7 +237,7 @@ fn creating_state(bundle: &Bundle, id: &str) -> serde_json::Value {
         Status::Creating,
         0,
         &bundle.dir,
-        bundle.spec.annotations().as_ref(),
+        bundle.spec.annotations.as_ref(),
     );
     serde_json::to_value(view).unwrap_or_default()
 }

@@ -6,7 +6,7 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use berth_process::{InitConfig, Namespaces};
-use oci_spec::runtime::Process;
+use berth_spec::Process;
 
 use crate::config::validate_process;
 use crate::create::{connect_console, write_pid_file};
@@ -53,7 +53,7 @@ pub fn exec(store: &Store, opts: &ExecOptions<'_>) -> Result<Execed, ContainerEr
     let loaded = load(store, opts.id, false)?;
     check_status(loaded.status, opts.ignore_paused)?;
     validate_process(&opts.process)?;
-    let terminal = opts.process.terminal().unwrap_or(false);
+    let terminal = opts.process.terminal;
     let console = connect_console(terminal, opts.console_socket, opts.foreground)?;
     let namespaces = Namespaces::of_process(loaded.state.pid);
     let cfg = InitConfig::for_process(

@@ -29,7 +29,7 @@ pub fn processes(store: &Store, id: &str) -> Result<Vec<i32>, ContainerError> {
 pub fn update(
     store: &Store,
     id: &str,
-    resources: &oci_spec::runtime::LinuxResources,
+    resources: &berth_spec::LinuxResources,
 ) -> Result<(), ContainerError> {
     let loaded = load(store, id, true)?;
     check(loaded.status, Operation::Update, id)?;

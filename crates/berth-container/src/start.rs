@@ -52,7 +52,7 @@ pub fn start(store: &Store, id: &str) -> Result<Vec<String>, ContainerError> {
     })?;
     Ok(loaded
         .state
-        .run_hooks_as_warnings("poststart", |h| h.poststart(), Status::Running))
+        .run_hooks_as_warnings("poststart", |h| &h.poststart, Status::Running))
 }
 
 /// Read init's byte; false when nothing is there yet.

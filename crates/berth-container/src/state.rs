@@ -29,7 +29,7 @@ pub struct ContainerState {
     /// The config's hooks: poststart and poststop run from `start` and
     /// `delete`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hooks: Option<oci_spec::runtime::Hooks>,
+    pub hooks: Option<berth_spec::Hooks>,
 }
 
 /// The JSON `state` prints (runc's fields and order).
@@ -118,7 +118,7 @@ impl ContainerState {
     pub fn run_hooks_as_warnings(
         &self,
         kind: &'static str,
-        pick: impl Fn(&oci_spec::runtime::Hooks) -> &Option<Vec<oci_spec::runtime::Hook>>,
+        pick: impl Fn(&berth_spec::Hooks) -> &Option<Vec<berth_spec::Hook>>,
         status: Status,
     ) -> Vec<String> {
         let Some(list) = self.hooks.as_ref().and_then(|h| pick(h).as_ref()) else {

@@ -10,8 +10,8 @@ use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use berth_spec::Hook;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use oci_spec::runtime::Hook;
 
 /// A hook that failed: its kind, position and what happened, in runc's
 /// words ("exit status 3, stdout: ..., stderr: ...").
@@ -52,12 +52,12 @@ pub fn with_status(state: &str, status: &str) -> String {
 }
 
 fn command(hook: &Hook, cwd: Option<&Path>) -> Command {
-    let mut cmd = Command::new(hook.path());
-    if let Some((argv0, rest)) = hook.args().as_deref().unwrap_or_default().split_first() {
+    let mut cmd = Command::new(&hook.path);
+    if let Some((argv0, rest)) = hook.args.as_deref().unwrap_or_default().split_first() {
         cmd.arg0(argv0).args(rest);
     }
     cmd.env_clear();
-    for entry in hook.env().iter().flatten() {
+    for entry in hook.env.iter().flatten() {
         let (key, value) = entry.split_once('=').unwrap_or((entry, ""));
         cmd.env(key, value);
     }
@@ -74,7 +74,7 @@ fn run_one(hook: &Hook, state: &str, cwd: Option<&Path>) -> Result<(), String> {
     let mut child = command(hook, cwd).spawn().map_err(|e| {
         format!(
             "fork/exec {}: {}",
-            hook.path().display(),
+            hook.path.display(),
             crate::errors::go_strerror_of(&e)
         )
     })?;
@@ -83,7 +83,7 @@ fn run_one(hook: &Hook, state: &str, cwd: Option<&Path>) -> Result<(), String> {
         let _ = stdin.write_all(state.as_bytes());
     }
     let deadline = hook
-        .timeout()
+        .timeout
         .filter(|t| *t > 0)
         .map(|t| (t, Instant::now() + Duration::from_secs(t as u64)));
     let (stdout, stderr, status) = collect(&mut child, deadline.map(|(_, d)| d));

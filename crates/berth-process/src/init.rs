@@ -175,11 +175,7 @@ fn container_creation_hooks(setup: &ContainerSetup, chan: &SyncChannel) -> Step<
             got,
         }),
     })?;
-    let hooks = setup
-        .hooks
-        .create_container()
-        .as_deref()
-        .unwrap_or_default();
+    let hooks = setup.hooks.create_container.as_deref().unwrap_or_default();
     step("hooks", || {
         run_hooks("createContainer", hooks, &state, Some(&setup.bundle))
     })?;
@@ -192,7 +188,7 @@ fn start_container_hooks(cfg: &InitConfig, state: Option<&str>) -> Step<()> {
         return Ok(());
     };
     let state = crate::hooks::with_status(state, "created");
-    let hooks = setup.hooks.start_container().as_deref().unwrap_or_default();
+    let hooks = setup.hooks.start_container.as_deref().unwrap_or_default();
     step("hooks", || run_hooks("startContainer", hooks, &state, None))
 }
 
@@ -237,7 +233,7 @@ fn apply_process_settings(cfg: &InitConfig) -> Step<()> {
     let cwd_before = std::env::set_current_dir(&cfg.cwd);
     step("set user", || berth_security::switch_user(&cfg.user))?;
     umask(Mode::from_bits_truncate(
-        cfg.user.umask().unwrap_or(0o022) as _
+        cfg.user.umask.unwrap_or(0o022) as _
     ));
     if cwd_before.is_err() {
         // The user may lack access that root had, or the reverse.
@@ -308,7 +304,7 @@ fn environment(cfg: &InitConfig) -> Vec<String> {
     let mut env = cfg.env.clone();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         let home =
-            home_of(Path::new("/etc/passwd"), cfg.user.uid()).unwrap_or_else(|| PathBuf::from("/"));
+            home_of(Path::new("/etc/passwd"), cfg.user.uid).unwrap_or_else(|| PathBuf::from("/"));
         env.push(format!("HOME={}", home.display()));
     }
     env

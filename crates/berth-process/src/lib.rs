@@ -21,7 +21,7 @@ pub use namespaces::Namespaces;
 pub use spawn::{kill_and_reap, spawn_init, Spawned};
 pub use sync::InitFailure;
 
-use oci_spec::runtime::{LinuxCapabilities, PosixRlimit, Process, User};
+use berth_spec::{Hooks, LinuxCapabilities, PosixRlimit, Process, User};
 
 /// Everything the new process needs, computed by the runtime before the
 /// clone (the child inherits it as a copy of the parent's memory). `create`
@@ -60,31 +60,17 @@ impl InitConfig {
             namespaces,
             cgroup,
             setup: None,
-            terminal: process.terminal().unwrap_or(false),
-            rlimits: process.rlimits().clone().unwrap_or_default(),
-            capabilities: process
-                .capabilities()
-                .clone()
-                .unwrap_or_else(no_capabilities),
-            no_new_privileges: process.no_new_privileges().unwrap_or(false),
-            user: process.user().clone(),
-            cwd: process.cwd().clone(),
-            args: process.args().clone().unwrap_or_default(),
-            env: process.env().clone().unwrap_or_default(),
+            terminal: process.terminal,
+            rlimits: process.rlimits.clone(),
+            capabilities: process.capabilities.clone(),
+            no_new_privileges: process.no_new_privileges,
+            user: process.user.clone(),
+            cwd: process.cwd.clone(),
+            args: process.args.clone(),
+            env: process.env.clone(),
             extra_fds,
         }
     }
-}
-
-/// Every capability set empty.
-fn no_capabilities() -> LinuxCapabilities {
-    let mut caps = LinuxCapabilities::default();
-    caps.set_bounding(Some(Default::default()))
-        .set_effective(Some(Default::default()))
-        .set_inheritable(Some(Default::default()))
-        .set_permitted(Some(Default::default()))
-        .set_ambient(Some(Default::default()));
-    caps
 }
 
 /// What only a container's init does: its rootfs, names, sysctls, keyring,
@@ -100,8 +86,8 @@ pub struct ContainerSetup {
     pub oom_score_adj: Option<i32>,
     /// Join a new session keyring of this name (unless `--no-new-keyring`).
     pub new_session_keyring: Option<String>,
-    /// The config's hooks (empty lists when none).
-    pub hooks: oci_spec::runtime::Hooks,
+    /// The config's hooks (no lists when none).
+    pub hooks: Hooks,
     /// The state hooks get, without `pid` (the runtime adds it).
     pub hook_state: serde_json::Value,
     /// The bundle: the working directory of the runtime's hooks.
@@ -112,12 +98,11 @@ impl ContainerSetup {
     /// Does init have to stop for hooks (any hook before the user's
     /// program)?
     pub fn wants_hooks(&self) -> bool {
-        #[allow(deprecated)]
         let lists = [
-            self.hooks.prestart(),
-            self.hooks.create_runtime(),
-            self.hooks.create_container(),
-            self.hooks.start_container(),
+            &self.hooks.prestart,
+            &self.hooks.create_runtime,
+            &self.hooks.create_container,
+            &self.hooks.start_container,
         ];
         lists
             .iter()

@@ -5,8 +5,8 @@ use std::fs::File;
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 
+use berth_spec::{LinuxNamespace, LinuxNamespaceType};
 use nix::sched::{setns, CloneFlags};
-use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
 
 use crate::ProcessError;
 
@@ -21,21 +21,6 @@ pub struct Namespaces {
     pub join_pid: Option<PathBuf>,
     /// Other existing namespaces init joins, in spec order.
     pub join: Vec<(CloneFlags, PathBuf)>,
-}
-
-/// The spec's name for a namespace type (the config field's value).
-pub fn type_name(kind: LinuxNamespaceType) -> &'static str {
-    use LinuxNamespaceType as T;
-    match kind {
-        T::Pid => "pid",
-        T::Network => "network",
-        T::Mount => "mount",
-        T::Ipc => "ipc",
-        T::Uts => "uts",
-        T::User => "user",
-        T::Cgroup => "cgroup",
-        T::Time => "time",
-    }
 }
 
 fn flag_of(kind: LinuxNamespaceType) -> CloneFlags {
@@ -70,22 +55,22 @@ impl Namespaces {
         let mut plan = Namespaces::default();
         let mut seen = CloneFlags::empty();
         for ns in list {
-            let kind = ns.typ();
+            let kind = ns.typ;
             let flag = flag_of(kind);
             if seen.contains(flag) {
                 return Err(ProcessError::Config(format!(
                     "linux.namespaces: namespace type {} is listed twice",
-                    type_name(kind)
+                    kind.as_str()
                 )));
             }
             seen |= flag;
             if matches!(kind, LinuxNamespaceType::User | LinuxNamespaceType::Time) {
                 return Err(ProcessError::Config(format!(
                     "linux.namespaces: {} namespaces are not supported by berth yet",
-                    type_name(kind)
+                    kind.as_str()
                 )));
             }
-            match (ns.path(), kind) {
+            match (&ns.path, kind) {
                 (Some(path), LinuxNamespaceType::Pid) => plan.join_pid = Some(path.clone()),
                 (Some(path), _) => plan.join.push((flag, path.clone())),
                 (None, LinuxNamespaceType::Cgroup) => plan.new_cgroupns = true,

@@ -159,15 +159,9 @@ fn run_runtime_hooks(setup: &ContainerSetup, pid: i32) -> Result<String, Process
     let mut state = setup.hook_state.clone();
     state["pid"] = pid.into();
     let state = state.to_string();
-    #[allow(deprecated)]
-    let prestart = setup.hooks.prestart();
-    run_hooks(
-        "prestart",
-        prestart.as_deref().unwrap_or_default(),
-        &state,
-        Some(&setup.bundle),
-    )?;
-    let create_runtime = setup.hooks.create_runtime().as_deref().unwrap_or_default();
+    let prestart = setup.hooks.prestart.as_deref().unwrap_or_default();
+    run_hooks("prestart", prestart, &state, Some(&setup.bundle))?;
+    let create_runtime = setup.hooks.create_runtime.as_deref().unwrap_or_default();
     run_hooks("createRuntime", create_runtime, &state, Some(&setup.bundle))?;
     Ok(state)
 }

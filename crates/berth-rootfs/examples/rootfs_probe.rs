@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use berth_rootfs::{enter_rootfs, finish_rootfs, prepare_rootfs, CgroupMountSource, RootfsPlan};
+use berth_spec::Spec;
 use nix::sched::{unshare, CloneFlags};
-use oci_spec::runtime::Spec;
 
 fn v1_hierarchies() -> Vec<(String, PathBuf)> {
     let cgroups = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
@@ -52,24 +52,25 @@ fn main() {
         .iter()
         .position(|a| a == "--")
         .map(|i| args[i + 1..].to_vec());
-    let spec = Spec::load(bundle.join("config.json")).expect("config.json");
-    let root = spec.root().as_ref().expect("root");
-    let rootfs = std::fs::canonicalize(bundle.join(root.path())).expect("rootfs");
-    let linux = spec.linux().clone().unwrap_or_default();
+    let text = std::fs::read(bundle.join("config.json")).expect("config.json");
+    let spec: Spec = serde_json::from_slice(&text).expect("config.json");
+    let root = spec.root.as_ref().expect("root");
+    let rootfs = std::fs::canonicalize(bundle.join(&root.path)).expect("rootfs");
+    let linux = spec.linux.clone().unwrap_or_default();
     let plan = RootfsPlan {
         rootfs,
-        readonly: root.readonly().unwrap_or(false),
-        mounts: spec.mounts().clone().unwrap_or_default(),
-        rootfs_propagation: linux.rootfs_propagation().clone(),
-        devices: linux.devices().clone().unwrap_or_default(),
-        masked_paths: linux.masked_paths().clone().unwrap_or_default(),
-        readonly_paths: linux.readonly_paths().clone().unwrap_or_default(),
+        readonly: root.readonly,
+        mounts: spec.mounts.clone(),
+        rootfs_propagation: linux.rootfs_propagation,
+        devices: linux.devices,
+        masked_paths: linux.masked_paths,
+        readonly_paths: linux.readonly_paths,
         no_pivot,
         cgroup: CgroupMountSource::V1 {
             hierarchies: v1_hierarchies(),
         },
     };
-    let argv = cmd.unwrap_or_else(|| spec.process().as_ref().unwrap().args().clone().unwrap());
+    let argv = cmd.unwrap_or_else(|| spec.process.as_ref().unwrap().args.clone());
     std::env::set_current_dir(&bundle).unwrap();
     if std::env::var_os("ROOTFS_PROBE_CHILD").is_none() {
         // The next child is pid 1 of a new pid namespace and shares the new

@@ -5,11 +5,11 @@ use std::ffi::OsStr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+use berth_spec::{LinuxDevice, LinuxDeviceType};
 use nix::errno::Errno;
 use nix::fcntl::{openat, AtFlags, OFlag};
 use nix::sys::stat::{fstatat, makedev, mknodat, umask, Mode, SFlag};
 use nix::unistd::{fchownat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
-use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 
 use crate::error::RootfsError;
 use crate::mountops;
@@ -50,14 +50,14 @@ impl DeviceNode {
 
     /// Converts a `linux.devices` entry.
     pub fn from_spec(d: &LinuxDevice) -> Result<DeviceNode, RootfsError> {
-        let kind = match d.typ() {
-            LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
-            LinuxDeviceType::B => SFlag::S_IFBLK,
-            LinuxDeviceType::P => SFlag::S_IFIFO,
-            LinuxDeviceType::A => {
+        let kind = match d.typ {
+            LinuxDeviceType::Char | LinuxDeviceType::Unbuffered => SFlag::S_IFCHR,
+            LinuxDeviceType::Block => SFlag::S_IFBLK,
+            LinuxDeviceType::Fifo => SFlag::S_IFIFO,
+            LinuxDeviceType::All => {
                 return Err(RootfsError::InvalidDeviceType {
-                    kind: d.typ().as_str().to_string(),
-                    path: d.path().clone(),
+                    kind: d.typ.as_str().to_string(),
+                    path: d.path.clone(),
                 })
             }
         };
@@ -69,13 +69,13 @@ impl DeviceNode {
             })
         };
         Ok(DeviceNode {
-            path: path::clean(d.path()),
+            path: path::clean(&d.path),
             kind,
-            major: number(d.major(), "linux.devices[].major")?,
-            minor: number(d.minor(), "linux.devices[].minor")?,
-            mode: d.file_mode().unwrap_or(0o666) & 0o7777,
-            uid: d.uid().unwrap_or(0),
-            gid: d.gid().unwrap_or(0),
+            major: number(d.major, "linux.devices[].major")?,
+            minor: number(d.minor, "linux.devices[].minor")?,
+            mode: d.file_mode.unwrap_or(0o666) & 0o7777,
+            uid: d.uid.unwrap_or(0),
+            gid: d.gid.unwrap_or(0),
         })
     }
 

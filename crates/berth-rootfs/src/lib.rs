@@ -49,11 +49,11 @@ pub struct RootfsPlan {
     /// root.readonly.
     pub readonly: bool,
     /// Spec mounts, in order.
-    pub mounts: Vec<oci_spec::runtime::Mount>,
-    /// linux.rootfsPropagation.
-    pub rootfs_propagation: Option<String>,
+    pub mounts: Vec<berth_spec::Mount>,
+    /// linux.rootfsPropagation; empty: the default (rslave).
+    pub rootfs_propagation: String,
     /// linux.devices.
-    pub devices: Vec<oci_spec::runtime::LinuxDevice>,
+    pub devices: Vec<berth_spec::LinuxDevice>,
     /// linux.maskedPaths.
     pub masked_paths: Vec<String>,
     /// linux.readonlyPaths.
@@ -85,11 +85,12 @@ pub enum CgroupMountSource {
 }
 
 impl RootfsPlan {
-    /// linux.rootfsPropagation as flags; None when unset or empty.
+    /// linux.rootfsPropagation as flags; None when unset (empty).
     pub fn root_propagation(&self) -> Result<Option<MsFlags>, RootfsError> {
-        let Some(value) = self.rootfs_propagation.as_deref().filter(|v| !v.is_empty()) else {
+        let value = self.rootfs_propagation.as_str();
+        if value.is_empty() {
             return Ok(None);
-        };
+        }
         let flags = options::propagation_flags(value).ok_or_else(|| RootfsError::InvalidValue {
             field: "linux.rootfsPropagation",
             value: value.to_string(),
@@ -120,14 +121,11 @@ impl RootfsPlan {
 /// as runc does (the spec says they are relative to the bundle). Call it on
 /// `RootfsPlan::mounts` when the init's working directory is not the
 /// bundle.
-pub fn absolutize_bind_sources(mounts: &mut [oci_spec::runtime::Mount], bundle: &Path) {
+pub fn absolutize_bind_sources(mounts: &mut [berth_spec::Mount], bundle: &Path) {
     for m in mounts.iter_mut() {
         let is_bind = SpecMount::new(m).is_ok_and(|s| s.kind == mounts::MountKind::Bind);
-        match m.source().clone() {
-            Some(source) if is_bind && source.is_relative() => {
-                m.set_source(Some(bundle.join(source)));
-            }
-            _ => {}
+        if let Some(source) = m.source.as_mut().filter(|s| is_bind && s.is_relative()) {
+            *source = bundle.join(&source);
         }
     }
 }
@@ -331,7 +329,7 @@ pub fn finish_rootfs(plan: &RootfsPlan) -> Result<(), RootfsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oci_spec::runtime::Mount;
+    use berth_spec::Mount;
 
     fn mount(json: &str) -> Mount {
         serde_json::from_str(json).unwrap()
@@ -348,7 +346,7 @@ mod tests {
             mount(r#"{"destination":"/d","type":"tmpfs","source":"tmpfs"}"#),
         ];
         absolutize_bind_sources(&mut mounts, Path::new("/bundles/x"));
-        let sources: Vec<_> = mounts.iter().map(|m| m.source().clone().unwrap()).collect();
+        let sources: Vec<_> = mounts.iter().map(|m| m.source.clone().unwrap()).collect();
         assert_eq!(
             sources,
             ["/bundles/x/data", "/bundles/x/sub/file", "/abs", "tmpfs"].map(PathBuf::from)
@@ -360,7 +358,7 @@ mod tests {
             rootfs: PathBuf::from("/r"),
             readonly: false,
             mounts: Vec::new(),
-            rootfs_propagation: propagation.map(str::to_string),
+            rootfs_propagation: propagation.unwrap_or_default().to_string(),
             devices: Vec::new(),
             masked_paths: Vec::new(),
             readonly_paths: Vec::new(),

@@ -4,13 +4,13 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use berth_spec::Mount;
 use nix::errno::Errno;
 use nix::fcntl::openat;
 use nix::fcntl::OFlag;
 use nix::mount::MsFlags;
 use nix::sys::stat::{fchmod, fstat, mkdirat, Mode, SFlag};
 use nix::sys::statfs::{fstatfs, PROC_SUPER_MAGIC};
-use oci_spec::runtime::Mount;
 
 use crate::copyup;
 use crate::error::RootfsError;
@@ -51,18 +51,18 @@ pub struct SpecMount<'a> {
 impl<'a> SpecMount<'a> {
     /// Parses a spec mount, refusing fields berth does not implement.
     pub fn new(spec: &'a Mount) -> Result<SpecMount<'a>, RootfsError> {
-        let dest = path::clean(spec.destination());
-        let options = MountOptions::parse(spec.options().as_deref().unwrap_or_default());
+        let dest = path::clean(&spec.destination);
+        let options = MountOptions::parse(&spec.options);
         reject_idmap(spec, &options, &dest)?;
         // A "bind" type without a bind option is a plain (non-recursive)
         // bind, as crun treats it.
-        let kind = if options.is_bind() || spec.typ().as_deref() == Some("bind") {
+        let kind = if options.is_bind() || spec.typ == "bind" {
             MountKind::Bind
         } else {
-            match spec.typ().as_deref() {
-                Some("proc") | Some("sysfs") => MountKind::ProcOrSys,
-                Some("tmpfs") => MountKind::Tmpfs,
-                Some("cgroup") => MountKind::Cgroup,
+            match spec.typ.as_str() {
+                "proc" | "sysfs" => MountKind::ProcOrSys,
+                "tmpfs" => MountKind::Tmpfs,
+                "cgroup" => MountKind::Cgroup,
                 _ => MountKind::Other,
             }
         };
@@ -75,12 +75,12 @@ impl<'a> SpecMount<'a> {
     }
 
     pub(crate) fn fstype(&self) -> &str {
-        self.spec.typ().as_deref().unwrap_or_default()
+        &self.spec.typ
     }
 
     /// The source string: the spec's, or the type when absent.
     pub(crate) fn source_string(&self) -> String {
-        match self.spec.source() {
+        match &self.spec.source {
             Some(s) => s.to_string_lossy().into_owned(),
             None => self.fstype().to_string(),
         }
@@ -116,16 +116,16 @@ impl<'a> SpecMount<'a> {
     pub(crate) fn wrap(&self, cause: RootfsError) -> RootfsError {
         RootfsError::SpecMount {
             source_spec: self.source_string(),
-            dest: self.spec.destination().clone(),
+            dest: self.spec.destination.clone(),
             cause: Box::new(cause),
         }
     }
 }
 
 fn reject_idmap(spec: &Mount, options: &MountOptions, dest: &Path) -> Result<(), RootfsError> {
-    let field = if spec.uid_mappings().is_some() {
+    let field = if spec.uid_mappings.is_some() {
         Some("mounts[].uidMappings (idmapped mounts)".to_string())
-    } else if spec.gid_mappings().is_some() {
+    } else if spec.gid_mappings.is_some() {
         Some("mounts[].gidMappings (idmapped mounts)".to_string())
     } else {
         options
@@ -216,7 +216,7 @@ pub(crate) fn is_dir(fd: BorrowedFd<'_>) -> Result<bool, Errno> {
 }
 
 pub(crate) fn mount_bind(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> {
-    let source = m.spec.source().clone().ok_or(RootfsError::InvalidValue {
+    let source = m.spec.source.clone().ok_or(RootfsError::InvalidValue {
         field: "mounts[].source",
         value: String::new(),
         reason: "a bind mount needs a source",

@@ -5,10 +5,10 @@
 //! `drop_bounding_set` → `set_rlimits` → `switch_user` → `apply_capabilities`
 //! → `set_no_new_privs`, then `execve`.
 
+use berth_spec::{LinuxCapabilities, PosixRlimit, PosixRlimitType, User};
 use caps::{CapSet, Capability as Cap, CapsHashSet};
 use nix::sys::resource::{setrlimit, Resource};
 use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
-use oci_spec::runtime::{Capabilities, LinuxCapabilities, PosixRlimit, PosixRlimitType, User};
 
 /// A failed privilege step, naming the config field and keeping the cause.
 #[derive(Debug, thiserror::Error)]
@@ -37,23 +37,33 @@ pub enum SecurityError {
 
 type Result<T> = std::result::Result<T, SecurityError>;
 
-/// Translate a spec capability set into the kernel's.
-fn to_caps(set: Option<&Capabilities>) -> Result<CapsHashSet> {
-    set.into_iter()
-        .flatten()
-        .map(|c| {
-            let name = format!("CAP_{c}");
-            name.parse::<Cap>()
-                .map_err(|_| SecurityError::UnknownCapability { name })
+/// The kernel's capability for a spec name (`CAP_KILL`).
+fn to_cap(name: &str) -> Result<Cap> {
+    name.parse::<Cap>()
+        .map_err(|_| SecurityError::UnknownCapability {
+            name: name.to_string(),
         })
-        .collect()
+}
+
+/// Translate a spec capability set into the kernel's.
+fn to_caps(set: &[String]) -> Result<CapsHashSet> {
+    set.iter().map(|name| to_cap(name)).collect()
+}
+
+/// Check that every name in the five sets is a capability this runtime
+/// knows, so a config can be refused before anything is set up.
+pub fn check_capabilities(caps: &LinuxCapabilities) -> Result<()> {
+    caps.sets()
+        .iter()
+        .flat_map(|(_, set)| set.iter())
+        .try_for_each(|name| to_cap(name).map(drop))
 }
 
 /// Remove from the bounding set every capability the config does not list
 /// in `process.capabilities.bounding`. Needs CAP_SETPCAP, so it runs before
 /// the user switch.
 pub fn drop_bounding_set(caps: &LinuxCapabilities) -> Result<()> {
-    let keep = to_caps(caps.bounding().as_ref())?;
+    let keep = to_caps(&caps.bounding)?;
     for cap in caps::all() {
         if !keep.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
             caps::drop(None, CapSet::Bounding, cap).map_err(|source| {
@@ -71,10 +81,10 @@ pub fn drop_bounding_set(caps: &LinuxCapabilities) -> Result<()> {
 /// then raise the ambient ones. An ambient capability the kernel refuses
 /// (it must be permitted and inheritable) is skipped, as runc does.
 pub fn apply_capabilities(caps: &LinuxCapabilities) -> Result<()> {
-    let effective = to_caps(caps.effective().as_ref())?;
-    let permitted = to_caps(caps.permitted().as_ref())?;
-    let inheritable = to_caps(caps.inheritable().as_ref())?;
-    let ambient = to_caps(caps.ambient().as_ref())?;
+    let effective = to_caps(&caps.effective)?;
+    let permitted = to_caps(&caps.permitted)?;
+    let inheritable = to_caps(&caps.inheritable)?;
+    let ambient = to_caps(&caps.ambient)?;
     // Lower effective first (it must stay within permitted), then
     // inheritable, then permitted; effective ⊄ permitted fails as in runc.
     set_caps(CapSet::Effective, "effective", &effective)?;
@@ -98,22 +108,22 @@ fn set_caps(set: CapSet, name: &'static str, value: &CapsHashSet) -> Result<()> 
 fn resource_of(kind: PosixRlimitType) -> Resource {
     use PosixRlimitType as T;
     match kind {
-        T::RlimitCpu => Resource::RLIMIT_CPU,
-        T::RlimitFsize => Resource::RLIMIT_FSIZE,
-        T::RlimitData => Resource::RLIMIT_DATA,
-        T::RlimitStack => Resource::RLIMIT_STACK,
-        T::RlimitCore => Resource::RLIMIT_CORE,
-        T::RlimitRss => Resource::RLIMIT_RSS,
-        T::RlimitNproc => Resource::RLIMIT_NPROC,
-        T::RlimitNofile => Resource::RLIMIT_NOFILE,
-        T::RlimitMemlock => Resource::RLIMIT_MEMLOCK,
-        T::RlimitAs => Resource::RLIMIT_AS,
-        T::RlimitLocks => Resource::RLIMIT_LOCKS,
-        T::RlimitSigpending => Resource::RLIMIT_SIGPENDING,
-        T::RlimitMsgqueue => Resource::RLIMIT_MSGQUEUE,
-        T::RlimitNice => Resource::RLIMIT_NICE,
-        T::RlimitRtprio => Resource::RLIMIT_RTPRIO,
-        T::RlimitRttime => Resource::RLIMIT_RTTIME,
+        T::Cpu => Resource::RLIMIT_CPU,
+        T::Fsize => Resource::RLIMIT_FSIZE,
+        T::Data => Resource::RLIMIT_DATA,
+        T::Stack => Resource::RLIMIT_STACK,
+        T::Core => Resource::RLIMIT_CORE,
+        T::Rss => Resource::RLIMIT_RSS,
+        T::Nproc => Resource::RLIMIT_NPROC,
+        T::Nofile => Resource::RLIMIT_NOFILE,
+        T::Memlock => Resource::RLIMIT_MEMLOCK,
+        T::As => Resource::RLIMIT_AS,
+        T::Locks => Resource::RLIMIT_LOCKS,
+        T::Sigpending => Resource::RLIMIT_SIGPENDING,
+        T::Msgqueue => Resource::RLIMIT_MSGQUEUE,
+        T::Nice => Resource::RLIMIT_NICE,
+        T::Rtprio => Resource::RLIMIT_RTPRIO,
+        T::Rttime => Resource::RLIMIT_RTTIME,
     }
 }
 
@@ -121,12 +131,10 @@ fn resource_of(kind: PosixRlimitType) -> Resource {
 /// for the type, as runc's does (`error setting rlimit type 7`).
 pub fn set_rlimits(limits: &[PosixRlimit]) -> Result<()> {
     for limit in limits {
-        let resource = resource_of(limit.typ());
-        setrlimit(resource, limit.soft(), limit.hard()).map_err(|source| {
-            SecurityError::Rlimit {
-                kind: (resource as i32).to_string(),
-                source,
-            }
+        let resource = resource_of(limit.typ);
+        setrlimit(resource, limit.soft, limit.hard).map_err(|source| SecurityError::Rlimit {
+            kind: (resource as i32).to_string(),
+            source,
         })?;
     }
     Ok(())
@@ -137,17 +145,16 @@ pub fn set_rlimits(limits: &[PosixRlimit]) -> Result<()> {
 /// `apply_capabilities` can set them afterwards.
 pub fn switch_user(user: &User) -> Result<()> {
     let groups: Vec<Gid> = user
-        .additional_gids()
+        .additional_gids
         .iter()
-        .flatten()
         .map(|g| Gid::from_raw(*g))
         .collect();
     let fail = |what: String| move |source| SecurityError::User { what, source };
     nix::sys::prctl::set_keepcaps(true).map_err(fail("prctl(PR_SET_KEEPCAPS)".into()))?;
-    setgroups(&groups).map_err(fail(format!("setgroups {:?}", user.additional_gids())))?;
-    let gid = Gid::from_raw(user.gid());
+    setgroups(&groups).map_err(fail(format!("setgroups {:?}", user.additional_gids)))?;
+    let gid = Gid::from_raw(user.gid);
     setresgid(gid, gid, gid).map_err(fail(format!("setgid {gid}")))?;
-    let uid = Uid::from_raw(user.uid());
+    let uid = Uid::from_raw(user.uid);
     setresuid(uid, uid, uid).map_err(fail(format!("setuid {uid}")))?;
     nix::sys::prctl::set_keepcaps(false).map_err(fail("prctl(PR_SET_KEEPCAPS)".into()))?;
     Ok(())
@@ -164,18 +171,19 @@ pub fn set_no_new_privs() -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oci_spec::runtime::Capability;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|n| n.to_string()).collect()
+    }
 
     #[test]
     fn spec_capabilities_translate_to_kernel_names() {
-        let set: Capabilities = [
-            Capability::Kill,
-            Capability::NetBindService,
-            Capability::AuditWrite,
-        ]
-        .into_iter()
-        .collect();
-        let got = to_caps(Some(&set)).unwrap();
+        let got = to_caps(&names(&[
+            "CAP_KILL",
+            "CAP_NET_BIND_SERVICE",
+            "CAP_AUDIT_WRITE",
+        ]))
+        .unwrap();
         assert!(got.contains(&Cap::CAP_KILL));
         assert!(got.contains(&Cap::CAP_NET_BIND_SERVICE));
         assert!(got.contains(&Cap::CAP_AUDIT_WRITE));
@@ -196,16 +204,39 @@ mod tests {
             "CAP_MAC_ADMIN",
         ];
         for name in all {
-            let cap: Capability = serde_json::from_value(serde_json::json!(name)).unwrap();
-            let set: Capabilities = [cap].into_iter().collect();
-            assert!(to_caps(Some(&set)).is_ok(), "{name}");
+            assert!(to_caps(&names(&[name])).is_ok(), "{name}");
         }
     }
 
     #[test]
+    fn an_unknown_capability_is_named() {
+        let err = to_caps(&names(&["CAP_KILL", "CAP_BOGUS"])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "capability CAP_BOGUS is not known to this runtime"
+        );
+        // Names are the kernel's, with the prefix and in capitals.
+        assert!(to_caps(&names(&["KILL"])).is_err());
+        assert!(to_caps(&names(&["cap_kill"])).is_err());
+    }
+
+    #[test]
+    fn check_capabilities_looks_at_every_set() {
+        let mut caps = LinuxCapabilities {
+            bounding: names(&["CAP_KILL"]),
+            ..LinuxCapabilities::default()
+        };
+        check_capabilities(&caps).unwrap();
+        caps.ambient = names(&["CAP_NOPE"]);
+        let err = check_capabilities(&caps).unwrap_err();
+        assert!(err.to_string().contains("CAP_NOPE"), "{err}");
+        check_capabilities(&LinuxCapabilities::default()).unwrap();
+    }
+
+    #[test]
     fn rlimit_types_map_to_kernel_numbers() {
-        assert_eq!(resource_of(PosixRlimitType::RlimitNofile) as i32, 7);
-        assert_eq!(resource_of(PosixRlimitType::RlimitNproc) as i32, 6);
-        assert_eq!(resource_of(PosixRlimitType::RlimitCpu) as i32, 0);
+        assert_eq!(resource_of(PosixRlimitType::Nofile) as i32, 7);
+        assert_eq!(resource_of(PosixRlimitType::Nproc) as i32, 6);
+        assert_eq!(resource_of(PosixRlimitType::Cpu) as i32, 0);
     }
 }

@@ -1,6 +1,6 @@
 //! Device access rules (`linux.resources.devices`) and runc's fixed allow list.
 
-use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType};
+use berth_spec::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType};
 
 use crate::CgroupError;
 
@@ -45,10 +45,10 @@ impl DeviceRule {
 /// non-empty and made of `r`, `w`, `m`.
 pub fn device_rule(index: usize, rule: &LinuxDeviceCgroup) -> Result<DeviceRule, CgroupError> {
     let field = format!("linux.resources.devices[{index}]");
-    let kind = match rule.typ().unwrap_or(LinuxDeviceType::A) {
-        LinuxDeviceType::A => 'a',
-        LinuxDeviceType::B => 'b',
-        LinuxDeviceType::C => 'c',
+    let kind = match rule.typ.unwrap_or(LinuxDeviceType::All) {
+        LinuxDeviceType::All => 'a',
+        LinuxDeviceType::Block => 'b',
+        LinuxDeviceType::Char => 'c',
         other => {
             return Err(CgroupError::invalid(
                 &field,
@@ -59,7 +59,7 @@ pub fn device_rule(index: usize, rule: &LinuxDeviceCgroup) -> Result<DeviceRule,
             ))
         }
     };
-    let access = rule.access().clone().unwrap_or_default();
+    let access = rule.access.clone();
     if access.is_empty() || !access.chars().all(|c| "rwm".contains(c)) {
         return Err(CgroupError::invalid(
             &field,
@@ -68,10 +68,10 @@ pub fn device_rule(index: usize, rule: &LinuxDeviceCgroup) -> Result<DeviceRule,
     }
     let wildcard = |n: Option<i64>| n.filter(|n| *n >= 0);
     Ok(DeviceRule {
-        allow: rule.allow(),
+        allow: rule.allow,
         kind,
-        major: wildcard(rule.major()),
-        minor: wildcard(rule.minor()),
+        major: wildcard(rule.major),
+        minor: wildcard(rule.minor),
         access,
     })
 }
@@ -83,18 +83,18 @@ fn allow_rule(
     minor: Option<i64>,
     access: &str,
 ) -> LinuxDeviceCgroup {
-    let mut rule = LinuxDeviceCgroup::default();
-    rule.set_allow(true);
-    rule.set_typ(Some(typ));
-    rule.set_major(major);
-    rule.set_minor(minor);
-    rule.set_access(Some(access.to_string()));
-    rule
+    LinuxDeviceCgroup {
+        allow: true,
+        typ: Some(typ),
+        major,
+        minor,
+        access: access.to_string(),
+    }
 }
 
 /// runc's fixed allow list: (device path it stands for, if any; rule).
 fn runc_allowed_devices() -> Vec<(Option<&'static str>, LinuxDeviceCgroup)> {
-    let (b, c) = (LinuxDeviceType::B, LinuxDeviceType::C);
+    let (b, c) = (LinuxDeviceType::Block, LinuxDeviceType::Char);
     vec![
         (None, allow_rule(c, None, None, "m")),
         (None, allow_rule(b, None, None, "m")),
@@ -120,7 +120,7 @@ pub fn runc_device_rules(
     spec_rules: &[LinuxDeviceCgroup],
     linux_devices: &[LinuxDevice],
 ) -> Vec<LinuxDeviceCgroup> {
-    let redefined = |path: &str| linux_devices.iter().any(|d| d.path().as_os_str() == path);
+    let redefined = |path: &str| linux_devices.iter().any(|d| d.path.as_os_str() == path);
     let defaults = runc_allowed_devices()
         .into_iter()
         .filter(|(path, _)| !path.is_some_and(redefined))
@@ -185,6 +185,6 @@ mod tests {
         assert_eq!(fewer.len(), 11);
         assert!(fewer
             .iter()
-            .all(|r| r.major() != Some(1) || r.minor() != Some(3)));
+            .all(|r| r.major != Some(1) || r.minor != Some(3)));
     }
 }

@@ -246,7 +246,7 @@ mod tests {
     }
 
     fn rules(json: &str) -> Vec<DeviceRule> {
-        let spec: Vec<oci_spec::runtime::LinuxDeviceCgroup> = serde_json::from_str(json).unwrap();
+        let spec: Vec<berth_spec::LinuxDeviceCgroup> = serde_json::from_str(json).unwrap();
         spec.iter()
             .enumerate()
             .map(|(i, r)| device_rule(i, r).unwrap())

@@ -12,7 +12,7 @@ mod translate;
 
 use std::path::Path;
 
-use oci_spec::runtime::LinuxResources;
+use berth_spec::LinuxResources;
 
 pub use devices::{runc_device_rules, DeviceRule};
 pub use ebpf::device_program;

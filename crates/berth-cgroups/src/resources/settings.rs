@@ -3,9 +3,8 @@
 //! "leave unchanged" (what `docker update` sends); values are validated here;
 //! fields that cannot be applied are a clear error naming the field.
 
-use oci_spec::runtime::{
+use berth_spec::{
     LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxMemory, LinuxNetwork, LinuxResources,
-    LinuxThrottleDevice,
 };
 
 use super::devices::{device_rule, DeviceRule};
@@ -83,25 +82,25 @@ pub enum Setting {
 /// Reads `linux.resources` into settings (see the module docs).
 pub fn settings_from_spec(r: &LinuxResources) -> Result<Vec<Setting>, CgroupError> {
     let mut settings = Vec::new();
-    if let Some(rules) = r.devices().as_ref().filter(|d| !d.is_empty()) {
-        settings.push(Setting::Devices(device_rules(rules)?));
+    if !r.devices.is_empty() {
+        settings.push(Setting::Devices(device_rules(&r.devices)?));
     }
-    if let Some(memory) = r.memory() {
+    if let Some(memory) = &r.memory {
         memory_settings(memory, &mut settings)?;
     }
-    if let Some(pids) = r.pids().filter(|p| p.limit() != 0) {
-        settings.push(Setting::PidsLimit(pids.limit()));
+    if let Some(pids) = r.pids.filter(|p| p.limit != 0) {
+        settings.push(Setting::PidsLimit(pids.limit));
     }
-    if let Some(cpu) = r.cpu() {
+    if let Some(cpu) = &r.cpu {
         cpu_settings(cpu, &mut settings)?;
     }
-    if let Some(block_io) = r.block_io() {
+    if let Some(block_io) = &r.block_io {
         block_io_settings(block_io, &mut settings)?;
     }
-    for hugepage in r.hugepage_limits().iter().flatten() {
-        settings.push(hugepage_setting(hugepage.page_size(), hugepage.limit())?);
+    for hugepage in &r.hugepage_limits {
+        settings.push(hugepage_setting(&hugepage.page_size, hugepage.limit)?);
     }
-    if let Some(network) = r.network() {
+    if let Some(network) = &r.network {
         network_settings(network, &mut settings);
     }
     rdma_settings(r, &mut settings);
@@ -112,12 +111,12 @@ pub fn settings_from_spec(r: &LinuxResources) -> Result<Vec<Setting>, CgroupErro
 /// One `rdma.max` line per device (`mlx5_1 hca_handle=3 hca_object=100`), in
 /// device name order; a device with neither limit is left alone.
 fn rdma_settings(r: &LinuxResources, out: &mut Vec<Setting>) {
-    let mut devices: Vec<_> = r.rdma().iter().flatten().collect();
+    let mut devices: Vec<_> = r.rdma.iter().collect();
     devices.sort_by(|a, b| a.0.cmp(b.0));
     for (device, limits) in devices {
         let limits = [
-            ("hca_handle", limits.hca_handles()),
-            ("hca_object", limits.hca_objects()),
+            ("hca_handle", limits.hca_handles),
+            ("hca_object", limits.hca_objects),
         ];
         let mut line = device.clone();
         for (key, value) in limits {
@@ -132,13 +131,13 @@ fn rdma_settings(r: &LinuxResources, out: &mut Vec<Setting>) {
 }
 
 fn network_settings(n: &LinuxNetwork, out: &mut Vec<Setting>) {
-    if let Some(class_id) = set(n.class_id()) {
+    if let Some(class_id) = set(n.class_id) {
         out.push(Setting::NetClassId(class_id));
     }
-    for priority in n.priorities().iter().flatten() {
+    for priority in &n.priorities {
         out.push(Setting::NetPriority {
-            interface: priority.name().clone(),
-            priority: priority.priority(),
+            interface: priority.name.clone(),
+            priority: priority.priority,
         });
     }
 }
@@ -158,8 +157,8 @@ fn set<T: Default + PartialEq>(value: Option<T>) -> Option<T> {
 
 fn memory_settings(m: &LinuxMemory, out: &mut Vec<Setting>) -> Result<(), CgroupError> {
     for (field, value) in [
-        ("linux.resources.memory.kernel", m.kernel()),
-        ("linux.resources.memory.kernelTCP", m.kernel_tcp()),
+        ("linux.resources.memory.kernel", m.kernel),
+        ("linux.resources.memory.kernelTCP", m.kernel_tcp),
     ] {
         if set(value).is_some() {
             return Err(CgroupError::unsupported(
@@ -169,27 +168,27 @@ fn memory_settings(m: &LinuxMemory, out: &mut Vec<Setting>) -> Result<(), Cgroup
         }
     }
     for (field, value) in [
-        ("linux.resources.memory.useHierarchy", m.use_hierarchy()),
+        ("linux.resources.memory.useHierarchy", m.use_hierarchy),
         (
             "linux.resources.memory.checkBeforeUpdate",
-            m.check_before_update(),
+            m.check_before_update,
         ),
     ] {
         if value == Some(true) {
             return Err(CgroupError::unsupported(field, ""));
         }
     }
-    let (limit, swap) = (set(m.limit()), set(m.swap()));
+    let (limit, swap) = (set(m.limit), set(m.swap));
     check_memory_values(limit, swap)?;
     if limit.is_some() || swap.is_some() {
         out.push(Setting::Memory { limit, swap });
     }
-    if let Some(reservation) = set(m.reservation()) {
+    if let Some(reservation) = set(m.reservation) {
         check_limit_value("linux.resources.memory.reservation", reservation)?;
         out.push(Setting::MemoryReservation(reservation));
     }
     // runc treats swappiness -1 (u64::MAX once parsed as unsigned) as unset
-    if let Some(swappiness) = m.swappiness().filter(|s| *s != u64::MAX) {
+    if let Some(swappiness) = m.swappiness.filter(|s| *s != u64::MAX) {
         if swappiness > 100 {
             return Err(CgroupError::invalid(
                 "linux.resources.memory.swappiness",
@@ -198,7 +197,7 @@ fn memory_settings(m: &LinuxMemory, out: &mut Vec<Setting>) -> Result<(), Cgroup
         }
         out.push(Setting::MemorySwappiness(swappiness));
     }
-    if m.disable_oom_killer() == Some(true) {
+    if m.disable_oom_killer == Some(true) {
         out.push(Setting::DisableOomKiller);
     }
     Ok(())
@@ -238,13 +237,13 @@ const MIN_CPU_SHARES: u64 = 2;
 const MAX_CPU_SHARES: u64 = 262_144;
 
 fn cpu_settings(cpu: &LinuxCpu, out: &mut Vec<Setting>) -> Result<(), CgroupError> {
-    if set(cpu.idle()).is_some() {
+    if set(cpu.idle).is_some() {
         return Err(CgroupError::unsupported("linux.resources.cpu.idle", ""));
     }
-    if set(cpu.burst()).is_some() {
+    if set(cpu.burst).is_some() {
         return Err(CgroupError::unsupported("linux.resources.cpu.burst", ""));
     }
-    if let Some(shares) = set(cpu.shares()) {
+    if let Some(shares) = set(cpu.shares) {
         if !(MIN_CPU_SHARES..=MAX_CPU_SHARES).contains(&shares) {
             return Err(CgroupError::invalid(
                 "linux.resources.cpu.shares",
@@ -253,63 +252,60 @@ fn cpu_settings(cpu: &LinuxCpu, out: &mut Vec<Setting>) -> Result<(), CgroupErro
         }
         out.push(Setting::CpuShares(shares));
     }
-    let (quota, period) = (set(cpu.quota()), set(cpu.period()));
+    let (quota, period) = (set(cpu.quota), set(cpu.period));
     if quota.is_some() || period.is_some() {
         out.push(Setting::CpuBandwidth { quota, period });
     }
-    let (runtime, rt_period) = (set(cpu.realtime_runtime()), set(cpu.realtime_period()));
+    let (runtime, rt_period) = (set(cpu.realtime_runtime), set(cpu.realtime_period));
     if runtime.is_some() || rt_period.is_some() {
         out.push(Setting::CpuRealtime {
             runtime,
             period: rt_period,
         });
     }
-    if let Some(cpus) = cpu.cpus().as_ref().filter(|c| !c.is_empty()) {
-        out.push(Setting::CpusetCpus(cpus.clone()));
+    if !cpu.cpus.is_empty() {
+        out.push(Setting::CpusetCpus(cpu.cpus.clone()));
     }
-    if let Some(mems) = cpu.mems().as_ref().filter(|m| !m.is_empty()) {
-        out.push(Setting::CpusetMems(mems.clone()));
+    if !cpu.mems.is_empty() {
+        out.push(Setting::CpusetMems(cpu.mems.clone()));
     }
     Ok(())
 }
 
 fn block_io_settings(b: &LinuxBlockIo, out: &mut Vec<Setting>) -> Result<(), CgroupError> {
-    let leaf_weight_set = set(b.leaf_weight()).is_some()
-        || b.weight_device()
-            .iter()
-            .flatten()
-            .any(|d| set(d.leaf_weight()).is_some());
+    let leaf_weight_set = set(b.leaf_weight).is_some()
+        || b.weight_device.iter().any(|d| set(d.leaf_weight).is_some());
     if leaf_weight_set {
         return Err(CgroupError::unsupported(
             "linux.resources.blockIO.leafWeight",
             "(leaf weights went with the CFQ I/O scheduler in Linux 5.0)",
         ));
     }
-    if let Some(weight) = set(b.weight()) {
+    if let Some(weight) = set(b.weight) {
         out.push(Setting::BlkioWeight(weight));
     }
-    for device in b.weight_device().iter().flatten() {
-        if let Some(weight) = set(device.weight()) {
+    for device in &b.weight_device {
+        if let Some(weight) = set(device.weight) {
             out.push(Setting::BlkioWeightDevice {
-                major: device.major(),
-                minor: device.minor(),
+                major: device.major,
+                minor: device.minor,
                 weight,
             });
         }
     }
-    let throttles: [(Throttle, &Option<Vec<LinuxThrottleDevice>>); 4] = [
-        (Throttle::ReadBps, b.throttle_read_bps_device()),
-        (Throttle::WriteBps, b.throttle_write_bps_device()),
-        (Throttle::ReadIops, b.throttle_read_iops_device()),
-        (Throttle::WriteIops, b.throttle_write_iops_device()),
+    let throttles = [
+        (Throttle::ReadBps, &b.throttle_read_bps_device),
+        (Throttle::WriteBps, &b.throttle_write_bps_device),
+        (Throttle::ReadIops, &b.throttle_read_iops_device),
+        (Throttle::WriteIops, &b.throttle_write_iops_device),
     ];
     for (kind, devices) in throttles {
-        for device in devices.iter().flatten() {
+        for device in devices {
             out.push(Setting::BlkioThrottle {
                 kind,
-                major: device.major(),
-                minor: device.minor(),
-                rate: device.rate(),
+                major: device.major,
+                minor: device.minor,
+                rate: device.rate,
             });
         }
     }
@@ -339,10 +335,7 @@ fn hugepage_setting(page_size: &str, limit: i64) -> Result<Setting, CgroupError>
 }
 
 fn unified_settings(r: &LinuxResources, out: &mut Vec<Setting>) -> Result<(), CgroupError> {
-    let Some(unified) = r.unified().as_ref() else {
-        return Ok(());
-    };
-    let mut files: Vec<_> = unified.iter().collect();
+    let mut files: Vec<_> = r.unified.iter().collect();
     files.sort();
     for (file, value) in files {
         if file.contains('/') || file.starts_with('.') || !file.contains('.') {

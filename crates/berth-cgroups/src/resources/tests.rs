@@ -1,6 +1,6 @@
 //! The translation table, spec JSON in, (target, file, value) out, per dialect.
 
-use oci_spec::runtime::LinuxResources;
+use berth_spec::LinuxResources;
 
 use super::*;
 

@@ -4,7 +4,7 @@
 
 use berth_container::{ExecOptions, Store};
 use berth_process::supervise;
-use oci_spec::runtime::{Capability, Process};
+use berth_spec::Process;
 
 use crate::cli::ExecArgs;
 use crate::commands::read_json;
@@ -57,8 +57,8 @@ fn build_process(store: &Store, args: &ExecArgs) -> Result<Process, Failure> {
             if args.command.is_empty() {
                 return Err(Failure("process args cannot be empty".into()));
             }
-            p.set_args(Some(args.command.clone()));
-            p.set_terminal(Some(false));
+            p.args = args.command.clone();
+            p.terminal = false;
             p
         }
     };
@@ -67,37 +67,26 @@ fn build_process(store: &Store, args: &ExecArgs) -> Result<Process, Failure> {
 }
 
 fn bundle_process(bundle: &std::path::Path) -> Result<Process, Failure> {
-    let spec: oci_spec::runtime::Spec = read_json(&bundle.join("config.json"))?;
-    spec.process()
-        .clone()
+    let spec: berth_spec::Spec = read_json(&bundle.join("config.json"))?;
+    spec.process
         .ok_or_else(|| Failure("process property must not be empty".into()))
 }
 
 fn apply_flags(p: &mut Process, args: &ExecArgs) -> Result<(), Failure> {
     if let Some(cwd) = &args.cwd {
-        p.set_cwd(cwd.clone());
+        p.cwd = cwd.clone();
     }
-    if !args.env.is_empty() {
-        let mut env = p.env().clone().unwrap_or_default();
-        env.extend(args.env.iter().cloned());
-        p.set_env(Some(env));
-    }
+    p.env.extend(args.env.iter().cloned());
     if args.tty {
-        p.set_terminal(Some(true));
+        p.terminal = true;
     }
     if args.no_new_privs {
-        p.set_no_new_privileges(Some(true));
+        p.no_new_privileges = true;
     }
     if let Some(user) = &args.user {
         set_user(p, user)?;
     }
-    if !args.additional_gids.is_empty() {
-        let mut user = p.user().clone();
-        let mut gids = user.additional_gids().clone().unwrap_or_default();
-        gids.extend(&args.additional_gids);
-        user.set_additional_gids(Some(gids));
-        p.set_user(user);
-    }
+    p.user.additional_gids.extend(&args.additional_gids);
     add_capabilities(p, &args.cap)
 }
 
@@ -108,45 +97,31 @@ fn set_user(p: &mut Process, spec: &str) -> Result<(), Failure> {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
     };
-    let mut user = p.user().clone();
-    user.set_uid(uid.parse().map_err(|_| bad())?);
+    p.user.uid = uid.parse().map_err(|_| bad())?;
     if let Some(g) = gid {
-        user.set_gid(g.parse().map_err(|_| bad())?);
+        p.user.gid = g.parse().map_err(|_| bad())?;
     }
-    p.set_user(user);
     Ok(())
 }
 
 /// `--cap CAP_X`: added to the bounding, effective, permitted and ambient
 /// sets, as runc does.
 fn add_capabilities(p: &mut Process, names: &[String]) -> Result<(), Failure> {
-    if names.is_empty() {
-        return Ok(());
-    }
-    let caps: Vec<Capability> = names
+    if let Some(unknown) = names
         .iter()
-        .map(|n| {
-            serde_json::from_value(serde_json::json!(n))
-                .map_err(|_| Failure(format!("unknown capability {n:?}")))
-        })
-        .collect::<Result<_, _>>()?;
-    let mut set = p.capabilities().clone().unwrap_or_default();
-    let extend = |s: &Option<oci_spec::runtime::Capabilities>| {
-        let mut s = s.clone().unwrap_or_default();
-        s.extend(caps.iter().copied());
-        Some(s)
-    };
-    let (b, e, pm, a) = (
-        extend(set.bounding()),
-        extend(set.effective()),
-        extend(set.permitted()),
-        extend(set.ambient()),
-    );
-    set.set_bounding(b)
-        .set_effective(e)
-        .set_permitted(pm)
-        .set_ambient(a);
-    p.set_capabilities(Some(set));
+        .find(|n| n.parse::<caps::Capability>().is_err())
+    {
+        return Err(Failure(format!("unknown capability {unknown:?}")));
+    }
+    let set = &mut p.capabilities;
+    for list in [
+        &mut set.bounding,
+        &mut set.effective,
+        &mut set.permitted,
+        &mut set.ambient,
+    ] {
+        list.extend(names.iter().cloned());
+    }
     Ok(())
 }
 
@@ -158,27 +133,35 @@ mod tests {
     fn user_flag_takes_uid_and_optional_gid() {
         let mut p = Process::default();
         set_user(&mut p, "1000:1001").ok().unwrap();
-        assert_eq!((p.user().uid(), p.user().gid()), (1000, 1001));
+        assert_eq!((p.user.uid, p.user.gid), (1000, 1001));
         set_user(&mut p, "7").ok().unwrap();
-        assert_eq!((p.user().uid(), p.user().gid()), (7, 1001));
+        assert_eq!((p.user.uid, p.user.gid), (7, 1001));
         assert!(set_user(&mut p, "root").is_err());
     }
 
     #[test]
     fn added_capabilities_land_in_four_sets() {
         let mut p = Process::default();
-        p.set_capabilities(None);
         add_capabilities(&mut p, &["CAP_NET_ADMIN".into()])
             .ok()
             .unwrap();
-        let caps = p.capabilities().clone().unwrap();
+        let caps = &p.capabilities;
         for set in [
-            caps.bounding(),
-            caps.effective(),
-            caps.permitted(),
-            caps.ambient(),
+            &caps.bounding,
+            &caps.effective,
+            &caps.permitted,
+            &caps.ambient,
         ] {
-            assert!(set.as_ref().unwrap().contains(&Capability::NetAdmin));
+            assert_eq!(set, &["CAP_NET_ADMIN"]);
         }
+        assert!(caps.inheritable.is_empty());
+    }
+
+    #[test]
+    fn an_unknown_added_capability_is_named() {
+        let mut p = Process::default();
+        let err = add_capabilities(&mut p, &["CAP_KILL".into(), "CAP_BOGUS".into()]).unwrap_err();
+        assert_eq!(err.0, "unknown capability \"CAP_BOGUS\"");
+        assert!(p.capabilities.is_empty());
     }
 }

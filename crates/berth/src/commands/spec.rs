@@ -125,7 +125,7 @@ mod tests {
 
     #[test]
     fn default_spec_parses_as_a_valid_spec() {
-        let spec: oci_spec::runtime::Spec = serde_json::from_value(default_spec()).unwrap();
+        let spec: berth_spec::Spec = serde_json::from_value(default_spec()).unwrap();
         berth_container::config::validate(&spec).unwrap();
     }
 
@@ -135,7 +135,7 @@ mod tests {
         let namespaces = spec["linux"]["namespaces"].to_string();
         assert!(namespaces.contains("user") && !namespaces.contains("network"));
         assert!(spec["linux"].get("resources").is_none());
-        let _: oci_spec::runtime::Spec = serde_json::from_value(spec).unwrap();
+        let _: berth_spec::Spec = serde_json::from_value(spec).unwrap();
     }
 
     #[test]

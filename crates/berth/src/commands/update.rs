@@ -4,7 +4,7 @@
 use std::io::Read;
 
 use berth_container::Store;
-use oci_spec::runtime::LinuxResources;
+use berth_spec::LinuxResources;
 use serde_json::{json, Value};
 
 use crate::cli::UpdateArgs;

@@ -1,0 +1,303 @@
+//! `linux`: namespaces, id mappings, devices, sysctls, seccomp, paths
+//! (runtime-spec `config-linux.md`). `linux.resources` is in `resources`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config::LinuxIdMapping;
+use crate::resources::LinuxResources;
+use crate::serde_util::{is_zero, null_as_default};
+
+/// `linux`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Linux {
+    /// User namespace: user id ranges.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub uid_mappings: Vec<LinuxIdMapping>,
+    /// User namespace: group id ranges.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub gid_mappings: Vec<LinuxIdMapping>,
+    /// Time namespace offsets (not implemented by berth: refused unless
+    /// empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_offsets: Option<Value>,
+    /// Kernel parameters to write under /proc/sys (`net.ipv4.ip_forward`).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "HashMap::is_empty"
+    )]
+    pub sysctl: HashMap<String, String>,
+    /// cgroup limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<LinuxResources>,
+    /// The container's cgroup; empty: derived from the container id.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub cgroups_path: String,
+    /// Namespaces to create or join, in order.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub namespaces: Vec<LinuxNamespace>,
+    /// Device nodes to create in the container's /dev.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub devices: Vec<LinuxDevice>,
+    /// Network devices moved into the container (not implemented by berth:
+    /// refused unless empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_devices: Option<Value>,
+    /// The seccomp filter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<LinuxSeccomp>,
+    /// Propagation of the container's root mount (`rslave`, `private`...).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub rootfs_propagation: String,
+    /// Container paths hidden from the process.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub masked_paths: Vec<String>,
+    /// Container paths made read-only.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub readonly_paths: Vec<String>,
+    /// SELinux context of the mounts; empty: none.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub mount_label: String,
+    /// Intel RDT (not implemented by berth: refused when present).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intel_rdt: Option<Value>,
+    /// NUMA memory policy (not implemented by berth: refused when present).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_policy: Option<Value>,
+    /// Execution domain (not implemented by berth: refused when present).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personality: Option<Value>,
+}
+
+/// One entry of `linux.namespaces`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinuxNamespace {
+    /// Which namespace.
+    #[serde(rename = "type")]
+    pub typ: LinuxNamespaceType,
+    /// An existing namespace to join; absent: create a new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+}
+
+/// The namespace kinds of `linux.namespaces[].type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinuxNamespaceType {
+    /// `pid`.
+    Pid,
+    /// `network`.
+    Network,
+    /// `mount`.
+    Mount,
+    /// `ipc`.
+    Ipc,
+    /// `uts`.
+    Uts,
+    /// `user`.
+    User,
+    /// `cgroup`.
+    Cgroup,
+    /// `time`.
+    Time,
+}
+
+impl LinuxNamespaceType {
+    /// The name as the config spells it (`"network"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinuxNamespaceType::Pid => "pid",
+            LinuxNamespaceType::Network => "network",
+            LinuxNamespaceType::Mount => "mount",
+            LinuxNamespaceType::Ipc => "ipc",
+            LinuxNamespaceType::Uts => "uts",
+            LinuxNamespaceType::User => "user",
+            LinuxNamespaceType::Cgroup => "cgroup",
+            LinuxNamespaceType::Time => "time",
+        }
+    }
+}
+
+/// One entry of `linux.devices`: a node to create in the container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinuxDevice {
+    /// Path in the container.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub path: PathBuf,
+    /// `c`, `b`, `u` or `p`.
+    #[serde(rename = "type")]
+    pub typ: LinuxDeviceType,
+    /// Major number.
+    #[serde(default)]
+    pub major: i64,
+    /// Minor number.
+    #[serde(default)]
+    pub minor: i64,
+    /// Permission bits; absent: 0666.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_mode: Option<u32>,
+    /// Owner; absent: 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// Group; absent: 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<u32>,
+}
+
+/// A device type letter, as `linux.devices[].type` and
+/// `linux.resources.devices[].type` spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LinuxDeviceType {
+    /// `a`: every type (device cgroup rules only).
+    #[serde(rename = "a")]
+    All,
+    /// `b`: block device.
+    #[serde(rename = "b")]
+    Block,
+    /// `c`: character device.
+    #[serde(rename = "c")]
+    Char,
+    /// `u`: unbuffered character device.
+    #[serde(rename = "u")]
+    Unbuffered,
+    /// `p`: FIFO.
+    #[serde(rename = "p")]
+    Fifo,
+}
+
+impl LinuxDeviceType {
+    /// The letter as the config spells it (`"c"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinuxDeviceType::All => "a",
+            LinuxDeviceType::Block => "b",
+            LinuxDeviceType::Char => "c",
+            LinuxDeviceType::Unbuffered => "u",
+            LinuxDeviceType::Fifo => "p",
+        }
+    }
+}
+
+/// `linux.seccomp`. Actions, architectures, flags and operators are kept
+/// as the config spells them (`SCMP_ACT_ERRNO`, `SCMP_ARCH_X86_64`...).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinuxSeccomp {
+    /// Action for syscalls no rule matches.
+    pub default_action: String,
+    /// errno returned by a default action of `SCMP_ACT_ERRNO`/`TRACE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_errno_ret: Option<u32>,
+    /// Architectures the filter covers.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub architectures: Vec<String>,
+    /// seccomp(2) flags (`SECCOMP_FILTER_FLAG_LOG`...).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub flags: Vec<String>,
+    /// Unix socket that gets the listener fd of `SCMP_ACT_NOTIFY`.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub listener_path: String,
+    /// Opaque data sent with the listener fd.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub listener_metadata: String,
+    /// The rules, in order.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub syscalls: Vec<LinuxSyscall>,
+}
+
+/// One rule of `linux.seccomp.syscalls`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinuxSyscall {
+    /// Syscall names the rule matches.
+    pub names: Vec<String>,
+    /// What happens when it matches.
+    pub action: String,
+    /// errno returned by `SCMP_ACT_ERRNO`/`TRACE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errno_ret: Option<u32>,
+    /// Argument conditions, all of which must hold.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub args: Vec<LinuxSeccompArg>,
+}
+
+/// One argument condition of a seccomp rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinuxSeccompArg {
+    /// Argument index (0-5).
+    pub index: u32,
+    /// Value compared with.
+    pub value: u64,
+    /// Second value (`SCMP_CMP_MASKED_EQ`); zero when absent.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub value_two: u64,
+    /// Comparison (`SCMP_CMP_EQ`...).
+    pub op: String,
+}
