@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::linux::Linux;
+use crate::linux::{Linux, LinuxIdMapping};
 use crate::process::Process;
 use crate::serde_util::{is_false, null_as_default};
 
@@ -95,20 +95,6 @@ pub struct Mount {
     /// Idmapped mount: group ids (present even when empty: berth refuses it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gid_mappings: Option<Vec<LinuxIdMapping>>,
-}
-
-/// One id range of a user namespace or idmapped mount.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LinuxIdMapping {
-    /// First id in the container.
-    #[serde(rename = "containerID", default)]
-    pub container_id: u32,
-    /// First id on the host.
-    #[serde(rename = "hostID", default)]
-    pub host_id: u32,
-    /// Number of ids.
-    #[serde(default)]
-    pub size: u32,
 }
 
 /// `hooks`: commands run at points of the container's lifecycle. Every list

@@ -28,16 +28,16 @@ mod process;
 mod resources;
 mod serde_util;
 
-pub use config::{Hook, Hooks, LinuxIdMapping, Mount, Root, Spec};
+pub use config::{Hook, Hooks, Mount, Root, Spec};
 pub use linux::{
-    Linux, LinuxDevice, LinuxDeviceType, LinuxNamespace, LinuxNamespaceType, LinuxSeccomp,
+    Linux, LinuxDevice, LinuxIdMapping, LinuxNamespace, LinuxNamespaceType, LinuxSeccomp,
     LinuxSeccompArg, LinuxSyscall,
 };
 pub use process::{LinuxCapabilities, PosixRlimit, PosixRlimitType, Process, User};
 pub use resources::{
-    LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxHugepageLimit, LinuxInterfacePriority,
-    LinuxMemory, LinuxNetwork, LinuxPids, LinuxRdma, LinuxResources, LinuxThrottleDevice,
-    LinuxWeightDevice,
+    LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxDeviceType, LinuxHugepageLimit,
+    LinuxInterfacePriority, LinuxMemory, LinuxNetwork, LinuxPids, LinuxRdma, LinuxResources,
+    LinuxThrottleDevice, LinuxWeightDevice,
 };
 
 #[cfg(test)]

@@ -7,8 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::LinuxIdMapping;
-use crate::resources::LinuxResources;
+use crate::resources::{LinuxDeviceType, LinuxResources};
 use crate::serde_util::{is_zero, null_as_default};
 
 /// `linux`.
@@ -186,40 +185,6 @@ pub struct LinuxDevice {
     pub gid: Option<u32>,
 }
 
-/// A device type letter, as `linux.devices[].type` and
-/// `linux.resources.devices[].type` spell it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum LinuxDeviceType {
-    /// `a`: every type (device cgroup rules only).
-    #[serde(rename = "a")]
-    All,
-    /// `b`: block device.
-    #[serde(rename = "b")]
-    Block,
-    /// `c`: character device.
-    #[serde(rename = "c")]
-    Char,
-    /// `u`: unbuffered character device.
-    #[serde(rename = "u")]
-    Unbuffered,
-    /// `p`: FIFO.
-    #[serde(rename = "p")]
-    Fifo,
-}
-
-impl LinuxDeviceType {
-    /// The letter as the config spells it (`"c"`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LinuxDeviceType::All => "a",
-            LinuxDeviceType::Block => "b",
-            LinuxDeviceType::Char => "c",
-            LinuxDeviceType::Unbuffered => "u",
-            LinuxDeviceType::Fifo => "p",
-        }
-    }
-}
-
 /// `linux.seccomp`. Actions, architectures, flags and operators are kept
 /// as the config spells them (`SCMP_ACT_ERRNO`, `SCMP_ARCH_X86_64`...).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -300,4 +265,18 @@ pub struct LinuxSeccompArg {
     pub value_two: u64,
     /// Comparison (`SCMP_CMP_EQ`...).
     pub op: String,
+}
+
+/// One id range of a user namespace or idmapped mount.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinuxIdMapping {
+    /// First id in the container.
+    #[serde(rename = "containerID", default)]
+    pub container_id: u32,
+    /// First id on the host.
+    #[serde(rename = "hostID", default)]
+    pub host_id: u32,
+    /// Number of ids.
+    #[serde(default)]
+    pub size: u32,
 }

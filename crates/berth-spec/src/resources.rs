@@ -9,7 +9,6 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::linux::LinuxDeviceType;
 use crate::serde_util::null_as_default;
 
 /// `linux.resources`.
@@ -300,4 +299,38 @@ pub struct LinuxRdma {
     /// Maximum HCA objects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hca_objects: Option<u32>,
+}
+
+/// A device type letter, as `linux.devices[].type` and
+/// `linux.resources.devices[].type` spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LinuxDeviceType {
+    /// `a`: every type (device cgroup rules only).
+    #[serde(rename = "a")]
+    All,
+    /// `b`: block device.
+    #[serde(rename = "b")]
+    Block,
+    /// `c`: character device.
+    #[serde(rename = "c")]
+    Char,
+    /// `u`: unbuffered character device.
+    #[serde(rename = "u")]
+    Unbuffered,
+    /// `p`: FIFO.
+    #[serde(rename = "p")]
+    Fifo,
+}
+
+impl LinuxDeviceType {
+    /// The letter as the config spells it (`"c"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinuxDeviceType::All => "a",
+            LinuxDeviceType::Block => "b",
+            LinuxDeviceType::Char => "c",
+            LinuxDeviceType::Unbuffered => "u",
+            LinuxDeviceType::Fifo => "p",
+        }
+    }
 }
