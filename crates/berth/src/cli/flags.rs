@@ -76,10 +76,15 @@ pub enum Placement {
     Anywhere,
 }
 
-/// Parses `args` against `specs`. Returns the matches and, with
+/// Parses `args` against the flags of `groups` (a command's own flags may
+/// be shared groups plus its own). Returns the matches and, with
 /// `Placement::BeforeArguments`, stops at the first positional argument: it
 /// and everything after it land in `positionals`.
-pub fn parse(specs: &[FlagSpec], args: &[String], placement: Placement) -> Result<Matches, String> {
+pub fn parse(
+    groups: &[&[FlagSpec]],
+    args: &[String],
+    placement: Placement,
+) -> Result<Matches, String> {
     let mut matches = Matches::default();
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
@@ -103,7 +108,7 @@ pub fn parse(specs: &[FlagSpec], args: &[String], placement: Placement) -> Resul
             matches.help = true;
             continue;
         }
-        let spec = find(specs, name)?;
+        let spec = find(groups, name)?;
         let value = flag_value(spec, name, inline, &mut rest)?;
         matches.flags.push((spec.long(), value));
     }
@@ -118,9 +123,10 @@ fn flag_text(arg: &str) -> Option<&str> {
     (first != '-' && first != '=' && !first.is_ascii_digit()).then_some(text)
 }
 
-fn find<'a>(specs: &'a [FlagSpec], name: &str) -> Result<&'a FlagSpec, String> {
-    specs
+fn find<'a>(groups: &[&'a [FlagSpec]], name: &str) -> Result<&'a FlagSpec, String> {
+    groups
         .iter()
+        .flat_map(|group| group.iter())
         .find(|spec| spec.names.contains(&name))
         .ok_or_else(|| format!("flag provided but not defined: -{name}"))
 }
@@ -186,7 +192,7 @@ mod tests {
     }
 
     fn parse_anywhere(list: &[&str]) -> Result<Matches, String> {
-        parse(SPECS, &args(list), Placement::Anywhere)
+        parse(&[SPECS], &args(list), Placement::Anywhere)
     }
 
     #[test]
@@ -209,7 +215,12 @@ mod tests {
         let m = parse_anywhere(&["id", "--force"]).unwrap();
         assert!(m.is_set("force"));
         assert_eq!(m.positionals, ["id"]);
-        let m = parse(SPECS, &args(&["id", "--force"]), Placement::BeforeArguments).unwrap();
+        let m = parse(
+            &[SPECS],
+            &args(&["id", "--force"]),
+            Placement::BeforeArguments,
+        )
+        .unwrap();
         assert!(!m.is_set("force"));
         assert_eq!(m.positionals, ["id", "--force"]);
     }

@@ -18,7 +18,7 @@ pub fn main_help() -> String {
     }
     let _ = writeln!(out, "   {:width$}  show the help of a command", "help");
     out.push_str("\nGLOBAL OPTIONS:\n");
-    out.push_str(&options(GLOBAL_FLAGS));
+    out.push_str(&options(&[GLOBAL_FLAGS]));
     out
 }
 
@@ -48,8 +48,9 @@ pub fn command_help(c: &CommandSpec) -> String {
 }
 
 /// One line per flag: `--bundle value, -b value  help`.
-fn options(flags: &[FlagSpec]) -> String {
-    let spellings: Vec<String> = flags.iter().map(spelling).collect();
+fn options(groups: &[&[FlagSpec]]) -> String {
+    let flags: Vec<&FlagSpec> = groups.iter().flat_map(|group| group.iter()).collect();
+    let spellings: Vec<String> = flags.iter().map(|flag| spelling(flag)).collect();
     let width = spellings.iter().map(String::len).max().unwrap_or(0);
     let mut out = String::new();
     for (flag, spelled) in flags.iter().zip(&spellings) {

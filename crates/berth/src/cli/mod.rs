@@ -207,7 +207,7 @@ pub struct ExecArgs {
 /// Parses the global flags of the process's arguments (without the program
 /// name); the subcommand is left in [`Cli::rest`].
 pub fn parse_global(args: &[String]) -> Result<Cli, CliExit> {
-    let global = flags::parse(table::GLOBAL_FLAGS, args, Placement::BeforeArguments)
+    let global = flags::parse(&[table::GLOBAL_FLAGS], args, Placement::BeforeArguments)
         .map_err(|error| usage_error(error, help::main_help()))?;
     if global.help {
         return Err(CliExit::Help(help::main_help()));

@@ -11,7 +11,8 @@ pub struct CommandSpec {
     pub summary: &'static str,
     /// The arguments after the options, for the usage line.
     pub usage: &'static str,
-    pub flags: &'static [FlagSpec],
+    /// Its flags, in groups that commands may share.
+    pub flags: &'static [&'static [FlagSpec]],
     /// Fewest and most positional arguments.
     pub arguments: (usize, usize),
     pub placement: Placement,
@@ -79,22 +80,8 @@ const CREATE_FLAGS: &[FlagSpec] = &[
     ),
 ];
 
-const RUN_FLAGS: &[FlagSpec] = &[
-    valued(&["bundle", "b"], "bundle directory (default: \".\")"),
-    valued(
-        &["console-socket"],
-        "unix socket that receives the pty master",
-    ),
-    valued(&["pid-file"], "file to write the init's pid to"),
-    flag(
-        &["no-pivot"],
-        "use MS_MOVE and chroot instead of pivot_root",
-    ),
-    flag(&["no-new-keyring"], "keep the caller's session keyring"),
-    valued(
-        &["preserve-fds"],
-        "pass this many extra fds (3, 4, ...) to the container",
-    ),
+/// `run`'s flags besides `create`'s.
+const RUN_ONLY_FLAGS: &[FlagSpec] = &[
     flag(&["detach", "d"], "return once the container has started"),
     flag(&["keep"], "keep the container's state after it exits"),
     flag(
@@ -194,7 +181,7 @@ const fn command(
     name: &'static str,
     summary: &'static str,
     usage: &'static str,
-    flags: &'static [FlagSpec],
+    flags: &'static [&'static [FlagSpec]],
     arguments: (usize, usize),
 ) -> CommandSpec {
     CommandSpec {
@@ -212,11 +199,17 @@ pub const COMMANDS: &[CommandSpec] = &[
         "create",
         "create a container; its process waits for start",
         ID,
-        CREATE_FLAGS,
+        &[CREATE_FLAGS],
         (1, 1),
     ),
     command("start", "start a created container", ID, &[], (1, 1)),
-    command("run", "create and start a container", ID, RUN_FLAGS, (1, 1)),
+    command(
+        "run",
+        "create and start a container",
+        ID,
+        &[CREATE_FLAGS, RUN_ONLY_FLAGS],
+        (1, 1),
+    ),
     // Everything after the id is the command: flags end there.
     CommandSpec {
         placement: Placement::BeforeArguments,
@@ -224,7 +217,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             "exec",
             "run a new process in a running container",
             "<container-id> <command> [command options]",
-            EXEC_FLAGS,
+            &[EXEC_FLAGS],
             (1, MANY),
         )
     },
@@ -239,22 +232,22 @@ pub const COMMANDS: &[CommandSpec] = &[
         "kill",
         "send a signal (default SIGTERM) to a container's init",
         "<container-id> [signal]",
-        KILL_FLAGS,
+        &[KILL_FLAGS],
         (1, 2),
     ),
-    command("delete", "delete a container", ID, DELETE_FLAGS, (1, 1)),
+    command("delete", "delete a container", ID, &[DELETE_FLAGS], (1, 1)),
     command(
         "events",
         "print a container's resource statistics and OOM events as JSON lines",
         ID,
-        EVENTS_FLAGS,
+        &[EVENTS_FLAGS],
         (1, 1),
     ),
     command(
         "list",
         "list the containers under --root",
         "",
-        LIST_FLAGS,
+        &[LIST_FLAGS],
         (0, 0),
     ),
     command(
@@ -271,7 +264,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             "ps",
             "list a container's processes",
             "<container-id> [ps options]",
-            PS_FLAGS,
+            &[PS_FLAGS],
             (1, MANY),
         )
     },
@@ -279,14 +272,14 @@ pub const COMMANDS: &[CommandSpec] = &[
         "update",
         "change a container's cgroup resources",
         ID,
-        UPDATE_FLAGS,
+        &[UPDATE_FLAGS],
         (1, 1),
     ),
     command(
         "spec",
         "write a default config.json",
         "",
-        SPEC_FLAGS,
+        &[SPEC_FLAGS],
         (0, 0),
     ),
     command(
