@@ -42,10 +42,8 @@ fn seccomp_kill_action_kills_with_sigsys() {
     assert_eq!(out.code(), Some(128 + 31), "killed by SIGSYS: {out}");
 }
 
-#[test]
-fn user_namespace_maps_root_to_an_unprivileged_host_uid() {
-    let ctx = Ctx::new();
-    let bundle = ctx.bundle();
+/// Adds a user namespace mapping container ids 0-65535 to host 100000-165535.
+fn with_user_namespace(bundle: &integration_tests::Bundle) {
     bundle.update(|config| {
         config["linux"]["namespaces"]
             .as_array_mut()
@@ -55,6 +53,13 @@ fn user_namespace_maps_root_to_an_unprivileged_host_uid() {
         config["linux"]["uidMappings"] = map.clone();
         config["linux"]["gidMappings"] = map;
     });
+}
+
+#[test]
+fn user_namespace_maps_root_to_an_unprivileged_host_uid() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    with_user_namespace(&bundle);
     let out = ctx.run_in(
         &bundle,
         &[
@@ -71,6 +76,57 @@ fn user_namespace_maps_root_to_an_unprivileged_host_uid() {
     );
     // Host root's files show as the overflow uid.
     assert_eq!(lines[2], "65534");
+}
+
+/// What root in the container creates belongs to the mapped host uid, and
+/// `exec` joins the same user namespace.
+#[test]
+fn user_namespace_owns_what_it_creates_and_exec_joins_it() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    with_user_namespace(&bundle);
+    bundle.set_args(integration_tests::LONG_RUNNING);
+    let id = ctx.id("userns");
+    ctx.create(&bundle, &id).assert_ok();
+    ctx.start(&id).assert_ok();
+    let out = ctx.run(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "id -u; cat /proc/self/uid_map; touch /dev/shm/made-inside",
+    ]);
+    out.assert_ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], "0", "{out}");
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        ["0", "100000", "65536"]
+    );
+    let pid = integration_tests::state_pid(&ctx.state(&id));
+    let made = format!("/proc/{pid}/root/dev/shm/made-inside");
+    let meta = std::fs::metadata(&made).expect("file made inside");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!((meta.uid(), meta.gid()), (100000, 100000));
+    assert_ne!(
+        integration_tests::namespace_of(pid, "user"),
+        std::fs::read_link("/proc/self/ns/user")
+            .unwrap()
+            .to_string_lossy()
+    );
+}
+
+#[test]
+fn user_namespace_without_mappings_is_refused() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    with_user_namespace(&bundle);
+    bundle.remove("/linux/uidMappings");
+    let id = ctx.id("usernomap");
+    ctx.create(&bundle, &id)
+        .assert_fail()
+        .assert_stderr_contains("User namespaces enabled, but no uid mappings found");
+    assert!(ctx.root_entries().is_empty(), "state left behind");
 }
 
 #[test]

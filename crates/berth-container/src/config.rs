@@ -157,8 +157,6 @@ fn non_empty_map(value: &Option<Value>) -> bool {
 
 fn validate_linux(linux: &Linux) -> Result<(), ContainerError> {
     let checks = [
-        ("linux.uidMappings", !linux.uid_mappings.is_empty()),
-        ("linux.gidMappings", !linux.gid_mappings.is_empty()),
         ("linux.seccomp", linux.seccomp.is_some()),
         ("linux.intelRdt", linux.intel_rdt.is_some()),
         ("linux.personality", linux.personality.is_some()),
@@ -264,13 +262,6 @@ mod tests {
                     v["linux"]["timeOffsets"] = serde_json::json!({"boottime": {"secs": 1}})
                 }),
                 "linux.timeOffsets",
-            ),
-            (
-                Box::new(|v| {
-                    v["linux"]["uidMappings"] =
-                        serde_json::json!([{"containerID": 0, "hostID": 1, "size": 1}])
-                }),
-                "linux.uidMappings",
             ),
             (
                 Box::new(|v| v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}])),

@@ -3,7 +3,7 @@
 
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::SystemTime;
 
 use berth_cgroups::Cgroup;
@@ -69,7 +69,12 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     let bundle = load_bundle(opts.bundle)?;
     let terminal = process(&bundle).terminal;
     let console = connect_console(terminal, opts.console_socket, opts.foreground)?;
-    let namespaces = Namespaces::from_spec(&linux(&bundle).namespaces)?;
+    let linux_spec = linux(&bundle);
+    let namespaces = Namespaces::from_spec(
+        &linux_spec.namespaces,
+        &linux_spec.uid_mappings,
+        &linux_spec.gid_mappings,
+    )?;
     let cgroup = Cgroup::plan(Some(linux(&bundle).cgroups_path.as_str()), opts.id)?;
     let dir = store.create(opts.id)?;
     let mut undo = Undo {
@@ -80,8 +85,7 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     undo.cgroup = Some(&cgroup);
     cgroup.apply_resources(&effective_resources(linux(&bundle)))?;
     let dir = undo.dir.as_ref().expect("set above");
-    let fifo = dir.fifo_path();
-    make_fifo(&fifo)?;
+    let fifo = make_fifo(&dir.fifo_path())?;
     let init = init_config(&bundle, opts, namespaces, cgroup.clone(), fifo);
     let spawned = berth_process::spawn_init(&init, console.as_ref())?;
     let state = ContainerState {
@@ -154,14 +158,18 @@ fn effective_resources(linux: &Linux) -> LinuxResources {
     resources
 }
 
-fn make_fifo(path: &Path) -> Result<(), ContainerError> {
+/// Makes `exec.fifo` (0622) and opens it `O_PATH` for init.
+fn make_fifo(path: &Path) -> Result<OwnedFd, ContainerError> {
+    let io_error = |what: &str, e: nix::errno::Errno| ContainerError::Io {
+        what: format!("{what} {}", path.display()),
+        source: e.into(),
+    };
     let old = nix::sys::stat::umask(Mode::empty());
     let made = nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o622));
     nix::sys::stat::umask(old);
-    made.map_err(|e| ContainerError::Io {
-        what: format!("mkfifo {}", path.display()),
-        source: e.into(),
-    })
+    made.map_err(|e| io_error("mkfifo", e))?;
+    let flags = nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC;
+    nix::fcntl::open(path, flags, Mode::empty()).map_err(|e| io_error("open", e))
 }
 
 fn rootfs_plan(
@@ -200,7 +208,7 @@ fn init_config(
     opts: &CreateOptions<'_>,
     namespaces: Namespaces,
     cgroup: Cgroup,
-    fifo_path: PathBuf,
+    fifo: OwnedFd,
 ) -> InitConfig {
     let linux = linux(bundle);
     let own_uts = namespaces.has_new(nix::sched::CloneFlags::CLONE_NEWUTS);
@@ -217,7 +225,7 @@ fn init_config(
     }
     cfg.setup = Some(ContainerSetup {
         rootfs,
-        fifo_path,
+        fifo,
         hostname: bundle.spec.hostname.clone().filter(|_| own_uts),
         domainname: bundle.spec.domainname.clone().filter(|_| own_uts),
         sysctl: linux.sysctl.clone(),

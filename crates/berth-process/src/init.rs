@@ -63,10 +63,7 @@ impl StepError {
 /// exits after telling the parent why it could not.
 pub fn run(cfg: &InitConfig, chan: SyncChannel, entry: CgroupEntry, cloned_into: bool) -> ! {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        step("join the container's cgroup", || {
-            entry.join_current(cloned_into)
-        })?;
-        steps(cfg, &chan)
+        steps(cfg, &chan, entry, cloned_into)
     }));
     let failure = match result {
         Ok(Err(e)) => e.into_failure(),
@@ -84,7 +81,12 @@ pub fn run(cfg: &InitConfig, chan: SyncChannel, entry: CgroupEntry, cloned_into:
     std::process::exit(1)
 }
 
-fn steps(cfg: &InitConfig, chan: &SyncChannel) -> Step<Infallible> {
+fn steps(
+    cfg: &InitConfig,
+    chan: &SyncChannel,
+    entry: CgroupEntry,
+    cloned_into: bool,
+) -> Step<Infallible> {
     // Until execve, /proc/<pid>/exe is the berth binary: non-dumpable, no
     // other process may open it (CVE-2019-5736). execve resets the flag.
     step("make init non-dumpable", || {
@@ -93,7 +95,16 @@ fn steps(cfg: &InitConfig, chan: &SyncChannel) -> Step<Infallible> {
     step("wait for the runtime", || {
         chan.expect(&Message::Continue, "Continue")
     })?;
+    // Everything init does from here on, and the container after it, is
+    // charged to the container's cgroup; init's first few pages (its stack
+    // before Continue) stay with the runtime's, as with runc and crun.
+    step("join the container's cgroup", || {
+        entry.join_current(cloned_into)
+    })?;
     join_namespaces(cfg)?;
+    if cfg.namespaces.in_user_namespace() {
+        step("become root in the user namespace", become_namespace_root)?;
+    }
     let created = match &cfg.setup {
         Some(setup) => Some(set_up_container(cfg, setup, chan)?),
         None => {
@@ -119,11 +130,11 @@ fn steps(cfg: &InitConfig, chan: &SyncChannel) -> Step<Infallible> {
 /// The container's own setup (create, not exec): cgroup namespace,
 /// keyring, oom score, rootfs, creation hooks, pivot_root, console, names,
 /// sysctls. Returns the exec.fifo and the state the hooks were given.
-fn set_up_container(
+fn set_up_container<'a>(
     cfg: &InitConfig,
-    setup: &ContainerSetup,
+    setup: &'a ContainerSetup,
     chan: &SyncChannel,
-) -> Step<(OwnedFd, Option<String>)> {
+) -> Step<(&'a OwnedFd, Option<String>)> {
     if cfg.namespaces.new_cgroupns {
         step("unshare the cgroup namespace", || {
             unshare(CloneFlags::CLONE_NEWCGROUP)
@@ -143,13 +154,6 @@ fn set_up_container(
     } else {
         None
     };
-    let fifo = step("open exec.fifo", || {
-        open(
-            &setup.fifo_path,
-            OFlag::O_PATH | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-    })?;
     step("enter rootfs", || berth_rootfs::enter_rootfs(&setup.rootfs))?;
     step("create cwd", || create_cwd(&cfg.cwd))?;
     if cfg.terminal {
@@ -160,7 +164,7 @@ fn set_up_container(
     step("finish rootfs", || {
         berth_rootfs::finish_rootfs(&setup.rootfs)
     })?;
-    Ok((fifo, hook_state))
+    Ok((&setup.fifo, hook_state))
 }
 
 /// Ask the runtime to run prestart and createRuntime, then run
@@ -197,6 +201,16 @@ fn join_namespaces(cfg: &InitConfig) -> Step<()> {
         step("join namespace", || namespaces::join(*flag, path))?;
     }
     Ok(())
+}
+
+/// In a user namespace init starts with the runtime's (unmapped) ids; uid
+/// and gid 0 of the namespace are its root, with the namespace's
+/// capabilities.
+fn become_namespace_root() -> nix::Result<()> {
+    let root_gid = nix::unistd::Gid::from_raw(0);
+    let root_uid = nix::unistd::Uid::from_raw(0);
+    nix::unistd::setresgid(root_gid, root_gid, root_gid)?;
+    nix::unistd::setresuid(root_uid, root_uid, root_uid)
 }
 
 /// A kernel without keyrings (ENOSYS) is not an error, as with runc.

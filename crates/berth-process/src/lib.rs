@@ -14,6 +14,7 @@ pub mod sync;
 mod sysctl;
 
 use std::collections::HashMap;
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 pub use errors::{error_chain, go_strerror, go_strerror_of};
@@ -78,8 +79,10 @@ impl InitConfig {
 #[derive(Debug)]
 pub struct ContainerSetup {
     pub rootfs: berth_rootfs::RootfsPlan,
-    /// `exec.fifo` in the container's state directory.
-    pub fifo_path: PathBuf,
+    /// `exec.fifo` in the container's state directory, opened `O_PATH` by
+    /// the runtime: init may not be allowed to look into that directory
+    /// (in a user namespace it is not root there).
+    pub fifo: OwnedFd,
     pub hostname: Option<String>,
     pub domainname: Option<String>,
     pub sysctl: HashMap<String, String>,

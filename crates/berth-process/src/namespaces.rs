@@ -5,7 +5,7 @@ use std::fs::File;
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 
-use berth_spec::{LinuxNamespace, LinuxNamespaceType};
+use berth_spec::{LinuxIdMapping, LinuxNamespace, LinuxNamespaceType};
 use nix::sched::{setns, CloneFlags};
 
 use crate::ProcessError;
@@ -19,8 +19,13 @@ pub struct Namespaces {
     pub new_cgroupns: bool,
     /// Existing pid namespace to join (the parent joins it before cloning).
     pub join_pid: Option<PathBuf>,
-    /// Other existing namespaces init joins, in spec order.
+    /// Other existing namespaces init joins, a user namespace first (it
+    /// gives the capabilities to join the others), then in spec order.
     pub join: Vec<(CloneFlags, PathBuf)>,
+    /// For a new user namespace: what the runtime writes to its
+    /// `uid_map` and `gid_map`.
+    pub uid_mappings: Vec<LinuxIdMapping>,
+    pub gid_mappings: Vec<LinuxIdMapping>,
 }
 
 fn flag_of(kind: LinuxNamespaceType) -> CloneFlags {
@@ -37,6 +42,31 @@ fn flag_of(kind: LinuxNamespaceType) -> CloneFlags {
     }
 }
 
+/// Every namespace type of the spec.
+const ALL_KINDS: [LinuxNamespaceType; 8] = [
+    LinuxNamespaceType::Cgroup,
+    LinuxNamespaceType::Ipc,
+    LinuxNamespaceType::Mount,
+    LinuxNamespaceType::Network,
+    LinuxNamespaceType::Pid,
+    LinuxNamespaceType::Time,
+    LinuxNamespaceType::User,
+    LinuxNamespaceType::Uts,
+];
+
+/// The namespace types berth can create or join (time namespaces: not yet).
+fn is_supported(kind: LinuxNamespaceType) -> bool {
+    kind != LinuxNamespaceType::Time
+}
+
+/// The spec names of the namespace types berth supports (for `features`).
+pub fn supported_kinds() -> impl Iterator<Item = &'static str> {
+    ALL_KINDS
+        .into_iter()
+        .filter(|k| is_supported(*k))
+        .map(LinuxNamespaceType::as_str)
+}
+
 impl Default for Namespaces {
     fn default() -> Self {
         Namespaces {
@@ -44,14 +74,22 @@ impl Default for Namespaces {
             new_cgroupns: false,
             join_pid: None,
             join: Vec::new(),
+            uid_mappings: Vec::new(),
+            gid_mappings: Vec::new(),
         }
     }
 }
 
 impl Namespaces {
-    /// Build the plan from `linux.namespaces`, refusing what berth cannot do
-    /// yet with an error naming the field.
-    pub fn from_spec(list: &[LinuxNamespace]) -> Result<Namespaces, ProcessError> {
+    /// Build the plan from `linux.namespaces` and, for a new user
+    /// namespace, `linux.uidMappings`/`gidMappings` (ignored without one,
+    /// as runc does), refusing what berth cannot do yet with an error naming
+    /// the field.
+    pub fn from_spec(
+        list: &[LinuxNamespace],
+        uid_mappings: &[LinuxIdMapping],
+        gid_mappings: &[LinuxIdMapping],
+    ) -> Result<Namespaces, ProcessError> {
         let mut plan = Namespaces::default();
         let mut seen = CloneFlags::empty();
         for ns in list {
@@ -64,7 +102,7 @@ impl Namespaces {
                 )));
             }
             seen |= flag;
-            if matches!(kind, LinuxNamespaceType::User | LinuxNamespaceType::Time) {
+            if !is_supported(kind) {
                 return Err(ProcessError::Config(format!(
                     "linux.namespaces: {} namespaces are not supported by berth yet",
                     kind.as_str()
@@ -72,10 +110,15 @@ impl Namespaces {
             }
             match (&ns.path, kind) {
                 (Some(path), LinuxNamespaceType::Pid) => plan.join_pid = Some(path.clone()),
+                (Some(path), LinuxNamespaceType::User) => plan.join.insert(0, (flag, path.clone())),
                 (Some(path), _) => plan.join.push((flag, path.clone())),
                 (None, LinuxNamespaceType::Cgroup) => plan.new_cgroupns = true,
                 (None, _) => plan.clone_flags |= flag,
             }
+        }
+        if plan.has_new(CloneFlags::CLONE_NEWUSER) {
+            plan.uid_mappings = required_mappings(uid_mappings, "uid")?;
+            plan.gid_mappings = required_mappings(gid_mappings, "gid")?;
         }
         if !seen.contains(CloneFlags::CLONE_NEWNS) {
             return Err(ProcessError::Config(
@@ -89,11 +132,58 @@ impl Namespaces {
     pub fn has_new(&self, flag: CloneFlags) -> bool {
         self.clone_flags.contains(flag)
     }
+
+    /// True when init runs in a user namespace other than the runtime's
+    /// (new, or joined by path).
+    pub fn in_user_namespace(&self) -> bool {
+        self.has_new(CloneFlags::CLONE_NEWUSER)
+            || self
+                .join
+                .iter()
+                .any(|(flag, _)| *flag == CloneFlags::CLONE_NEWUSER)
+    }
+}
+
+/// A new user namespace needs both maps (runc's words when one is missing).
+fn required_mappings(
+    mappings: &[LinuxIdMapping],
+    kind: &str,
+) -> Result<Vec<LinuxIdMapping>, ProcessError> {
+    if mappings.is_empty() {
+        return Err(ProcessError::Config(format!(
+            "User namespaces enabled, but no {kind} mappings found."
+        )));
+    }
+    Ok(mappings.to_vec())
+}
+
+/// The text of `/proc/<pid>/uid_map` (or `gid_map`) for `mappings`: one
+/// `inside outside count` line each, written in one `write(2)`.
+pub fn id_map_text(mappings: &[LinuxIdMapping]) -> String {
+    mappings
+        .iter()
+        .map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size))
+        .collect()
+}
+
+/// Writes the maps of the new user namespace of child `pid` (the runtime
+/// does it: init may not write its own beyond a single id).
+pub fn write_id_maps(pid: i32, ns: &Namespaces) -> Result<(), ProcessError> {
+    for (file, mappings) in [("uid_map", &ns.uid_mappings), ("gid_map", &ns.gid_mappings)] {
+        let path = format!("/proc/{pid}/{file}");
+        std::fs::write(&path, id_map_text(mappings)).map_err(|e| ProcessError::Io {
+            what: format!("write {path}"),
+            source: e,
+        })?;
+    }
+    Ok(())
 }
 
 /// The namespace kinds `exec` joins, by their /proc/<pid>/ns name, in the
-/// order they are joined (mount last: it changes the root we resolve in).
-const JOINABLE: [(&str, CloneFlags); 5] = [
+/// order they are joined (user first: it gives the capabilities to join the
+/// others; mount last: it changes the root we resolve in).
+const JOINABLE: [(&str, CloneFlags); 6] = [
+    ("user", CloneFlags::CLONE_NEWUSER),
     ("ipc", CloneFlags::CLONE_NEWIPC),
     ("uts", CloneFlags::CLONE_NEWUTS),
     ("net", CloneFlags::CLONE_NEWNET),
@@ -153,9 +243,12 @@ mod tests {
 
     #[test]
     fn new_namespaces_become_clone_flags() {
-        let plan =
-            Namespaces::from_spec(&[ns("pid", None), ns("mount", None), ns("network", None)])
-                .unwrap();
+        let plan = Namespaces::from_spec(
+            &[ns("pid", None), ns("mount", None), ns("network", None)],
+            &[],
+            &[],
+        )
+        .unwrap();
         assert!(plan.has_new(CloneFlags::CLONE_NEWPID));
         assert!(plan.has_new(CloneFlags::CLONE_NEWNS));
         assert!(plan.has_new(CloneFlags::CLONE_NEWNET));
@@ -164,11 +257,15 @@ mod tests {
 
     #[test]
     fn paths_are_joined_not_created() {
-        let plan = Namespaces::from_spec(&[
-            ns("mount", None),
-            ns("network", Some("/var/run/netns/x")),
-            ns("pid", Some("/proc/1/ns/pid")),
-        ])
+        let plan = Namespaces::from_spec(
+            &[
+                ns("mount", None),
+                ns("network", Some("/var/run/netns/x")),
+                ns("pid", Some("/proc/1/ns/pid")),
+            ],
+            &[],
+            &[],
+        )
         .unwrap();
         assert!(!plan.has_new(CloneFlags::CLONE_NEWNET));
         assert_eq!(plan.join.len(), 1);
@@ -177,18 +274,79 @@ mod tests {
 
     #[test]
     fn cgroup_namespace_is_deferred_to_init() {
-        let plan = Namespaces::from_spec(&[ns("mount", None), ns("cgroup", None)]).unwrap();
+        let plan =
+            Namespaces::from_spec(&[ns("mount", None), ns("cgroup", None)], &[], &[]).unwrap();
         assert!(plan.new_cgroupns);
         assert!(!plan.has_new(CloneFlags::CLONE_NEWCGROUP));
     }
 
     #[test]
     fn unsupported_and_duplicate_namespaces_name_the_field() {
-        let err = Namespaces::from_spec(&[ns("mount", None), ns("user", None)]).unwrap_err();
+        let err =
+            Namespaces::from_spec(&[ns("mount", None), ns("time", None)], &[], &[]).unwrap_err();
         assert!(err.to_string().contains("linux.namespaces"), "{err}");
-        let err = Namespaces::from_spec(&[ns("mount", None), ns("mount", None)]).unwrap_err();
+        let err =
+            Namespaces::from_spec(&[ns("mount", None), ns("mount", None)], &[], &[]).unwrap_err();
         assert!(err.to_string().contains("twice"), "{err}");
-        let err = Namespaces::from_spec(&[ns("pid", None)]).unwrap_err();
+        let err = Namespaces::from_spec(&[ns("pid", None)], &[], &[]).unwrap_err();
         assert!(err.to_string().contains("mount namespace"), "{err}");
+    }
+
+    fn mapping(inside: u32, outside: u32, size: u32) -> LinuxIdMapping {
+        LinuxIdMapping {
+            container_id: inside,
+            host_id: outside,
+            size,
+        }
+    }
+
+    #[test]
+    fn a_new_user_namespace_needs_both_maps() {
+        let list = [ns("mount", None), ns("user", None)];
+        let map = [mapping(0, 100000, 65536)];
+        let plan = Namespaces::from_spec(&list, &map, &map).unwrap();
+        assert!(plan.has_new(CloneFlags::CLONE_NEWUSER));
+        assert!(plan.in_user_namespace());
+        assert_eq!(plan.uid_mappings, map);
+        let err = Namespaces::from_spec(&list, &[], &map).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "User namespaces enabled, but no uid mappings found."
+        );
+        let err = Namespaces::from_spec(&list, &map, &[]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "User namespaces enabled, but no gid mappings found."
+        );
+    }
+
+    #[test]
+    fn maps_without_a_user_namespace_are_ignored_as_runc_does() {
+        let map = [mapping(0, 100000, 65536)];
+        let plan = Namespaces::from_spec(&[ns("mount", None)], &map, &map).unwrap();
+        assert!(!plan.in_user_namespace());
+        assert!(plan.uid_mappings.is_empty());
+    }
+
+    #[test]
+    fn a_joined_user_namespace_is_joined_first() {
+        let plan = Namespaces::from_spec(
+            &[
+                ns("mount", None),
+                ns("network", Some("/var/run/netns/x")),
+                ns("user", Some("/proc/9/ns/user")),
+            ],
+            &[],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(plan.join[0].0, CloneFlags::CLONE_NEWUSER);
+        assert!(plan.in_user_namespace());
+    }
+
+    #[test]
+    fn id_maps_are_one_line_per_range() {
+        let text = id_map_text(&[mapping(0, 100000, 1000), mapping(1000, 5000, 1)]);
+        assert_eq!(text, "0 100000 1000\n1000 5000 1\n");
     }
 }

@@ -73,6 +73,9 @@ pub fn spawn_init(
             drop(child);
             drop(entry);
             let guard = ChildGuard(Some(Pid::from_raw(pid)));
+            if cfg.namespaces.has_new(CloneFlags::CLONE_NEWUSER) {
+                namespaces::write_id_maps(pid, &cfg.namespaces)?;
+            }
             let console = serve_init(cfg, &parent, pid, console_socket)?;
             guard.disarm();
             Ok(Spawned { pid, console })

@@ -1,5 +1,6 @@
 //! `features`: what berth supports, derived from the code (the mount option
-//! parser, the capability table), never a copied list of wishes.
+//! parser, the capability table, the namespace plan), never a copied list
+//! of wishes.
 
 use serde_json::{json, Value};
 
@@ -29,7 +30,7 @@ pub fn features() -> Value {
         ],
         "mountOptions": supported_mount_options(),
         "linux": {
-            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],
+            "namespaces": berth_process::namespaces::supported_kinds().collect::<Vec<_>>(),
             "capabilities": capabilities(),
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
             "seccomp": {"enabled": false},
@@ -64,6 +65,14 @@ mod tests {
         for refused in ["idmap", "ridmap", "size=1m"] {
             assert!(!opts.contains(&refused), "{refused}");
         }
+    }
+
+    #[test]
+    fn namespaces_are_the_ones_the_plan_accepts() {
+        let value = features();
+        let kinds = value["linux"]["namespaces"].as_array().unwrap();
+        assert!(kinds.contains(&json!("user")));
+        assert!(!kinds.contains(&json!("time")));
     }
 
     #[test]
