@@ -9,11 +9,13 @@
 //!   | <------------------------ RunHooks |   only with hooks: mounts done
 //!   | -- HooksDone{state} -------------> |   prestart + createRuntime ran
 //!   | <-------------- ConsoleMaster+fd - |   only with process.terminal
+//!   | <------------ SeccompListener+fd - |   only with SCMP_ACT_NOTIFY rules:
+//!   | -- SeccompListenerDone ----------> |   the agent has the listener
 //!   | <-------------------------- Ready  |   set up, blocked on exec.fifo next
 //!   | <--------------- Failed{step,..}   |   instead of Ready, on any error
 //! ```
-//! Later features add messages here (uid-map requests, the seccomp listener
-//! fd) without changing the transport.
+//! Later features add messages here (uid-map requests) without changing
+//! the transport.
 //!
 //! A message without fds is a plain `write(2)` (one packet), so that the
 //! syscalls init makes after loading a seccomp filter are those runc's init
@@ -53,6 +55,11 @@ pub enum Message {
     RunHooks,
     /// parent -> init: the runtime's hooks ran; the state they were given.
     HooksDone { state: String },
+    /// init -> parent: the seccomp listener fd (SCMP_ACT_NOTIFY) travels
+    /// with this message, for the seccomp agent.
+    SeccompListener,
+    /// parent -> init: the agent has the listener; init closes its copy.
+    SeccompListenerDone,
     /// init -> parent: set up, about to block on exec.fifo.
     Ready,
     /// init -> parent: a step failed; init exits after sending this.
