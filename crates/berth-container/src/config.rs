@@ -156,8 +156,10 @@ fn non_empty_map(value: &Option<Value>) -> bool {
 }
 
 fn validate_linux(linux: &Linux) -> Result<(), ContainerError> {
+    if let Some(seccomp) = &linux.seccomp {
+        berth_security::seccomp::Profile::from_spec(seccomp).map_err(|e| invalid(e.to_string()))?;
+    }
     let checks = [
-        ("linux.seccomp", linux.seccomp.is_some()),
         ("linux.intelRdt", linux.intel_rdt.is_some()),
         ("linux.personality", linux.personality.is_some()),
         ("linux.timeOffsets", non_empty_map(&linux.time_offsets)),
@@ -240,9 +242,16 @@ mod tests {
             ),
             (
                 Box::new(|v| {
-                    v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"})
+                    v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_BOGUS"})
                 }),
-                "linux.seccomp",
+                "linux.seccomp.defaultAction: unknown action \"SCMP_ACT_BOGUS\"",
+            ),
+            (
+                Box::new(|v| {
+                    v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
+                        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]})
+                }),
+                "linux.seccomp.listenerPath",
             ),
             (
                 Box::new(|v| {

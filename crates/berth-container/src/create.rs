@@ -67,6 +67,9 @@ impl Drop for Undo<'_> {
 pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, ContainerError> {
     validate_id(opts.id)?;
     let bundle = load_bundle(opts.bundle)?;
+    let seccomp = crate::seccomp::build(linux(&bundle).seccomp.as_ref(), || {
+        creating_state(&bundle, opts.id)
+    })?;
     let terminal = process(&bundle).terminal;
     let console = connect_console(terminal, opts.console_socket, opts.foreground)?;
     let linux_spec = linux(&bundle);
@@ -86,7 +89,8 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     cgroup.apply_resources(&effective_resources(linux(&bundle)))?;
     let dir = undo.dir.as_ref().expect("set above");
     let fifo = make_fifo(&dir.fifo_path())?;
-    let init = init_config(&bundle, opts, namespaces, cgroup.clone(), fifo);
+    let mut init = init_config(&bundle, opts, namespaces, cgroup.clone(), fifo);
+    init.seccomp = seccomp;
     let spawned = berth_process::spawn_init(&init, console.as_ref())?;
     let state = ContainerState {
         id: opts.id.to_string(),
@@ -98,6 +102,7 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         annotations: bundle.spec.annotations.clone(),
         cgroup: cgroup.clone(),
         hooks: bundle.spec.hooks.clone(),
+        seccomp: crate::seccomp::to_raw(linux(&bundle).seccomp.as_ref()),
     };
     let saved = dir
         .save(&state)

@@ -5,12 +5,13 @@
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
-use berth_process::{InitConfig, Namespaces};
+use berth_process::{InitConfig, Namespaces, Seccomp};
 use berth_spec::Process;
 
 use crate::config::validate_process;
 use crate::create::{connect_console, write_pid_file};
 use crate::query::load;
+use crate::state::{ContainerState, HookStateView};
 use crate::status::Status;
 use crate::store::Store;
 use crate::ContainerError;
@@ -53,20 +54,38 @@ pub fn exec(store: &Store, opts: &ExecOptions<'_>) -> Result<Execed, ContainerEr
     let loaded = load(store, opts.id, false)?;
     check_status(loaded.status, opts.ignore_paused)?;
     validate_process(&opts.process)?;
+    let seccomp = container_seccomp(&loaded.state)?;
     let terminal = opts.process.terminal;
     let console = connect_console(terminal, opts.console_socket, opts.foreground)?;
     let namespaces = Namespaces::of_process(loaded.state.pid);
-    let cfg = InitConfig::for_process(
+    let mut cfg = InitConfig::for_process(
         &opts.process,
         namespaces,
         loaded.state.cgroup.clone(),
         opts.preserve_fds,
     );
+    cfg.seccomp = seccomp;
     let spawned = berth_process::spawn_init(&cfg, console.as_ref())?;
     write_pid_file(opts.pid_file, spawned.pid)?;
     Ok(Execed {
         pid: spawned.pid,
         console: spawned.console,
+    })
+}
+
+/// The container's seccomp filter applies to every process exec'd into it
+/// (runc); its agent is told the container is running, with init's pid.
+fn container_seccomp(state: &ContainerState) -> Result<Option<Seccomp>, ContainerError> {
+    let spec = crate::seccomp::from_raw(state.seccomp.as_deref())?;
+    crate::seccomp::build(spec.as_ref(), || {
+        serde_json::to_value(HookStateView::new(
+            &state.id,
+            Status::Running,
+            state.pid,
+            &state.bundle,
+            state.annotations.as_ref(),
+        ))
+        .unwrap_or_default()
     })
 }
 

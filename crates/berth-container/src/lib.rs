@@ -11,6 +11,7 @@ pub mod id;
 mod kill;
 pub mod liveness;
 mod query;
+mod seccomp;
 pub mod signal;
 mod start;
 pub mod state;

@@ -30,6 +30,10 @@ pub struct ContainerState {
     /// `delete`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<berth_spec::Hooks>,
+    /// The config's `linux.seccomp`, for `exec`; raw JSON that `state` and
+    /// `list` skip over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<Box<serde_json::value::RawValue>>,
 }
 
 /// The JSON `state` prints (runc's fields and order).

@@ -114,17 +114,23 @@ fn steps(
             None
         }
     };
-    apply_process_settings(cfg)?;
+    apply_process_settings(cfg, chan)?;
     let executable = step("exec", || find_executable(&cfg.args[0], &cfg.env))?;
     step("mark fds close-on-exec", || {
         berth_sys::process::cloexec_from(3 + cfg.extra_fds)
     })?;
+    let program = Program::new(&executable, cfg);
+    if cfg.no_new_privileges {
+        // As late as possible, so that few syscalls run under the filter
+        // (runc: before the exec.fifo wait and the startContainer hooks).
+        load_seccomp(cfg, chan)?;
+    }
     step("report ready", || chan.send(&Message::Ready, &[]))?;
     if let Some((fifo, hook_state)) = &created {
         wait_for_start(fifo)?;
         start_container_hooks(cfg, hook_state.as_deref())?;
     }
-    exec(&executable, cfg)
+    exec(&program)
 }
 
 /// The container's own setup (create, not exec): cgroup namespace,
@@ -239,8 +245,13 @@ fn set_names(setup: &ContainerSetup) -> Step<()> {
 
 /// rlimits, bounding set, user, cwd, capabilities, no_new_privs: in the
 /// order the kernel needs (privileged steps before the uid change).
-fn apply_process_settings(cfg: &InitConfig) -> Step<()> {
+fn apply_process_settings(cfg: &InitConfig, chan: &SyncChannel) -> Step<()> {
     step("set rlimits", || berth_security::set_rlimits(&cfg.rlimits))?;
+    if !cfg.no_new_privileges {
+        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN:
+        // before the capabilities go (runc's order).
+        load_seccomp(cfg, chan)?;
+    }
     step("drop bounding set", || {
         berth_security::drop_bounding_set(&cfg.capabilities)
     })?;
@@ -260,6 +271,27 @@ fn apply_process_settings(cfg: &InitConfig) -> Step<()> {
         step("set no_new_privs", berth_security::set_no_new_privs)?;
     }
     Ok(())
+}
+
+/// Load the seccomp filter, and hand its listener (SCMP_ACT_NOTIFY rules)
+/// to the runtime, which passes it to the seccomp agent.
+fn load_seccomp(cfg: &InitConfig, chan: &SyncChannel) -> Step<()> {
+    let Some(seccomp) = &cfg.seccomp else {
+        return Ok(());
+    };
+    let listener = step("load the seccomp filter", || seccomp.filter.load())?;
+    if let Some(listener) = listener {
+        step("hand over the seccomp listener", || {
+            send_listener(chan, listener)
+        })?;
+    }
+    Ok(())
+}
+
+/// Send the listener and wait until the agent has it; then close ours.
+fn send_listener(chan: &SyncChannel, listener: OwnedFd) -> Result<(), crate::sync::SyncError> {
+    chan.send(&Message::SeccompListener, &[listener.as_raw_fd()])?;
+    chan.expect(&Message::SeccompListenerDone, "SeccompListenerDone")
 }
 
 /// `process.cwd` is created (0755, as root, inside the container after
@@ -296,15 +328,32 @@ fn wait_for_start(fifo: &OwnedFd) -> Step<()> {
     })
 }
 
-fn exec(executable: &Path, cfg: &InitConfig) -> Step<Infallible> {
+/// What execve gets, made before the seccomp filter is loaded (the
+/// environment may need /etc/passwd), so that little runs under it.
+struct Program {
+    path: CString,
+    args: Vec<CString>,
+    env: Vec<CString>,
+}
+
+impl Program {
+    fn new(executable: &Path, cfg: &InitConfig) -> Program {
+        Program {
+            path: cstring(executable.as_os_str().as_encoded_bytes()),
+            args: cfg.args.iter().map(|a| cstring(a.as_bytes())).collect(),
+            env: environment(cfg)
+                .iter()
+                .map(|e| cstring(e.as_bytes()))
+                .collect(),
+        }
+    }
+}
+
+fn exec(program: &Program) -> Step<Infallible> {
     restore_signal_dispositions();
-    let path = cstring(executable.as_os_str().as_encoded_bytes());
-    let args: Vec<CString> = cfg.args.iter().map(|a| cstring(a.as_bytes())).collect();
-    let env: Vec<CString> = environment(cfg)
-        .iter()
-        .map(|e| cstring(e.as_bytes()))
-        .collect();
-    step("exec", || nix::unistd::execve(&path, &args, &env))
+    step("exec", || {
+        nix::unistd::execve(&program.path, &program.args, &program.env)
+    })
 }
 
 fn cstring(bytes: &[u8]) -> CString {

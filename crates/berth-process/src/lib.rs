@@ -8,6 +8,7 @@ mod exec_path;
 pub mod hooks;
 mod init;
 pub mod namespaces;
+mod seccomp_agent;
 mod spawn;
 pub mod supervise;
 pub mod sync;
@@ -19,6 +20,7 @@ use std::path::PathBuf;
 
 pub use errors::{error_chain, go_strerror, go_strerror_of};
 pub use namespaces::Namespaces;
+pub use seccomp_agent::SeccompAgent;
 pub use spawn::{kill_and_reap, spawn_init, Spawned};
 pub use sync::InitFailure;
 
@@ -45,12 +47,23 @@ pub struct InitConfig {
     /// Fds 3..3+extra_fds stay open in the container (`--preserve-fds`
     /// and socket-activation fds).
     pub extra_fds: u32,
+    /// The container's `linux.seccomp` (for its init and for `exec`).
+    pub seccomp: Option<Seccomp>,
+}
+
+/// A seccomp filter for init to load, and the agent that gets its listener
+/// fd when rules are `SCMP_ACT_NOTIFY`.
+#[derive(Debug)]
+pub struct Seccomp {
+    pub filter: berth_security::seccomp::Filter,
+    pub agent: Option<SeccompAgent>,
 }
 
 impl InitConfig {
     /// The process part, the same for a container's init and for `exec`:
     /// user, capabilities (none when the section is missing, as runc),
-    /// rlimits, no_new_privs, cwd, args, env, terminal.
+    /// rlimits, no_new_privs, cwd, args, env, terminal. No seccomp filter:
+    /// the container's is the caller's to add.
     pub fn for_process(
         process: &Process,
         namespaces: Namespaces,
@@ -70,6 +83,7 @@ impl InitConfig {
             args: process.args.clone(),
             env: process.env.clone(),
             extra_fds,
+            seccomp: None,
         }
     }
 }

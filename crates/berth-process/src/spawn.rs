@@ -119,6 +119,10 @@ fn serve_init(
             Ok((Message::ConsoleMaster, fds)) => {
                 kept = forward_console(console_socket, fds)?;
             }
+            Ok((Message::SeccompListener, fds)) => {
+                pass_seccomp_listener(cfg, pid, fds)?;
+                chan.send(&Message::SeccompListenerDone, &[])?;
+            }
             Ok((Message::RunHooks, _)) => {
                 let Some(setup) = &cfg.setup else {
                     return Err(ProcessError::Config(
@@ -154,6 +158,21 @@ fn forward_console(
         Some(socket) => send_to_console_socket(socket, &master).map(|()| None),
         None => Ok(Some(master)),
     }
+}
+
+/// Give init's seccomp listener to the agent of `listenerPath`.
+fn pass_seccomp_listener(
+    cfg: &InitConfig,
+    pid: i32,
+    fds: Vec<OwnedFd>,
+) -> Result<(), ProcessError> {
+    let agent = cfg.seccomp.as_ref().and_then(|s| s.agent.as_ref());
+    let (Some(agent), Some(listener)) = (agent, fds.first()) else {
+        return Err(ProcessError::Config(
+            "init sent a seccomp listener but there is no listenerPath or no fd".into(),
+        ));
+    };
+    agent.hand_over(listener, pid, cfg.setup.is_some())
 }
 
 /// prestart then createRuntime, in the runtime's namespaces, with the

@@ -9,11 +9,17 @@
 //!   | <------------------------ RunHooks |   only with hooks: mounts done
 //!   | -- HooksDone{state} -------------> |   prestart + createRuntime ran
 //!   | <-------------- ConsoleMaster+fd - |   only with process.terminal
+//!   | <------------ SeccompListener+fd - |   only with SCMP_ACT_NOTIFY rules:
+//!   | -- SeccompListenerDone ----------> |   the agent has the listener
 //!   | <-------------------------- Ready  |   set up, blocked on exec.fifo next
 //!   | <--------------- Failed{step,..}   |   instead of Ready, on any error
 //! ```
-//! Later features add messages here (hook requests, uid-map requests, the
-//! seccomp listener fd) without changing the transport.
+//! Later features add messages here (uid-map requests) without changing
+//! the transport.
+//!
+//! A message without fds is a plain `write(2)` (one packet), so that the
+//! syscalls init makes after loading a seccomp filter are those runc's init
+//! makes (it writes to its sync pipe): `write`, not `sendmsg`.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -49,6 +55,11 @@ pub enum Message {
     RunHooks,
     /// parent -> init: the runtime's hooks ran; the state they were given.
     HooksDone { state: String },
+    /// init -> parent: the seccomp listener fd (SCMP_ACT_NOTIFY) travels
+    /// with this message, for the seccomp agent.
+    SeccompListener,
+    /// parent -> init: the agent has the listener; init closes its copy.
+    SeccompListenerDone,
     /// init -> parent: set up, about to block on exec.fifo.
     Ready,
     /// init -> parent: a step failed; init exits after sending this.
@@ -101,13 +112,13 @@ impl SyncChannel {
     pub fn send(&self, msg: &Message, fds: &[RawFd]) -> Result<(), SyncError> {
         let mut bytes = serde_json::to_vec(msg).map_err(|e| SyncError::Malformed(e.to_string()))?;
         bytes.truncate(MAX_MESSAGE);
-        let iov = [IoSlice::new(&bytes)];
-        let cmsgs = [ControlMessage::ScmRights(fds)];
-        let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsgs };
+        if fds.is_empty() {
+            return self.write(&bytes);
+        }
         sendmsg::<()>(
             self.fd.as_raw_fd(),
-            &iov,
-            cmsgs,
+            &[IoSlice::new(&bytes)],
+            &[ControlMessage::ScmRights(fds)],
             MsgFlags::MSG_NOSIGNAL,
             None,
         )
@@ -116,6 +127,21 @@ impl SyncChannel {
             source,
         })?;
         Ok(())
+    }
+
+    /// One packet without fds. A closed peer is EPIPE: SIGPIPE is ignored
+    /// in the runtime and in init until just before execve.
+    fn write(&self, bytes: &[u8]) -> Result<(), SyncError> {
+        let written = loop {
+            match nix::unistd::write(&self.fd, bytes) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                other => break other,
+            }
+        };
+        written.map(drop).map_err(|source| SyncError::Io {
+            op: "write",
+            source,
+        })
     }
 
     /// Receive one message and the fds that came with it.

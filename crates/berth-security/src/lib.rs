@@ -1,9 +1,14 @@
 //! Process privileges of the container's init: the user and groups it runs
-//! as, its five capability sets, rlimits and `no_new_privs`.
+//! as, its five capability sets, rlimits, `no_new_privs` and the seccomp
+//! filter (`seccomp`).
 //!
 //! Order matters and is the caller's (berth-process) to keep:
-//! `drop_bounding_set` → `set_rlimits` → `switch_user` → `apply_capabilities`
-//! → `set_no_new_privs`, then `execve`.
+//! `set_rlimits` → `drop_bounding_set` → `switch_user` →
+//! `apply_capabilities` → `set_no_new_privs`, then `execve`. The seccomp
+//! filter is loaded before the bounding set is dropped (it needs
+//! CAP_SYS_ADMIN) unless `no_new_privs` is set; then as late as possible.
+
+pub mod seccomp;
 
 use berth_spec::{LinuxCapabilities, PosixRlimit, PosixRlimitType, User};
 use caps::{CapSet, Capability as Cap, CapsHashSet};

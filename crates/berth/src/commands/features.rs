@@ -1,6 +1,6 @@
 //! `features`: what berth supports, derived from the code (the mount option
-//! parser, the capability table, the namespace plan), never a copied list
-//! of wishes.
+//! parser, the capability table, the namespace plan, the seccomp name
+//! tables), never a copied list of wishes.
 
 use serde_json::{json, Value};
 
@@ -12,6 +12,32 @@ pub fn supported_mount_options() -> Vec<&'static str> {
     names.sort_unstable();
     names.dedup();
     names
+}
+
+/// The names a seccomp profile may use, from the tables the profile
+/// parser reads; supportedFlags are those this libseccomp and kernel can
+/// set.
+fn seccomp() -> Value {
+    use berth_security::seccomp;
+    json!({
+        "enabled": true,
+        "actions": seccomp::action_names(),
+        "operators": seccomp::operator_names(),
+        "archs": seccomp::arch_names(),
+        "knownFlags": seccomp::known_flags(),
+        "supportedFlags": seccomp::supported_flags(),
+    })
+}
+
+/// runc's annotations that hold for berth too.
+fn annotations() -> Value {
+    let mut annotations = json!({
+        "org.opencontainers.berth.version": env!("CARGO_PKG_VERSION")
+    });
+    if let Some(version) = berth_security::seccomp::library_version() {
+        annotations["io.github.seccomp.libseccomp.version"] = version.into();
+    }
+    annotations
 }
 
 fn capabilities() -> Vec<String> {
@@ -33,13 +59,11 @@ pub fn features() -> Value {
             "namespaces": berth_process::namespaces::supported_kinds().collect::<Vec<_>>(),
             "capabilities": capabilities(),
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
-            "seccomp": {"enabled": false},
+            "seccomp": seccomp(),
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false}
         },
-        "annotations": {
-            "org.opencontainers.berth.version": env!("CARGO_PKG_VERSION")
-        }
+        "annotations": annotations()
     })
 }
 
@@ -73,6 +97,22 @@ mod tests {
         let kinds = value["linux"]["namespaces"].as_array().unwrap();
         assert!(kinds.contains(&json!("user")));
         assert!(!kinds.contains(&json!("time")));
+    }
+
+    #[test]
+    fn seccomp_lists_what_the_profile_parser_accepts() {
+        let section = seccomp();
+        assert_eq!(section["enabled"], true);
+        for (key, name) in [
+            ("actions", "SCMP_ACT_KILL_PROCESS"),
+            ("operators", "SCMP_CMP_MASKED_EQ"),
+            ("archs", "SCMP_ARCH_X86_64"),
+            ("knownFlags", "SECCOMP_FILTER_FLAG_LOG"),
+            ("supportedFlags", "SECCOMP_FILTER_FLAG_TSYNC"),
+        ] {
+            let list = section[key].as_array().expect(key);
+            assert!(list.contains(&json!(name)), "{key} lacks {name}");
+        }
     }
 
     #[test]
