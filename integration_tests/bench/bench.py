@@ -193,11 +193,13 @@ class Bench:
 
     # -- 0. the harness's own cost
 
-    def spawn_baseline(self) -> str:
-        """How long spawning and reaping a trivial static program takes here."""
+    def spawn_baseline(self) -> tuple[float, str]:
+        """How long spawning and reaping a trivial static program takes here:
+        the seconds, and a sentence for the report."""
         samples = [self.run_one(["/bin/busybox", "true"]).seconds for _ in range(self.plan.iterations)]
-        return (
-            f"spawning and reaping static `busybox true` takes {statistics.median(samples) * 1000:.2f} ms "
+        median = statistics.median(samples)
+        return median, (
+            f"spawning and reaping static `busybox true` takes {median * 1000:.2f} ms "
             f"(median of {len(samples)}); every time below includes that cost"
         )
 
@@ -754,7 +756,8 @@ def main(argv: list[str]) -> int:
     bench = Bench(runtimes, bundles, plan, Scratch(os.path.join(args.work, "io")))
     machine = Machine.describe(runtimes, args.note)
     load_at_start = load_average()
-    machine.facts.append(("harness baseline", bench.spawn_baseline()))
+    baseline, baseline_text = bench.spawn_baseline()
+    machine.facts.append(("harness baseline", baseline_text))
     try:
         run_phases(bench, [p for p in args.phases.split(",") if p])
     except Interrupted as signal_name:
@@ -763,7 +766,8 @@ def main(argv: list[str]) -> int:
     finally:
         bench.destroy_all()
         reap_orphans()
-    run = Run(bench.metrics, runtimes, machine, plan.name, plan.describe(), (load_at_start, load_average()))
+    loads = (load_at_start, load_average())
+    run = Run(bench.metrics, runtimes, machine, plan.name, plan.describe(), loads, baseline)
     text = render(run) + kept_notes(args.out)
     with open(args.out, "w", encoding="utf-8") as f:
         f.write(text)
