@@ -14,8 +14,9 @@
 //!   | <-------------------------- Ready  |   set up, blocked on exec.fifo next
 //!   | <--------------- Failed{step,..}   |   instead of Ready, on any error
 //! ```
-//! Later features add messages here (uid-map requests) without changing
-//! the transport.
+//! A new user namespace needs no message: the runtime knows init's pid and
+//! writes its id maps before `Continue`. Later features add messages here
+//! without changing the transport.
 //!
 //! A message without fds is a plain `write(2)` (one packet), so that the
 //! syscalls init makes after loading a seccomp filter are those runc's init
