@@ -479,6 +479,20 @@ impl Ctx {
         ])
     }
 
+    /// `exec --process FILE id`, FILE holding `process` (an OCI process
+    /// object), as containerd's shim and conmon call it.
+    pub fn exec_process(&self, id: &str, process: &Value) -> Output {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let file = self.work().join(format!("process-{n}.json"));
+        fs::write(&file, process.to_string()).expect("write process.json");
+        self.run(&[
+            "exec".as_ref(),
+            "--process".as_ref(),
+            file.as_os_str(),
+            id.as_ref(),
+        ])
+    }
+
     /// Runs `args` in a fresh container from `bundle` in the foreground, asserts
     /// success and returns its stdout.
     #[track_caller]
@@ -932,14 +946,16 @@ impl ConsoleSocket {
             }
         };
         stream.set_nonblocking(false).expect("blocking stream");
-        Console::new(receive_fd(stream.as_raw_fd()))
+        Console::new(receive_with_fd(stream.as_raw_fd()).1)
     }
 }
 
-/// Receives one message carrying exactly one fd over `SCM_RIGHTS` (close-on-exec).
-fn receive_fd(socket: RawFd) -> RawFd {
-    let mut name = [0u8; 4096];
-    let mut iov = [IoSliceMut::new(&mut name)];
+/// Receives one message carrying exactly one fd over `SCM_RIGHTS`
+/// (close-on-exec): its bytes and the fd. The fd stays open for the rest of
+/// the test process (the suite has no `unsafe` to own it).
+pub fn receive_with_fd(socket: RawFd) -> (Vec<u8>, RawFd) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut iov = [IoSliceMut::new(&mut buf)];
     let mut space = nix::cmsg_space!([RawFd; 1]);
     let msg = recvmsg::<()>(
         socket,
@@ -947,7 +963,7 @@ fn receive_fd(socket: RawFd) -> RawFd {
         Some(&mut space),
         MsgFlags::MSG_CMSG_CLOEXEC,
     )
-    .expect("recvmsg on console socket");
+    .expect("recvmsg on a unix socket");
     let fds: Vec<RawFd> = msg
         .cmsgs()
         .expect("control messages")
@@ -958,7 +974,9 @@ fn receive_fd(socket: RawFd) -> RawFd {
         .flatten()
         .collect();
     assert_eq!(fds.len(), 1, "expected exactly one fd, got {fds:?}");
-    fds[0]
+    let len = msg.bytes;
+    buf.truncate(len);
+    (buf, fds[0])
 }
 
 /// The pty master received from the runtime.

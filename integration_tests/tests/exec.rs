@@ -75,20 +75,13 @@ fn exec_applies_user_env_and_cwd_flags() {
 fn exec_process_json() {
     let ctx = Ctx::new();
     let id = ctx.start_sleeper("execjson");
-    let process = ctx.work().join("process.json");
     let spec = json!({
         "args": ["sh", "-c", "echo from-process-json; id -u; pwd"],
         "cwd": "/tmp",
         "user": {"uid": 1000, "gid": 1000},
         "env": ["PATH=/bin"]
     });
-    std::fs::write(&process, spec.to_string()).expect("write process.json");
-    let out = ctx.run(&[
-        "exec".as_ref(),
-        "--process".as_ref(),
-        process.as_os_str(),
-        id.as_ref(),
-    ]);
+    let out = ctx.exec_process(&id, &spec);
     out.assert_ok();
     assert_eq!(out.stdout, "from-process-json\n1000\n/tmp\n");
 }

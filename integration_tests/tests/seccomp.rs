@@ -2,7 +2,6 @@
 //! library does not know, refusals, `exec`, and the listener fd handed to a
 //! seccomp agent (SCMP_ACT_NOTIFY). security.rs has the first two tests.
 
-use std::io::IoSliceMut;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
@@ -10,7 +9,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use integration_tests::{runtime_is_runc, state_pid, Ctx, Output};
-use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use serde_json::{json, Value};
 
 /// What a shell, the runtimes' init (runc's is Go) and busybox need: a
@@ -353,18 +351,11 @@ fn exec_runs_under_the_container_profile() {
     assert_eq!(out.stdout, "Seccomp:\t2\nrc=1\n");
     out.assert_stderr_contains("Operation not permitted");
     // ...also without no_new_privs (loaded before the capabilities go).
-    let process = ctx.work().join("process.json");
     let spec = json!({
         "args": ["sh", "-c", MKDIR], "cwd": "/", "user": {"uid": 1000, "gid": 1000},
         "env": ["PATH=/bin:/usr/bin"], "noNewPrivileges": false
     });
-    std::fs::write(&process, spec.to_string()).expect("write process.json");
-    let out = ctx.run(&[
-        "exec".as_ref(),
-        "--process".as_ref(),
-        process.as_os_str(),
-        id.as_ref(),
-    ]);
+    let out = ctx.exec_process(&id, &spec);
     out.assert_ok();
     assert_eq!(out.stdout, "rc=1\n");
 }
@@ -430,33 +421,11 @@ fn accept(listener: &UnixListener, timeout: Duration) -> std::os::unix::net::Uni
     }
 }
 
-/// One message: the state as JSON, the listener fd attached. The fd stays
-/// open (close-on-exec) for the rest of the test process: the suite has no
-/// `unsafe` to own it.
+/// One message: the state as JSON, the listener fd attached.
 fn receive_state(socket: RawFd) -> (Value, RawFd) {
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut iov = [IoSliceMut::new(&mut buf)];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(
-        socket,
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .expect("recvmsg from the runtime");
-    let fds: Vec<RawFd> = msg
-        .cmsgs()
-        .expect("control messages")
-        .filter_map(|c| match c {
-            ControlMessageOwned::ScmRights(fds) => Some(fds),
-            _ => None,
-        })
-        .flatten()
-        .collect();
-    let len = msg.bytes;
-    let state = serde_json::from_slice(&buf[..len]).expect("the state is JSON");
-    assert_eq!(fds.len(), 1, "one fd: {fds:?}");
-    (state, fds[0])
+    let (bytes, fd) = integration_tests::receive_with_fd(socket);
+    let state = serde_json::from_slice(&bytes).expect("the state is JSON");
+    (state, fd)
 }
 
 fn notify_mkdir(listener: &Path) -> Value {
