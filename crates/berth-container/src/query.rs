@@ -51,13 +51,14 @@ pub struct Listed {
 /// Every container under the root, sorted by id.
 pub fn list(store: &Store) -> Result<Vec<Listed>, ContainerError> {
     let mut rows = Vec::new();
+    let mut owners = Owners::default();
     for id in store.ids()? {
         let loaded = match load(store, &id, false) {
             Ok(l) => l,
             Err(ContainerError::NotExist) => continue,
             Err(e) => return Err(e),
         };
-        let owner = owner_name(loaded.dir.path());
+        let owner = owners.name_of(loaded.dir.path());
         rows.push(Listed {
             state: loaded.state,
             status: loaded.status,
@@ -67,9 +68,21 @@ pub fn list(store: &Store) -> Result<Vec<Listed>, ContainerError> {
     Ok(rows)
 }
 
-fn owner_name(path: &std::path::Path) -> String {
-    use std::os::unix::fs::MetadataExt;
-    let uid = std::fs::metadata(path).map(|m| m.uid()).unwrap_or(0);
+/// User names by uid, looked up once per `list` (each lookup reads
+/// /etc/passwd; the containers of one root mostly share an owner).
+#[derive(Default)]
+struct Owners(std::collections::HashMap<u32, String>);
+
+impl Owners {
+    /// The name of the owner of `path` (`#uid` when it has none).
+    fn name_of(&mut self, path: &std::path::Path) -> String {
+        use std::os::unix::fs::MetadataExt;
+        let uid = std::fs::metadata(path).map(|m| m.uid()).unwrap_or(0);
+        self.0.entry(uid).or_insert_with(|| user_name(uid)).clone()
+    }
+}
+
+fn user_name(uid: u32) -> String {
     nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
         .ok()
         .flatten()
