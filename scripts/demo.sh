@@ -12,6 +12,13 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
+# berth links Debian's libseccomp (linux.seccomp); the build needs its -dev package.
+if ! dpkg-query -W -f='${Status}' libseccomp-dev 2>/dev/null | grep -q "ok installed"; then
+    echo "==> installing libseccomp-dev"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libseccomp-dev >/dev/null
+fi
+
 echo "==> building berth (release)"
 cargo build --release -p berth
 berth="$repo/target/release/berth"
