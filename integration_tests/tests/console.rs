@@ -94,3 +94,22 @@ fn exec_with_tty_sends_its_own_pty_master() {
     let pid = std::fs::read_to_string(&pid_file).expect("exec pid file");
     assert!(pid.bytes().all(|b| b.is_ascii_digit()), "{pid:?}");
 }
+
+/// `process.consoleSize` sets the pty's window size before the process runs.
+#[test]
+fn console_size_sets_the_terminal_size() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set("/process/terminal", json!(true));
+    bundle.set("/process/consoleSize", json!({"height": 33, "width": 77}));
+    bundle.set_args(&["sh", "-c", "echo size=$(stty size); sleep 3600"]);
+    let socket = ConsoleSocket::bind(&ctx.work().join("console.sock"));
+    let id = ctx.id("ttysize");
+    ctx.create_with_console(&bundle, &id, socket.path())
+        .assert_ok();
+    let mut console = socket.receive(WAIT);
+    ctx.start(&id).assert_ok();
+    let text = console.read_until("size=", WAIT);
+    let text = text + &console.read_until("\n", WAIT);
+    assert!(text.contains("size=33 77"), "terminal output: {text:?}");
+}

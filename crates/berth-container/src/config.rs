@@ -135,9 +135,24 @@ pub(crate) fn validate_process(process: &Process) -> Result<(), ContainerError> 
             "process.execCPUAffinity",
             process.exec_cpu_affinity.is_some(),
         ),
-        ("process.consoleSize", process.console_size.is_some()),
     ];
-    refuse_present(&checks)
+    refuse_present(&checks)?;
+    validate_console_size(process)
+}
+
+/// A terminal has at most 65535 rows and columns (`struct winsize`).
+fn validate_console_size(process: &Process) -> Result<(), ContainerError> {
+    let Some(size) = process.console_size else {
+        return Ok(());
+    };
+    for (name, value) in [("height", size.height), ("width", size.width)] {
+        if u16::try_from(value).is_err() {
+            return Err(invalid(format!(
+                "process.consoleSize.{name}: {value} is more than a terminal has (65535)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn refuse_present(checks: &[(&str, bool)]) -> Result<(), ContainerError> {
@@ -265,6 +280,12 @@ mod tests {
                     v["process"]["scheduler"] = serde_json::json!({"policy": "SCHED_FIFO"})
                 }),
                 "process.scheduler",
+            ),
+            (
+                Box::new(|v| {
+                    v["process"]["consoleSize"] = serde_json::json!({"height": 70000, "width": 80})
+                }),
+                "process.consoleSize.height: 70000 is more than a terminal has",
             ),
             (
                 Box::new(|v| {

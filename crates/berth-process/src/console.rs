@@ -7,6 +7,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 
+use berth_sys::process::{set_window_size, WindowSize};
 use nix::fcntl::OFlag;
 use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
@@ -22,14 +23,24 @@ fn io(what: &str) -> impl FnOnce(nix::errno::Errno) -> ProcessError + '_ {
 }
 
 /// In the new process, inside the container: new session, pty from the
-/// container's /dev/ptmx, master to the runtime, slave on stdio (and, for a
-/// container's init, on /dev/console).
-pub fn setup_in_init(chan: &SyncChannel, bind_console: bool) -> Result<(), ProcessError> {
+/// container's /dev/ptmx (of `size` when given), master to the runtime,
+/// slave on stdio (and, for a container's init, on /dev/console).
+pub fn setup_in_init(
+    chan: &SyncChannel,
+    bind_console: bool,
+    size: Option<WindowSize>,
+) -> Result<(), ProcessError> {
     nix::unistd::setsid().map_err(io("setsid"))?;
     let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .map_err(io("open /dev/ptmx"))?;
     grantpt(&master).map_err(io("grantpt"))?;
     unlockpt(&master).map_err(io("unlockpt"))?;
+    if let Some(size) = size {
+        set_window_size(master.as_fd(), size).map_err(|e| ProcessError::Io {
+            what: "set the terminal size (process.consoleSize)".into(),
+            source: e,
+        })?;
+    }
     let slave_path = PathBuf::from(ptsname_r(&master).map_err(io("ptsname"))?);
     chan.send(&Message::ConsoleMaster, &[master.as_raw_fd()])?;
     drop(master);

@@ -109,7 +109,9 @@ fn steps(
         Some(setup) => Some(set_up_container(cfg, setup, chan)?),
         None => {
             if cfg.terminal {
-                step("set up the console", || console::setup_in_init(chan, false))?;
+                step("set up the console", || {
+                    console::setup_in_init(chan, false, cfg.console_size)
+                })?;
             }
             None
         }
@@ -163,7 +165,9 @@ fn set_up_container<'a>(
     step("enter rootfs", || berth_rootfs::enter_rootfs(&setup.rootfs))?;
     step("create cwd", || create_cwd(&cfg.cwd))?;
     if cfg.terminal {
-        step("set up the console", || console::setup_in_init(chan, true))?;
+        step("set up the console", || {
+            console::setup_in_init(chan, true, cfg.console_size)
+        })?;
     }
     set_names(setup)?;
     step("write sysctls", || crate::sysctl::write_all(&setup.sysctl))?;

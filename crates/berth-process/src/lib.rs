@@ -36,6 +36,9 @@ pub struct InitConfig {
     /// The container's own setup, for its init (None for `exec`).
     pub setup: Option<ContainerSetup>,
     pub terminal: bool,
+    /// The terminal's size at start (`process.consoleSize`, validated to
+    /// fit).
+    pub console_size: Option<berth_sys::process::WindowSize>,
     pub rlimits: Vec<PosixRlimit>,
     /// All five sets; a config without `process.capabilities` means none.
     pub capabilities: LinuxCapabilities,
@@ -75,6 +78,12 @@ impl InitConfig {
             cgroup,
             setup: None,
             terminal: process.terminal,
+            console_size: process
+                .console_size
+                .map(|size| berth_sys::process::WindowSize {
+                    rows: u16::try_from(size.height).unwrap_or(u16::MAX),
+                    cols: u16::try_from(size.width).unwrap_or(u16::MAX),
+                }),
             rlimits: process.rlimits.clone(),
             capabilities: process.capabilities.clone(),
             no_new_privileges: process.no_new_privileges,

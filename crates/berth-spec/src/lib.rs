@@ -33,7 +33,7 @@ pub use linux::{
     Linux, LinuxDevice, LinuxIdMapping, LinuxNamespace, LinuxNamespaceType, LinuxSeccomp,
     LinuxSeccompArg, LinuxSyscall,
 };
-pub use process::{LinuxCapabilities, PosixRlimit, PosixRlimitType, Process, User};
+pub use process::{ConsoleSize, LinuxCapabilities, PosixRlimit, PosixRlimitType, Process, User};
 pub use resources::{
     LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxDeviceType, LinuxHugepageLimit,
     LinuxInterfacePriority, LinuxMemory, LinuxNetwork, LinuxPids, LinuxRdma, LinuxResources,

@@ -19,9 +19,9 @@ pub struct Process {
         skip_serializing_if = "is_false"
     )]
     pub terminal: bool,
-    /// Initial console size (not implemented by berth: refused when present).
+    /// The terminal's size when the process starts (with `terminal`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub console_size: Option<Value>,
+    pub console_size: Option<ConsoleSize>,
     /// The user the process runs as (required).
     pub user: User,
     /// argv; `args[0]` is looked up in the container's PATH.
@@ -237,4 +237,11 @@ pub enum PosixRlimitType {
     Sigpending,
     #[serde(rename = "RLIMIT_STACK")]
     Stack,
+}
+
+/// `process.consoleSize`: rows and columns of the process's terminal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsoleSize {
+    pub height: u32,
+    pub width: u32,
 }

@@ -74,7 +74,13 @@ fn runc_default_spec_round_trips_unchanged() {
 fn every_field_parses() {
     let spec = parse(FULL);
     let p = spec.process.as_ref().unwrap();
-    assert_eq!(p.console_size, Some(json!({"height": 25, "width": 80})));
+    assert_eq!(
+        p.console_size,
+        Some(crate::ConsoleSize {
+            height: 25,
+            width: 80
+        })
+    );
     assert_eq!(
         (p.user.uid, p.user.gid, p.user.umask),
         (1000, 1001, Some(0o22))
