@@ -260,6 +260,43 @@ fn events_stats_reports_memory_and_pids() {
     assert_eq!(data["pids"]["limit"], json!(50), "{event}");
 }
 
+/// `exec --cgroup`: the process runs in an existing sub-cgroup of the
+/// container's (v1: of the named controller; pure v2: of the cgroup2 tree),
+/// and a missing one is an error.
+#[test]
+fn exec_runs_in_an_existing_sub_cgroup() {
+    let parent = CgroupParent::new();
+    let ctx = Ctx::new();
+    let path = parent.child("execsub");
+    let id = create_in_cgroup(&ctx, &path, default_resources());
+    ctx.start(&id).assert_ok();
+    let (flag, line_start) = if unified() {
+        ("sub".to_string(), "0::")
+    } else {
+        ("memory:sub".to_string(), ":memory:")
+    };
+    let cat = ["exec", "--cgroup", &flag, &id, "cat", "/proc/self/cgroup"];
+    ctx.run(&cat).assert_fail();
+    std::fs::create_dir(cgroup_dir("memory", &path).join("sub")).expect("mkdir sub-cgroup");
+    let out = ctx.run(&cat);
+    out.assert_ok();
+    let wanted = format!("{line_start}{path}/sub");
+    assert!(
+        out.stdout.lines().any(|l| l.ends_with(&wanted)),
+        "{wanted} not in\n{}",
+        out.stdout
+    );
+    if !unified() {
+        // Only the named controller moves.
+        let pids = format!(":pids:{path}");
+        assert!(
+            out.stdout.lines().any(|l| l.ends_with(&pids)),
+            "{}",
+            out.stdout
+        );
+    }
+}
+
 /// Polls `done` every 50 ms for up to `timeout`.
 fn wait_until(timeout: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
     let deadline = std::time::Instant::now() + timeout;

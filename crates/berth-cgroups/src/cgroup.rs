@@ -166,6 +166,58 @@ impl Cgroup {
         })
     }
 
+    /// `exec --cgroup`: the same cgroup with some hierarchies' directories
+    /// replaced by an existing sub-cgroup. Each request is
+    /// `[controller[,controller]:]path`, `path` relative to the container's
+    /// cgroup; without controllers it applies to every hierarchy (and the
+    /// cgroup2 tree), with them to the v1 hierarchies that carry them.
+    pub fn with_sub_cgroups(&self, requests: &[String]) -> Result<Cgroup, CgroupError> {
+        let mut sub = self.clone();
+        for request in requests {
+            let (controllers, path) = parse_sub_cgroup(request)?;
+            sub.enter_sub_cgroup(request, controllers.as_deref(), path)?;
+        }
+        Ok(sub)
+    }
+
+    fn enter_sub_cgroup(
+        &mut self,
+        request: &str,
+        controllers: Option<&[&str]>,
+        path: &Path,
+    ) -> Result<(), CgroupError> {
+        let wanted = |h: &V1Hierarchy| match controllers {
+            None => true,
+            Some(list) => list.iter().any(|c| h.has_controller(c)),
+        };
+        let mut dirs: Vec<&mut PathBuf> = self
+            .v1
+            .iter_mut()
+            .filter(|h| wanted(h))
+            .map(|h| &mut h.dir)
+            .collect();
+        if controllers.is_none() {
+            dirs.extend(self.unified.as_mut().map(|u| &mut u.dir));
+        }
+        if dirs.is_empty() {
+            return Err(CgroupError::InvalidPath {
+                path: request.to_string(),
+                reason: "no hierarchy of this container has that controller".into(),
+            });
+        }
+        for dir in dirs {
+            let target = dir.join(path);
+            if !target.is_dir() {
+                return Err(CgroupError::InvalidPath {
+                    path: request.to_string(),
+                    reason: format!("{} does not exist", target.display()),
+                });
+            }
+            *dir = target;
+        }
+        Ok(())
+    }
+
     /// The directory whose `cgroup.procs` lists the container's processes: the
     /// unified one on pure v2, else the v1 `devices` hierarchy (always there).
     pub(crate) fn procs_dir(&self) -> Option<&Path> {
@@ -200,6 +252,35 @@ impl Cgroup {
         }
         first_error.map_or(Ok(()), Err)
     }
+}
+
+/// `[controller[,controller]:]path` of `exec --cgroup`; the path must stay
+/// below the container's cgroup.
+fn parse_sub_cgroup(request: &str) -> Result<(Option<Vec<&str>>, &Path), CgroupError> {
+    let (controllers, path) = match request.split_once(':') {
+        Some((list, path)) => (Some(list.split(',').collect::<Vec<_>>()), path),
+        None => (None, request),
+    };
+    let path = Path::new(path);
+    let below = path
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if path.as_os_str().is_empty() || !below {
+        return Err(CgroupError::InvalidPath {
+            path: request.to_string(),
+            reason: "must be a relative path below the container's cgroup".into(),
+        });
+    }
+    if controllers
+        .as_ref()
+        .is_some_and(|l| l.iter().any(|c| c.is_empty()))
+    {
+        return Err(CgroupError::InvalidPath {
+            path: request.to_string(),
+            reason: "empty controller name".into(),
+        });
+    }
+    Ok((controllers, path))
 }
 
 /// The directories from the first one below `mountpoint` down to `dir`.
@@ -338,6 +419,18 @@ impl CgroupEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sub_cgroup_requests_parse_and_stay_below() {
+        let (controllers, path) = parse_sub_cgroup("memory,pids:a/b").unwrap();
+        assert_eq!(controllers, Some(vec!["memory", "pids"]));
+        assert_eq!(path, Path::new("a/b"));
+        let (controllers, path) = parse_sub_cgroup("sub").unwrap();
+        assert_eq!((controllers, path), (None, Path::new("sub")));
+        for bad in ["../x", "/abs", "", "memory:", ":x", "a/../../b"] {
+            assert!(parse_sub_cgroup(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn levels_walk_down_from_below_the_mount() {

@@ -25,6 +25,9 @@ pub struct ExecOptions<'a> {
     pub pid_file: Option<&'a Path>,
     pub preserve_fds: u32,
     pub ignore_paused: bool,
+    /// `--cgroup`: existing sub-cgroups to run in instead of the
+    /// container's own (`[controller[,controller]:]path`).
+    pub sub_cgroups: &'a [String],
     /// Not detached: the runtime waits and may proxy the terminal.
     pub foreground: bool,
 }
@@ -54,16 +57,12 @@ pub fn exec(store: &Store, opts: &ExecOptions<'_>) -> Result<Execed, ContainerEr
     let loaded = load(store, opts.id, false)?;
     check_status(loaded.status, opts.ignore_paused)?;
     validate_process(&opts.process)?;
+    let cgroup = loaded.state.cgroup.with_sub_cgroups(opts.sub_cgroups)?;
     let seccomp = container_seccomp(&loaded.state)?;
     let terminal = opts.process.terminal;
     let console = connect_console(terminal, opts.console_socket, opts.foreground)?;
     let namespaces = Namespaces::of_process(loaded.state.pid);
-    let mut cfg = InitConfig::for_process(
-        &opts.process,
-        namespaces,
-        loaded.state.cgroup.clone(),
-        opts.preserve_fds,
-    );
+    let mut cfg = InitConfig::for_process(&opts.process, namespaces, cgroup, opts.preserve_fds);
     cfg.seccomp = seccomp;
     let spawned = berth_process::spawn_init(&cfg, console.as_ref())?;
     write_pid_file(opts.pid_file, spawned.pid)?;

@@ -198,7 +198,8 @@ pub struct ExecArgs {
     pub cap: Vec<String>,
     pub preserve_fds: u32,
     pub ignore_paused: bool,
-    pub cgroup: Option<String>,
+    /// `--cgroup [controller[,controller]:]path`, repeatable.
+    pub cgroup: Vec<String>,
     pub id: String,
     /// The command and its arguments.
     pub command: Vec<String>,
@@ -382,7 +383,7 @@ fn exec_args(m: &Matches) -> Result<ExecArgs, String> {
         cap: m.values("cap"),
         preserve_fds: m.number("preserve-fds")?.unwrap_or(0),
         ignore_paused: m.is_set("ignore-paused"),
-        cgroup: m.value("cgroup"),
+        cgroup: m.values("cgroup"),
         id: m.positionals[0].clone(),
         command: m.positionals[1..].to_vec(),
     })

@@ -118,7 +118,10 @@ const EXEC_FLAGS: &[FlagSpec] = &[
         "pass this many extra fds (3, 4, ...) to the process",
     ),
     flag(&["ignore-paused"], "exec even into a paused container"),
-    valued(&["cgroup"], "sub-cgroup to run in (not supported)"),
+    valued(
+        &["cgroup"],
+        "existing sub-cgroup to run in: [controller[,controller]:]path (repeatable)",
+    ),
 ];
 
 const EVENTS_FLAGS: &[FlagSpec] = &[

@@ -25,6 +25,7 @@ pub fn exec(store: &Store, args: &ExecArgs) -> Result<i32, Failure> {
             pid_file: args.pid_file.as_deref(),
             preserve_fds: args.preserve_fds,
             ignore_paused: args.ignore_paused,
+            sub_cgroups: &args.cgroup,
             foreground: !args.detach,
         },
     )?;
@@ -38,7 +39,6 @@ fn refuse_unsupported(args: &ExecArgs) -> Result<(), Failure> {
     let refused = [
         ("--process-label", args.process_label.is_some()),
         ("--apparmor", args.apparmor.is_some()),
-        ("--cgroup", args.cgroup.is_some()),
     ];
     match refused.iter().find(|(_, given)| *given) {
         Some((flag, _)) => Err(Failure(format!("{flag}: not supported by berth yet"))),
