@@ -200,16 +200,16 @@ impl Cgroup {
             dirs.extend(self.unified.as_mut().map(|u| &mut u.dir));
         }
         if dirs.is_empty() {
-            return Err(CgroupError::InvalidPath {
-                path: request.to_string(),
+            return Err(CgroupError::SubCgroup {
+                request: request.to_string(),
                 reason: "no hierarchy of this container has that controller".into(),
             });
         }
         for dir in dirs {
             let target = dir.join(path);
             if !target.is_dir() {
-                return Err(CgroupError::InvalidPath {
-                    path: request.to_string(),
+                return Err(CgroupError::SubCgroup {
+                    request: request.to_string(),
                     reason: format!("{} does not exist", target.display()),
                 });
             }
@@ -266,8 +266,8 @@ fn parse_sub_cgroup(request: &str) -> Result<(Option<Vec<&str>>, &Path), CgroupE
         .components()
         .all(|c| matches!(c, std::path::Component::Normal(_)));
     if path.as_os_str().is_empty() || !below {
-        return Err(CgroupError::InvalidPath {
-            path: request.to_string(),
+        return Err(CgroupError::SubCgroup {
+            request: request.to_string(),
             reason: "must be a relative path below the container's cgroup".into(),
         });
     }
@@ -275,8 +275,8 @@ fn parse_sub_cgroup(request: &str) -> Result<(Option<Vec<&str>>, &Path), CgroupE
         .as_ref()
         .is_some_and(|l| l.iter().any(|c| c.is_empty()))
     {
-        return Err(CgroupError::InvalidPath {
-            path: request.to_string(),
+        return Err(CgroupError::SubCgroup {
+            request: request.to_string(),
             reason: "empty controller name".into(),
         });
     }

@@ -59,6 +59,10 @@ pub enum CgroupError {
     #[error("unexpected content in {path}: {detail}")]
     Parse { path: PathBuf, detail: String },
 
+    /// An `exec --cgroup` sub-cgroup cannot be used.
+    #[error("--cgroup {request:?}: {reason}")]
+    SubCgroup { request: String, reason: String },
+
     /// `linux.cgroupsPath` cannot be used.
     #[error("linux.cgroupsPath {path:?}: {reason}")]
     InvalidPath { path: String, reason: String },
