@@ -21,6 +21,16 @@ pub(crate) fn read(path: &Path) -> Result<String, CgroupError> {
     })
 }
 
+/// Reads `dir/file`; `None` when it does not exist (a controller or kernel
+/// feature the host lacks, for counters that are then left at zero).
+pub(crate) fn read_if_exists(dir: &Path, file: &str) -> Result<Option<String>, CgroupError> {
+    match read(&dir.join(file)) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Reads `dir/file` and trims surrounding whitespace.
 pub(crate) fn read_trimmed(dir: &Path, file: &str) -> Result<String, CgroupError> {
     Ok(read(&dir.join(file))?.trim().to_string())

@@ -153,14 +153,13 @@ impl crate::Cgroup {
 /// A file holding one number; `max` reads as `u64::MAX`; `None` if the file
 /// does not exist (a controller feature the kernel lacks).
 fn number(dir: &Path, file: &str) -> Result<Option<u64>, CgroupError> {
-    let text = match fsutil::read_trimmed(dir, file) {
-        Ok(text) => text,
-        Err(e) if fsutil::is_not_found(&e) => return Ok(None),
-        Err(e) => return Err(e),
+    let Some(text) = fsutil::read_if_exists(dir, file)? else {
+        return Ok(None);
     };
-    parse_number(&text)
+    let text = text.trim();
+    parse_number(text)
         .map(Some)
-        .ok_or_else(|| unexpected(dir, file, &text))
+        .ok_or_else(|| unexpected(dir, file, text))
 }
 
 fn parse_number(text: &str) -> Option<u64> {
@@ -172,11 +171,7 @@ fn parse_number(text: &str) -> Option<u64> {
 
 /// A `key value` per line file (`memory.stat`, `cpu.stat`); missing: empty.
 fn flat_keyed(dir: &Path, file: &str) -> Result<BTreeMap<String, u64>, CgroupError> {
-    let text = match fsutil::read(&dir.join(file)) {
-        Ok(text) => text,
-        Err(e) if fsutil::is_not_found(&e) => return Ok(BTreeMap::new()),
-        Err(e) => return Err(e),
-    };
+    let text = fsutil::read_if_exists(dir, file)?.unwrap_or_default();
     text.lines()
         .filter(|line| !line.trim().is_empty())
         .map(|line| {
@@ -191,11 +186,7 @@ fn flat_keyed(dir: &Path, file: &str) -> Result<BTreeMap<String, u64>, CgroupErr
 
 /// Space-separated numbers on one line (`cpuacct.usage_percpu`).
 fn number_list(dir: &Path, file: &str) -> Result<Vec<u64>, CgroupError> {
-    let text = match fsutil::read_trimmed(dir, file) {
-        Ok(text) => text,
-        Err(e) if fsutil::is_not_found(&e) => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
+    let text = fsutil::read_if_exists(dir, file)?.unwrap_or_default();
     text.split_whitespace()
         .map(|n| n.parse().map_err(|_| unexpected(dir, file, n)))
         .collect()
@@ -300,13 +291,6 @@ mod v1 {
         })
     }
 
-    fn pids(dir: &Path) -> Result<PidsStats, CgroupError> {
-        Ok(PidsStats {
-            current: number(dir, "pids.current")?.unwrap_or(0),
-            limit: limit_or_zero(number(dir, "pids.max")?),
-        })
-    }
-
     fn blkio(dir: &Path) -> Result<BlkioStats, CgroupError> {
         Ok(BlkioStats {
             io_service_bytes_recursive: blkio_entries(
@@ -319,11 +303,7 @@ mod v1 {
 
     /// `MAJ:MIN Op value` lines; the `Total` line is left out.
     fn blkio_entries(dir: &Path, file: &str) -> Result<Vec<BlkioEntry>, CgroupError> {
-        let text = match fsutil::read(&dir.join(file)) {
-            Ok(text) => text,
-            Err(e) if fsutil::is_not_found(&e) => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
+        let text = fsutil::read_if_exists(dir, file)?.unwrap_or_default();
         text.lines()
             .filter(|line| line.split_whitespace().count() == 3)
             .map(|line| parse_blkio_line(line).ok_or_else(|| unexpected(dir, file, line)))
@@ -364,10 +344,7 @@ mod v2 {
         Ok(Stats {
             cpu: cpu(dir)?,
             memory: memory(dir)?,
-            pids: PidsStats {
-                current: number(dir, "pids.current")?.unwrap_or(0),
-                limit: limit_or_zero(number(dir, "pids.max")?),
-            },
+            pids: pids(dir)?,
             blkio: blkio(dir)?,
             hugetlb: hugetlb(dir)?,
         })
@@ -425,11 +402,7 @@ mod v2 {
 
     /// `io.stat`: `MAJ:MIN rbytes=N wbytes=N rios=N wios=N ...` per device.
     fn blkio(dir: &Path) -> Result<BlkioStats, CgroupError> {
-        let text = match fsutil::read(&dir.join("io.stat")) {
-            Ok(text) => text,
-            Err(e) if fsutil::is_not_found(&e) => return Ok(BlkioStats::default()),
-            Err(e) => return Err(e),
-        };
+        let text = fsutil::read_if_exists(dir, "io.stat")?.unwrap_or_default();
         let mut stats = BlkioStats::default();
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let device =
@@ -487,6 +460,14 @@ mod v2 {
             })
             .collect()
     }
+}
+
+/// The pids controller's files are the same on v1 and v2.
+fn pids(dir: &Path) -> Result<PidsStats, CgroupError> {
+    Ok(PidsStats {
+        current: number(dir, "pids.current")?.unwrap_or(0),
+        limit: limit_or_zero(number(dir, "pids.max")?),
+    })
 }
 
 /// `pids.max`: "max" (no limit) reads as 0, runc's "no limit".
