@@ -137,9 +137,11 @@ impl Cgroup {
     }
 
     /// Moves process `pid` into the container's cgroup in every hierarchy, by
-    /// writing it to each `cgroup.procs`. A new process joins through
-    /// [`Cgroup::prepare_entry`] instead, which avoids this write's wait.
-    pub fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
+    /// writing it to each `cgroup.procs` (the tests' way to populate a
+    /// cgroup; a container's processes join through
+    /// [`Cgroup::prepare_entry`], which avoids this write's wait).
+    #[cfg(test)]
+    pub(crate) fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
         self.all_dirs()
             .try_for_each(|dir| fsutil::write(dir, "cgroup.procs", &pid.to_string()))
     }
@@ -161,7 +163,7 @@ impl Cgroup {
             .collect::<Result<_, _>>()?;
         Ok(CgroupEntry {
             clone_into,
-            unified_procs: self.unified_dir().map(|dir| dir.join("cgroup.procs")),
+            unified_dir: self.unified_dir().map(Path::to_path_buf),
             tasks,
         })
     }
@@ -382,7 +384,7 @@ fn collect_pids(dir: &Path, pids: &mut Vec<i32>) -> Result<(), CgroupError> {
 #[derive(Debug)]
 pub struct CgroupEntry {
     clone_into: Option<OwnedFd>,
-    unified_procs: Option<PathBuf>,
+    unified_dir: Option<PathBuf>,
     tasks: Vec<(PathBuf, File)>,
 }
 
@@ -392,25 +394,16 @@ impl CgroupEntry {
         self.clone_into.as_ref().map(|fd| fd.as_fd())
     }
 
-    /// In the cloned child, before it does anything else: join every v1
+    /// In the cloned child, once the runtime lets it go on: join every v1
     /// hierarchy, and the cgroup2 tree too when the clone could not place the
     /// child there (`cloned_into` false: a kernel without `CLONE_INTO_CGROUP`).
     pub fn join_current(self, cloned_into: bool) -> Result<(), CgroupError> {
         for (path, mut file) in self.tasks {
-            file.write_all(b"0").map_err(|source| CgroupError::Write {
-                path,
-                value: "0".into(),
-                source,
-            })?;
+            file.write_all(b"0")
+                .map_err(fsutil::write_error(&path, "0"))?;
         }
-        match self.unified_procs {
-            Some(procs) if !cloned_into => {
-                fsutil::write_raw(&procs, "0").map_err(|source| CgroupError::Write {
-                    path: procs,
-                    value: "0".into(),
-                    source,
-                })
-            }
+        match self.unified_dir {
+            Some(dir) if !cloned_into => fsutil::write(&dir, "cgroup.procs", "0"),
             _ => Ok(()),
         }
     }

@@ -58,11 +58,17 @@ pub(crate) fn open_for_write(path: &Path) -> Result<(PathBuf, fs::File), CgroupE
 /// Writes `value` to `dir/file`, naming the path and value in the error.
 pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
     let path = dir.join(file);
-    write_raw(&path, value).map_err(|source| CgroupError::Write {
+    write_raw(&path, value).map_err(write_error(&path, value))
+}
+
+/// The error of writing `value` to the cgroup file at `path`.
+pub(crate) fn write_error(path: &Path, value: &str) -> impl FnOnce(io::Error) -> CgroupError {
+    let (path, value) = (path.to_path_buf(), value.to_string());
+    move |source| CgroupError::Write {
         path,
-        value: value.to_string(),
+        value,
         source,
-    })
+    }
 }
 
 /// Creates one directory (mode 0755, as runc); an existing one is fine.
