@@ -114,22 +114,14 @@ fn bind_hierarchy(
         openat(tmpfs, name, flags, Mode::empty()).map_err(RootfsError::at_dest("open", &dest))
     };
     let target = open_entry()?;
-    let src = open_host_cgroup_dir(host_dir, &dest)?;
-    mountops::bind(
-        src.as_fd(),
-        &host_dir.to_string_lossy(),
-        target.as_fd(),
-        &dest,
-        true,
-    )?;
-    let flags = remount_flags(m);
-    if flags.is_empty() && m.options.propagation.is_empty() {
+    let remounted = bind_dir(m, target.as_fd(), &dest, host_dir, open_entry)?;
+    if m.options.propagation.is_empty() {
         return Ok(());
     }
-    let mounted = open_entry()?;
-    if !flags.is_empty() {
-        mountops::remount_bind(mounted.as_fd(), &dest, flags)?;
-    }
+    let mounted = match remounted {
+        Some(fd) => fd,
+        None => open_entry()?,
+    };
     mountops::set_propagation(mounted.as_fd(), &dest, &m.options.propagation)
 }
 
@@ -152,22 +144,24 @@ fn open_host_cgroup_dir(host_dir: &Path, dest: &Path) -> Result<OwnedFd, RootfsE
 }
 
 /// Binds the host cgroup directory `host_dir` on `target` (container path
-/// `dest`), remounting it with the spec mount's flags.
+/// `dest`), remounting it with the spec mount's flags through the fd
+/// `reopen` gives of the new mount; returns that fd when it was needed.
 fn bind_dir(
-    root: &RootDir,
     m: &SpecMount<'_>,
     target: BorrowedFd<'_>,
     dest: &Path,
     host_dir: &Path,
-) -> Result<(), RootfsError> {
+    reopen: impl Fn() -> Result<OwnedFd, RootfsError>,
+) -> Result<Option<OwnedFd>, RootfsError> {
     let src = open_host_cgroup_dir(host_dir, dest)?;
     mountops::bind(src.as_fd(), &host_dir.to_string_lossy(), target, dest, true)?;
     let flags = remount_flags(m);
-    if !flags.is_empty() {
-        let mounted = reopen_mounted(root, dest)?;
-        mountops::remount_bind(mounted.as_fd(), dest, flags)?;
+    if flags.is_empty() {
+        return Ok(None);
     }
-    Ok(())
+    let mounted = reopen()?;
+    mountops::remount_bind(mounted.as_fd(), dest, flags)?;
+    Ok(Some(mounted))
 }
 
 /// v2 with its own cgroup namespace: a fresh cgroup2 mount shows the
@@ -190,7 +184,9 @@ fn mount_v2_fresh(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> 
 /// directory so that it does not see the whole host hierarchy.
 fn mount_v2_bind(root: &RootDir, m: &SpecMount<'_>, dir: &Path) -> Result<(), RootfsError> {
     let (target, real) = mountpoint_dir(root, m)?;
-    bind_dir(root, m, target.as_fd(), &real, dir)?;
+    bind_dir(m, target.as_fd(), &real, dir, || {
+        reopen_mounted(root, &real)
+    })?;
     after_mount(root, &real, m)
 }
 
