@@ -58,13 +58,25 @@ impl Matches {
 
     /// The last value of `long` parsed as a number, in Go's words on failure.
     pub fn number<T: std::str::FromStr>(&self, long: &str) -> Result<Option<T>, String> {
-        self.value(long)
-            .map(|v| {
-                v.parse()
-                    .map_err(|_| format!("invalid value {v:?} for flag -{long}: parse error"))
-            })
-            .transpose()
+        self.value(long).map(|v| parse_number(long, &v)).transpose()
     }
+
+    /// Every value of a repeatable flag `long` parsed as a number.
+    pub fn numbers<T: std::str::FromStr>(&self, long: &str) -> Result<Vec<T>, String> {
+        self.values(long)
+            .iter()
+            .map(|v| parse_number(long, v))
+            .collect()
+    }
+}
+
+fn parse_number<T: std::str::FromStr>(long: &str, value: &str) -> Result<T, String> {
+    value.parse().map_err(|_| invalid_value(long, value))
+}
+
+/// Go's words for a flag value that does not parse.
+pub fn invalid_value(long: &str, value: &str) -> String {
+    format!("invalid value {value:?} for flag -{long}: parse error")
 }
 
 /// How flags may be placed among the positional arguments.

@@ -317,9 +317,9 @@ fn command(spec: &CommandSpec, m: Matches) -> Result<Command, String> {
         },
         "events" => Command::Events {
             interval: match m.value("interval") {
-                Some(text) => go_duration(&text).ok_or_else(|| {
-                    format!("invalid value {text:?} for flag -interval: parse error")
-                })?,
+                Some(text) => {
+                    go_duration(&text).ok_or_else(|| flags::invalid_value("interval", &text))?
+                }
                 None => Duration::from_secs(5),
             },
             stats: m.is_set("stats"),
@@ -359,21 +359,13 @@ fn create_args(m: &Matches) -> Result<CreateArgs, String> {
 }
 
 fn exec_args(m: &Matches) -> Result<ExecArgs, String> {
-    let additional_gids = m
-        .values("additional-gids")
-        .iter()
-        .map(|g| {
-            g.parse()
-                .map_err(|_| format!("invalid value {g:?} for flag -additional-gids: parse error"))
-        })
-        .collect::<Result<_, _>>()?;
     Ok(ExecArgs {
         console_socket: m.value("console-socket").map(PathBuf::from),
         cwd: m.value("cwd").map(PathBuf::from),
         env: m.values("env"),
         tty: m.is_set("tty"),
         user: m.value("user"),
-        additional_gids,
+        additional_gids: m.numbers("additional-gids")?,
         process: m.value("process").map(PathBuf::from),
         detach: m.is_set("detach"),
         pid_file: m.value("pid-file").map(PathBuf::from),

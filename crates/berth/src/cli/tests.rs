@@ -147,6 +147,10 @@ fn bad_flags_and_values_are_named() {
         "flag provided but not defined: -bogus"
     );
     assert_eq!(usage_error("list --format yaml"), "invalid format option");
+    assert_eq!(
+        usage_error("exec -g 5 -g x c1 sh"),
+        "invalid value \"x\" for flag -additional-gids: parse error"
+    );
     assert!(usage_error("--rootless maybe list").contains("--rootless"));
     let unknown = parse_command(&words("no-such-command x"));
     assert!(
