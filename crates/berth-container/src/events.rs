@@ -8,7 +8,8 @@ use berth_cgroups::stats::Stats;
 use serde::Serialize;
 
 use crate::query::load;
-use crate::status::{check, Operation, Status};
+use crate::state::ContainerState;
+use crate::status::{check, Operation};
 use crate::store::Store;
 use crate::ContainerError;
 
@@ -26,11 +27,16 @@ pub struct Event<'a> {
 /// between two statistics.
 const POLL: Duration = Duration::from_millis(250);
 
-/// The container's statistics now; refused once it has stopped.
-pub fn stats(store: &Store, id: &str) -> Result<Stats, ContainerError> {
+/// The container's state; refused once it has stopped.
+fn live_state(store: &Store, id: &str) -> Result<ContainerState, ContainerError> {
     let loaded = load(store, id, false)?;
     check(loaded.status, Operation::Events, id)?;
-    Ok(loaded.state.cgroup.stats()?)
+    Ok(loaded.state)
+}
+
+/// The container's statistics now; refused once it has stopped.
+pub fn stats(store: &Store, id: &str) -> Result<Stats, ContainerError> {
+    Ok(live_state(store, id)?.cgroup.stats()?)
 }
 
 /// Emits a `stats` event every `interval` and an `oom` event for each OOM
@@ -41,9 +47,8 @@ pub fn watch(
     interval: Duration,
     mut emit: impl FnMut(&Event<'_>) -> std::io::Result<()>,
 ) -> Result<(), ContainerError> {
-    let loaded = load(store, id, false)?;
-    check(loaded.status, Operation::Events, id)?;
-    let cgroup = loaded.state.cgroup;
+    let state = live_state(store, id)?;
+    let cgroup = &state.cgroup;
     let io_error = |source| ContainerError::Io {
         what: "write event".into(),
         source,
@@ -61,7 +66,7 @@ pub fn watch(
             next_stats += interval;
         }
         sleep(POLL.min(next_stats.saturating_duration_since(Instant::now())));
-        if load(store, id, false)?.status == Status::Stopped {
+        if !state.init_alive() {
             return Ok(());
         }
         let now = cgroup.oom_kills()?;
