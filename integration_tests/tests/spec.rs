@@ -16,6 +16,16 @@ fn read_config(dir: &std::path::Path) -> Value {
     serde_json::from_str(&text).expect("config.json parses")
 }
 
+/// The `type` of each entry of `linux.namespaces`, in order.
+fn namespace_types(config: &Value) -> Vec<&str> {
+    config["linux"]["namespaces"]
+        .as_array()
+        .expect("namespaces")
+        .iter()
+        .filter_map(|ns| ns["type"].as_str())
+        .collect()
+}
+
 #[test]
 fn spec_writes_the_default_config() {
     let ctx = Ctx::new();
@@ -29,12 +39,7 @@ fn spec_writes_the_default_config() {
     assert_eq!(config["process"]["terminal"], json!(true));
     assert_eq!(config["process"]["args"], json!(["sh"]));
     assert_eq!(config["root"], json!({"path": "rootfs", "readonly": true}));
-    let namespaces: Vec<&str> = config["linux"]["namespaces"]
-        .as_array()
-        .expect("namespaces")
-        .iter()
-        .filter_map(|ns| ns["type"].as_str())
-        .collect();
+    let namespaces = namespace_types(&config);
     assert_eq!(namespaces, ["pid", "network", "ipc", "uts", "mount"]);
     assert_eq!(
         config["process"]["capabilities"]["bounding"],
@@ -79,12 +84,7 @@ fn spec_rootless_uses_a_user_namespace_without_network() {
     std::fs::create_dir(&dir).expect("mkdir");
     spec_in(&ctx, &dir, &["--rootless"]).assert_ok();
     let config = read_config(&dir);
-    let namespaces: Vec<&str> = config["linux"]["namespaces"]
-        .as_array()
-        .expect("namespaces")
-        .iter()
-        .filter_map(|ns| ns["type"].as_str())
-        .collect();
+    let namespaces = namespace_types(&config);
     assert_eq!(namespaces, ["pid", "ipc", "uts", "mount", "user"]);
     let euid = nix::unistd::geteuid().as_raw();
     let egid = nix::unistd::getegid().as_raw();

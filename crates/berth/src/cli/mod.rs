@@ -224,8 +224,7 @@ pub fn parse_command(rest: &[String]) -> Result<Command, CliExit> {
     if name == "help" {
         return Err(CliExit::Help(help_for(rest.first())?));
     }
-    let spec = table::find(name)
-        .ok_or_else(|| CliExit::NoSuchCommand(format!("No help topic for '{name}'")))?;
+    let spec = known_command(name)?;
     let matches = flags::parse(spec.flags, rest, spec.placement)
         .map_err(|error| usage_error(error, help::command_help(spec)))?;
     if matches.help {
@@ -242,10 +241,13 @@ fn usage_error(error: String, usage: String) -> CliExit {
 fn help_for(topic: Option<&String>) -> Result<String, CliExit> {
     match topic {
         None => Ok(help::main_help()),
-        Some(name) => table::find(name)
-            .map(help::command_help)
-            .ok_or_else(|| CliExit::NoSuchCommand(format!("No help topic for '{name}'"))),
+        Some(name) => known_command(name).map(help::command_help),
     }
+}
+
+/// The subcommand `name`, or runc's words for an unknown one.
+fn known_command(name: &str) -> Result<&'static CommandSpec, CliExit> {
+    table::find(name).ok_or_else(|| CliExit::NoSuchCommand(format!("No help topic for '{name}'")))
 }
 
 fn global_flags(m: Matches) -> Result<Cli, String> {
