@@ -2,7 +2,6 @@
 //! master to the runtime, which passes it on to `--console-socket` with
 //! SCM_RIGHTS (as runc); the slave becomes init's stdio and controlling tty.
 
-use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -10,7 +9,6 @@ use std::path::PathBuf;
 use berth_sys::process::{set_window_size, WindowSize};
 use nix::fcntl::OFlag;
 use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
-use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 
 use crate::sync::{Message, SyncChannel};
 use crate::ProcessError;
@@ -62,15 +60,6 @@ pub fn setup_in_init(
 /// In the runtime: hand the pty master to whoever listens on the console
 /// socket, with the pty's name as payload (as runc).
 pub fn send_to_console_socket(socket: &UnixStream, master: &OwnedFd) -> Result<(), ProcessError> {
-    let name = b"/dev/ptmx";
-    let fds = [master.as_raw_fd()];
-    sendmsg::<()>(
-        socket.as_raw_fd(),
-        &[IoSlice::new(name)],
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::empty(),
-        None,
-    )
-    .map_err(io("send the pty master to the console socket"))?;
-    Ok(())
+    crate::sync::send_with_fd(socket, b"/dev/ptmx", master)
+        .map_err(io("send the pty master to the console socket"))
 }

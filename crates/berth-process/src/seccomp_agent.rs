@@ -4,12 +4,10 @@
 //! connection, the container process state (runtime-spec's
 //! `ContainerProcessState`) as JSON with the fd attached.
 
-use std::io::IoSlice;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 
-use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use serde_json::{json, Value};
 
 use crate::ProcessError;
@@ -67,25 +65,20 @@ impl SeccompAgent {
             }
         })?;
         let payload = self.process_state(pid, is_init).to_string();
-        let fds = [listener.as_raw_fd()];
-        sendmsg::<()>(
-            socket.as_raw_fd(),
-            &[IoSlice::new(payload.as_bytes())],
-            &[ControlMessage::ScmRights(&fds)],
-            MsgFlags::MSG_NOSIGNAL,
-            None,
-        )
-        .map_err(|e| ProcessError::Io {
-            what: format!("cannot send seccomp fd to {path}"),
-            source: e.into(),
-        })?;
-        Ok(())
+        crate::sync::send_with_fd(&socket, payload.as_bytes(), listener).map_err(|e| {
+            ProcessError::Io {
+                what: format!("cannot send seccomp fd to {path}"),
+                source: e.into(),
+            }
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nix::sys::socket::MsgFlags;
+    use std::os::fd::AsRawFd;
     use std::os::unix::net::UnixListener;
 
     fn agent(path: PathBuf, metadata: &str) -> SeccompAgent {

@@ -208,6 +208,25 @@ fn received_fds(msg: &nix::sys::socket::RecvMsg<'_, '_, ()>) -> Result<Vec<Owned
     Ok(fds)
 }
 
+/// Sends `payload` with one fd attached (`SCM_RIGHTS`) on a unix stream
+/// socket: the pty master to `--console-socket`, a seccomp listener to its
+/// agent.
+pub(crate) fn send_with_fd(
+    socket: &std::os::unix::net::UnixStream,
+    payload: &[u8],
+    fd: &OwnedFd,
+) -> nix::Result<()> {
+    let fds = [fd.as_raw_fd()];
+    sendmsg::<()>(
+        socket.as_raw_fd(),
+        &[IoSlice::new(payload)],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )
+    .map(drop)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
