@@ -84,30 +84,28 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         dir: Some(dir),
         cgroup: None,
     };
-    cgroup.create()?;
-    undo.cgroup = Some(&cgroup);
-    cgroup.apply_resources(&effective_resources(linux(&bundle)))?;
     let dir = undo.dir.as_ref().expect("set above");
+    // Recoverable from its first moment: what will be made is on disk
+    // before it is made (a killed runtime leaves what `delete -f` needs).
+    let mut state = creating_container_state(&bundle, opts.id, &cgroup);
+    dir.save(&state)?;
+    undo.cgroup = Some(&cgroup);
+    cgroup.create()?;
+    cgroup.apply_resources(&effective_resources(linux(&bundle)))?;
     let fifo = make_fifo(&dir.fifo_path())?;
     let mut init = init_config(&bundle, opts, namespaces, cgroup.clone(), fifo);
     init.seccomp = seccomp;
-    let spawned = berth_process::spawn_init(&init, console.as_ref())?;
-    let state = ContainerState {
-        id: opts.id.to_string(),
-        pid: spawned.pid,
-        start_time: stat_of(spawned.pid).map(|s| s.start_time).unwrap_or(0),
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: rfc3339_nano(SystemTime::now()),
-        annotations: bundle.spec.annotations.clone(),
-        cgroup: cgroup.clone(),
-        hooks: bundle.spec.hooks.clone(),
-        seccomp: crate::seccomp::to_raw(linux(&bundle).seccomp.as_ref()),
-    };
-    let saved = dir
+    let spawned = berth_process::spawn_init(&init, console.as_ref(), |pid| {
+        state.pid = pid;
+        state.start_time = stat_of(pid).map(|s| s.start_time).unwrap_or(0);
+        dir.save(&state).map_err(std::io::Error::other)
+    })?;
+    state.creating = false;
+    let finished = dir
         .save(&state)
-        .and_then(|()| write_pid_file(opts.pid_file, spawned.pid));
-    if let Err(e) = saved {
+        .and_then(|()| write_pid_file(opts.pid_file, spawned.pid))
+        .and_then(|()| Ok(spawned.release()?));
+    if let Err(e) = finished {
         berth_process::kill_and_reap(spawned.pid);
         return Err(e);
     }
@@ -118,6 +116,23 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         console: spawned.console,
         dir,
     })
+}
+
+/// The state of a container whose init is not cloned yet (pid 0).
+fn creating_container_state(bundle: &Bundle, id: &str, cgroup: &Cgroup) -> ContainerState {
+    ContainerState {
+        id: id.to_string(),
+        pid: 0,
+        start_time: 0,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: rfc3339_nano(SystemTime::now()),
+        annotations: bundle.spec.annotations.clone(),
+        cgroup: cgroup.clone(),
+        hooks: bundle.spec.hooks.clone(),
+        seccomp: crate::seccomp::to_raw(linux(bundle).seccomp.as_ref()),
+        creating: true,
+    }
 }
 
 fn process(bundle: &Bundle) -> &Process {

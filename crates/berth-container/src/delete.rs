@@ -18,7 +18,9 @@ const DEATH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Delete container `id`; poststop hook failures come back as warnings.
 pub fn delete(store: &Store, id: &str, force: bool) -> Result<Vec<String>, ContainerError> {
     let loaded = match load(store, id, true) {
-        Err(ContainerError::NotExist) if force => return Ok(Vec::new()),
+        Err(ContainerError::NotExist) if force => {
+            return store.remove_unfinished(id).map(|()| Vec::new())
+        }
         other => other?,
     };
     let op = if force {

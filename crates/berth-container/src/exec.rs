@@ -64,8 +64,12 @@ pub fn exec(store: &Store, opts: &ExecOptions<'_>) -> Result<Execed, ContainerEr
     let namespaces = Namespaces::of_process(loaded.state.pid);
     let mut cfg = InitConfig::for_process(&opts.process, namespaces, cgroup, opts.preserve_fds);
     cfg.seccomp = seccomp;
-    let spawned = berth_process::spawn_init(&cfg, console.as_ref())?;
-    write_pid_file(opts.pid_file, spawned.pid)?;
+    let spawned = berth_process::spawn_init(&cfg, console.as_ref(), |_| Ok(()))?;
+    let finished = write_pid_file(opts.pid_file, spawned.pid).and_then(|()| Ok(spawned.release()?));
+    if let Err(e) = finished {
+        berth_process::kill_and_reap(spawned.pid);
+        return Err(e);
+    }
     Ok(Execed {
         pid: spawned.pid,
         console: spawned.console,

@@ -13,11 +13,14 @@ pub struct Loaded {
     pub status: Status,
 }
 
-/// The status of a container right now: init dead → stopped; exec.fifo
-/// still there → created; cgroup frozen → paused; else running.
+/// The status of a container right now: init dead (or not cloned yet) →
+/// stopped; `create` not finished → creating; exec.fifo still there →
+/// created; cgroup frozen → paused; else running.
 pub fn status_of(dir: &ContainerDir, state: &ContainerState) -> Status {
     if !state.init_alive() {
         Status::Stopped
+    } else if state.creating {
+        Status::Creating
     } else if dir.fifo_path().exists() {
         Status::Created
     } else if state.cgroup.is_frozen().unwrap_or(false) {

@@ -34,6 +34,11 @@ pub struct ContainerState {
     /// `list` skip over.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seccomp: Option<Box<serde_json::value::RawValue>>,
+    /// `create` has not finished: written before the cgroup is made and
+    /// again with init's pid, so that a runtime killed at any moment leaves
+    /// a container `list` shows and `delete --force` removes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub creating: bool,
 }
 
 /// The JSON `state` prints (runc's fields and order).

@@ -81,6 +81,33 @@ impl Store {
         })
     }
 
+    /// `delete --force` of an id without `state.json`: a directory left by
+    /// a runtime killed between making it and writing its first state.
+    /// Waits for the lock (a live `create` holds it), then removes the
+    /// directory if it still has no state.
+    pub fn remove_unfinished(&self, id: &str) -> Result<(), ContainerError> {
+        if crate::id::validate_id(id).is_err() || !self.root.join(id).is_dir() {
+            return Ok(());
+        }
+        let mut dir = ContainerDir {
+            id: id.to_string(),
+            path: self.root.join(id),
+            lock: None,
+        };
+        match dir.lock() {
+            Err(ContainerError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                return Ok(())
+            }
+            other => other?,
+        }
+        if dir.path.join(STATE_FILE).exists() {
+            return Ok(());
+        }
+        dir.remove()
+    }
+
     /// Ids of every container directory, sorted.
     pub fn ids(&self) -> Result<Vec<String>, ContainerError> {
         let entries = match fs::read_dir(&self.root) {

@@ -92,6 +92,10 @@ fn steps(
     step("make init non-dumpable", || {
         nix::sys::prctl::set_dumpable(false)
     })?;
+    // A runtime killed before it hands init over takes init with it (and
+    // a runtime that died before this line closed the channel: init's next
+    // read or write fails and it exits).
+    step("die with the runtime", die_with_the_runtime)?;
     step("wait for the runtime", || {
         chan.expect(&Message::Continue, "Continue")
     })?;
@@ -101,9 +105,16 @@ fn steps(
     step("join the container's cgroup", || {
         entry.join_current(cloned_into)
     })?;
+    // No fd of the host may be open while init resolves container paths
+    // (cwd = /proc/self/fd/N, CVE-2024-21626): only the channel, the fifo
+    // and the fds the container is given stay.
+    step("close the runtime's fds", || {
+        berth_sys::process::close_fds_except(&kept_fds(cfg, chan))
+    })?;
     join_namespaces(cfg)?;
     if cfg.namespaces.in_user_namespace() {
         step("become root in the user namespace", become_namespace_root)?;
+        step("die with the runtime", die_with_the_runtime)?;
     }
     let created = match &cfg.setup {
         Some(setup) => Some(set_up_container(cfg, setup, chan)?),
@@ -116,23 +127,61 @@ fn steps(
             None
         }
     };
-    apply_process_settings(cfg, chan)?;
+    apply_process_settings(cfg)?;
     let executable = step("exec", || find_executable(&cfg.args[0], &cfg.env))?;
     step("mark fds close-on-exec", || {
         berth_sys::process::cloexec_from(3 + cfg.extra_fds)
     })?;
     let program = Program::new(&executable, cfg);
-    if cfg.no_new_privileges {
-        // As late as possible, so that few syscalls run under the filter
-        // (runc: before the exec.fifo wait and the startContainer hooks).
+    // The agent must have the listener before Ready (create's runtime is
+    // gone after it): a filter with SCMP_ACT_NOTIFY rules is loaded here.
+    let notify = cfg.seccomp.as_ref().is_some_and(|s| s.filter.uses_notify());
+    if notify {
         load_seccomp(cfg, chan)?;
     }
     step("report ready", || chan.send(&Message::Ready, &[]))?;
+    step("wait for the runtime to let go", || be_released(chan))?;
     if let Some((fifo, hook_state)) = &created {
         wait_for_start(fifo)?;
         start_container_hooks(cfg, hook_state.as_deref())?;
     }
+    restore_signal_dispositions();
+    if !notify {
+        // The last step before execve: under the filter runs nothing but
+        // execve, so any profile that lets the program run lets init
+        // finish.
+        load_seccomp(cfg, chan)?;
+    }
     exec(&program)
+}
+
+/// `PR_SET_PDEATHSIG` SIGKILL: set at start and again after each change of
+/// the effective ids (which clears it), cleared when the runtime lets go.
+fn die_with_the_runtime() -> std::io::Result<()> {
+    berth_sys::process::set_parent_death_signal(libc::SIGKILL)
+}
+
+/// The fds init keeps: the channel, the exec.fifo (an `O_PATH` fd of a
+/// fifo, not a directory) and `--preserve-fds` (the caller's choice; the
+/// cwd check below still applies).
+fn kept_fds(cfg: &InitConfig, chan: &SyncChannel) -> Vec<std::os::fd::RawFd> {
+    let preserved = (0..cfg.extra_fds).map(|n| 3 + n as std::os::fd::RawFd);
+    let fifo = cfg.setup.as_ref().map(|s| s.fifo.as_raw_fd());
+    preserved
+        .chain(fifo)
+        .chain(std::iter::once(chan.as_raw_fd()))
+        .collect()
+}
+
+/// After `Ready` the runtime records init and sends `Release`; init stops
+/// dying with it and says so, so the runtime may exit.
+fn be_released(chan: &SyncChannel) -> Result<(), crate::sync::SyncError> {
+    chan.expect(&Message::Release, "Release")?;
+    berth_sys::process::set_parent_death_signal(0).map_err(|e| crate::sync::SyncError::Io {
+        op: "prctl(PR_SET_PDEATHSIG, 0)",
+        source: nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+    })?;
+    chan.send(&Message::Released, &[])
 }
 
 /// The container's own setup (create, not exec): cgroup namespace,
@@ -249,18 +298,16 @@ fn set_names(setup: &ContainerSetup) -> Step<()> {
 
 /// rlimits, bounding set, user, cwd, capabilities, no_new_privs: in the
 /// order the kernel needs (privileged steps before the uid change).
-fn apply_process_settings(cfg: &InitConfig, chan: &SyncChannel) -> Step<()> {
+/// Without no_new_privs, loading a seccomp filter needs CAP_SYS_ADMIN: init
+/// keeps it effective until execve (which does not pass it on).
+fn apply_process_settings(cfg: &InitConfig) -> Step<()> {
     step("set rlimits", || berth_security::set_rlimits(&cfg.rlimits))?;
-    if !cfg.no_new_privileges {
-        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN:
-        // before the capabilities go (runc's order).
-        load_seccomp(cfg, chan)?;
-    }
     step("drop bounding set", || {
         berth_security::drop_bounding_set(&cfg.capabilities)
     })?;
     let cwd_before = std::env::set_current_dir(&cfg.cwd);
     step("set user", || berth_security::switch_user(&cfg.user))?;
+    step("die with the runtime", die_with_the_runtime)?;
     umask(Mode::from_bits_truncate(
         cfg.user.umask.unwrap_or(0o022) as _
     ));
@@ -268,8 +315,16 @@ fn apply_process_settings(cfg: &InitConfig, chan: &SyncChannel) -> Step<()> {
         // The user may lack access that root had, or the reverse.
         step("chdir to cwd", || chdir(&cfg.cwd))?;
     }
+    step("chdir to cwd", cwd_inside_root)?;
+    let needs_sys_admin = cfg.seccomp.is_some()
+        && !cfg.no_new_privileges
+        && !berth_security::keeps_sys_admin(&cfg.capabilities);
     step("apply capabilities", || {
-        berth_security::apply_capabilities(&cfg.capabilities)
+        if needs_sys_admin {
+            berth_security::apply_capabilities_keeping_sys_admin(&cfg.capabilities)
+        } else {
+            berth_security::apply_capabilities(&cfg.capabilities)
+        }
     })?;
     if cfg.no_new_privileges {
         step("set no_new_privs", berth_security::set_no_new_privs)?;
@@ -298,14 +353,36 @@ fn send_listener(chan: &SyncChannel, listener: OwnedFd) -> Result<(), crate::syn
     chan.expect(&Message::SeccompListenerDone, "SeccompListenerDone")
 }
 
+/// The cwd must be reachable from the container's root: the kernel's
+/// getcwd gives "(unreachable)" (glibc: ENOENT) for a directory outside
+/// it, e.g. one reached through an fd of the host.
+fn cwd_inside_root() -> Result<(), crate::ProcessError> {
+    match nix::unistd::getcwd() {
+        Ok(path) if path.is_absolute() => Ok(()),
+        Ok(_) | Err(nix::errno::Errno::ENOENT) => Err(crate::ProcessError::Config(
+            "current working directory is outside of container mount namespace root -- \
+             possible container breakout detected"
+                .into(),
+        )),
+        Err(e) => Err(crate::ProcessError::Io {
+            what: "getcwd".into(),
+            source: e.into(),
+        }),
+    }
+}
+
 /// `process.cwd` is created (0755, as root, inside the container after
 /// pivot_root) when missing, as runc does.
-fn create_cwd(cwd: &Path) -> std::io::Result<()> {
+fn create_cwd(cwd: &Path) -> Result<(), crate::ProcessError> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o755)
         .create(cwd)
+        .map_err(|source| crate::ProcessError::Io {
+            what: format!("mkdir {}", cwd.display()),
+            source,
+        })
 }
 
 fn chdir(cwd: &Path) -> Result<(), crate::ProcessError> {
@@ -354,7 +431,6 @@ impl Program {
 }
 
 fn exec(program: &Program) -> Step<Infallible> {
-    restore_signal_dispositions();
     step("exec", || {
         nix::unistd::execve(&program.path, &program.args, &program.env)
     })

@@ -25,6 +25,28 @@ pub struct Spawned {
     /// The pty master, when init has a terminal and no console socket was
     /// given (`run` in the foreground proxies it).
     pub console: Option<OwnedFd>,
+    /// Until [`Spawned::release`], init dies with the runtime.
+    chan: SyncChannel,
+}
+
+impl Spawned {
+    /// Hand init over once it is recorded: it stops dying with the runtime
+    /// (`PR_SET_PDEATHSIG`) and goes on to exec.fifo or execve. Until this,
+    /// a runtime killed at any moment takes init with it.
+    pub fn release(&self) -> Result<(), ProcessError> {
+        self.chan.send(&Message::Release, &[])?;
+        match self.chan.recv() {
+            Ok((Message::Released, _)) => Ok(()),
+            Ok((Message::Failed(failure), _)) => Err(ProcessError::Init(failure)),
+            Ok((other, _)) => Err(SyncError::Unexpected {
+                expected: "Released",
+                got: other,
+            }
+            .into()),
+            Err(SyncError::Closed) => Err(ProcessError::InitDied(exit_of(self.pid))),
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 /// Kills and reaps the child unless disarmed: a failed spawn leaves no
@@ -54,9 +76,13 @@ pub fn kill_and_reap(pid: i32) {
 
 /// Clone init and drive it to `Ready`. The caller must be single-threaded
 /// and must have created `cfg.cgroup`.
+/// `on_cloned` records init's pid (with its start time) as soon as it
+/// exists, so that a runtime killed from then on leaves a container that
+/// `delete --force` can find.
 pub fn spawn_init(
     cfg: &InitConfig,
     console_socket: Option<&UnixStream>,
+    on_cloned: impl FnOnce(i32) -> std::io::Result<()>,
 ) -> Result<Spawned, ProcessError> {
     let (parent, child) = SyncChannel::pair()?;
     if let Some(path) = &cfg.namespaces.join_pid {
@@ -73,12 +99,20 @@ pub fn spawn_init(
             drop(child);
             drop(entry);
             let guard = ChildGuard(Some(Pid::from_raw(pid)));
+            on_cloned(pid).map_err(|source| ProcessError::Io {
+                what: "record the container's init".into(),
+                source,
+            })?;
             if cfg.namespaces.has_new(CloneFlags::CLONE_NEWUSER) {
                 namespaces::write_id_maps(pid, &cfg.namespaces)?;
             }
             let console = serve_init(cfg, &parent, pid, console_socket)?;
             guard.disarm();
-            Ok(Spawned { pid, console })
+            Ok(Spawned {
+                pid,
+                console,
+                chan: parent,
+            })
         }
     }
 }

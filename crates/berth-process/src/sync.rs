@@ -11,7 +11,9 @@
 //!   | <-------------- ConsoleMaster+fd - |   only with process.terminal
 //!   | <------------ SeccompListener+fd - |   only with SCMP_ACT_NOTIFY rules:
 //!   | -- SeccompListenerDone ----------> |   the agent has the listener
-//!   | <-------------------------- Ready  |   set up, blocked on exec.fifo next
+//!   | <-------------------------- Ready  |   set up
+//!   | -- Release ----------------------> |   recorded: stop dying with us
+//!   | <----------------------- Released  |   then exec.fifo (create) / exec
 //!   | <--------------- Failed{step,..}   |   instead of Ready, on any error
 //! ```
 //! A new user namespace needs no message: the runtime knows init's pid and
@@ -65,6 +67,12 @@ pub enum Message {
     Ready,
     /// init -> parent: a step failed; init exits after sending this.
     Failed(InitFailure),
+    /// parent -> init: the runtime has recorded init (after `Ready`); init
+    /// no longer dies with it.
+    Release,
+    /// init -> parent: init cleared its parent-death signal; the runtime
+    /// may exit.
+    Released,
 }
 
 /// Errors of the channel itself.
@@ -91,6 +99,12 @@ pub enum SyncError {
 #[derive(Debug)]
 pub struct SyncChannel {
     fd: OwnedFd,
+}
+
+impl AsRawFd for SyncChannel {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
 }
 
 impl SyncChannel {

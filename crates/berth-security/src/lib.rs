@@ -105,6 +105,27 @@ pub fn apply_capabilities(caps: &LinuxCapabilities) -> Result<()> {
     Ok(())
 }
 
+/// Does the process keep CAP_SYS_ADMIN in its effective set? Then it may
+/// load a seccomp filter without no_new_privs after its capabilities are
+/// applied.
+pub fn keeps_sys_admin(caps: &LinuxCapabilities) -> bool {
+    caps.effective.iter().any(|name| name == "CAP_SYS_ADMIN")
+}
+
+/// Apply the capability sets with CAP_SYS_ADMIN effective and permitted on
+/// top, to load a seccomp filter without no_new_privs as the very last step
+/// before `execve`. It never reaches the program: `execve` computes the new
+/// permitted and effective sets from the bounding, inheritable and ambient
+/// sets and the file's capabilities only (capabilities(7)), and the ambient
+/// set is raised here without it.
+pub fn apply_capabilities_keeping_sys_admin(caps: &LinuxCapabilities) -> Result<()> {
+    let mut with_admin = caps.clone();
+    for set in [&mut with_admin.effective, &mut with_admin.permitted] {
+        set.push("CAP_SYS_ADMIN".into());
+    }
+    apply_capabilities(&with_admin)
+}
+
 fn set_caps(set: CapSet, name: &'static str, value: &CapsHashSet) -> Result<()> {
     caps::set(None, set, value).map_err(|source| SecurityError::Capabilities { set: name, source })
 }

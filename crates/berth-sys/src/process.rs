@@ -154,6 +154,70 @@ fn cloexec_from_by_listing(first: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Close every fd numbered 3 and above except those in `keep` (the
+/// container's init drops whatever it inherited from the runtime and its
+/// caller before it resolves any path of the container: an open directory
+/// of the host would be a way out of the new root, CVE-2024-21626).
+///
+/// Only for a process that owns none of the fds it closes through Rust
+/// objects it will still drop (init: it never returns, it execs or exits).
+pub fn close_fds_except(keep: &[RawFd]) -> io::Result<()> {
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .filter_map(|&fd| u32::try_from(fd).ok())
+        .filter(|&fd| fd > 2)
+        .collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut first = 3u32;
+    for fd in keep.into_iter().chain(std::iter::once(u32::MAX)) {
+        if fd > first {
+            close_range(first, fd - 1)?;
+        }
+        first = fd.saturating_add(1);
+    }
+    Ok(())
+}
+
+/// `close_range(first, last, 0)`, listing /proc/self/fd on kernels before
+/// 5.9.
+fn close_range(first: u32, last: u32) -> io::Result<()> {
+    // SAFETY: close_range only closes fds; the caller guarantees that no
+    // Rust object it will use or drop owns one of them.
+    let ret = unsafe { libc::close_range(first, last, 0) };
+    if ret == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    if err.raw_os_error() != Some(libc::ENOSYS) {
+        return Err(err);
+    }
+    let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd: &RawFd| (first as i64..=last as i64).contains(&(*fd as i64)))
+        .collect();
+    for fd in fds {
+        // SAFETY: as above; the one fd the listing itself used is closed
+        // already and gives EBADF, which is ignored.
+        unsafe { libc::close(fd) };
+    }
+    Ok(())
+}
+
+/// `prctl(PR_SET_PDEATHSIG, sig)`: the kernel sends `sig` to the caller
+/// when its parent (the thread that cloned it) exits; 0 clears it. A
+/// change of the effective ids clears it too, so init sets it again after
+/// each.
+pub fn set_parent_death_signal(sig: libc::c_int) -> io::Result<()> {
+    // SAFETY: PR_SET_PDEATHSIG takes an integer and touches no memory.
+    let ret = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) };
+    if ret == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// Borrow a raw fd number that the caller knows to be open for the
 /// duration of the borrow (stdio, fds inherited by number from our caller).
 pub fn borrow_fd(fd: RawFd) -> BorrowedFd<'static> {

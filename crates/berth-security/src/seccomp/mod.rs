@@ -190,6 +190,11 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// Has the filter `SCMP_ACT_NOTIFY` rules (a listener for an agent)?
+    pub fn uses_notify(&self) -> bool {
+        self.notify
+    }
+
     /// Load the filter into the calling process. With `SCMP_ACT_NOTIFY`
     /// rules the kernel makes a listener (SECCOMP_FILTER_FLAG_NEW_LISTENER),
     /// returned here for the seccomp agent.
