@@ -45,8 +45,12 @@ pub fn setup_in_init(
     if bind_console {
         berth_rootfs::mount_console(&slave_path)?;
     }
-    let slave = nix::fcntl::open(&slave_path, OFlag::O_RDWR, nix::sys::stat::Mode::empty())
-        .map_err(io("open the pty slave"))?;
+    let slave = nix::fcntl::open(
+        &slave_path,
+        OFlag::O_RDWR | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(io("open the pty slave"))?;
     nix::unistd::dup2_stdin(&slave).map_err(io("dup2 the pty slave onto stdin"))?;
     nix::unistd::dup2_stdout(&slave).map_err(io("dup2 the pty slave onto stdout"))?;
     nix::unistd::dup2_stderr(&slave).map_err(io("dup2 the pty slave onto stderr"))?;

@@ -20,7 +20,7 @@ pub fn copy_tree(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, dest: &Path) -> Resul
     let mut dir = Dir::openat(
         src,
         ".",
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
     .map_err(fail("tmpcopyup: read directory", Path::new("")))?;
