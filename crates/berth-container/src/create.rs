@@ -88,7 +88,7 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     // Recoverable from its first moment: what will be made is on disk
     // before it is made (a killed runtime leaves what `delete -f` needs).
     let mut state = creating_container_state(&bundle, opts.id, &cgroup);
-    dir.save(&state)?;
+    dir.save_draft(&state)?;
     undo.cgroup = Some(&cgroup);
     cgroup.create()?;
     cgroup.apply_resources(&effective_resources(linux(&bundle)))?;
@@ -98,7 +98,7 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     let spawned = berth_process::spawn_init(&init, console.as_ref(), |pid| {
         state.pid = pid;
         state.start_time = stat_of(pid).map(|s| s.start_time).unwrap_or(0);
-        dir.save(&state).map_err(std::io::Error::other)
+        dir.save_draft(&state).map_err(std::io::Error::other)
     })?;
     state.creating = false;
     let finished = dir

@@ -164,6 +164,17 @@ impl ContainerDir {
 
     /// Write state.json atomically: temp file, fsync, rename.
     pub fn save(&self, state: &ContainerState) -> Result<(), ContainerError> {
+        self.write_state(state, true)
+    }
+
+    /// Write state.json atomically without fsync: for the states of an
+    /// unfinished `create`, which must survive a killed runtime (the page
+    /// cache does) but not a crash of the machine (`/run` does not either).
+    pub fn save_draft(&self, state: &ContainerState) -> Result<(), ContainerError> {
+        self.write_state(state, false)
+    }
+
+    fn write_state(&self, state: &ContainerState, sync: bool) -> Result<(), ContainerError> {
         let path = self.path.join(STATE_FILE);
         let tmp = self.path.join(".state.json.tmp");
         let bytes = serde_json::to_vec(state).map_err(|e| ContainerError::Corrupt {
@@ -178,7 +189,7 @@ impl ContainerDir {
             .open(&tmp)
             .map_err(io_err(format!("create {}", tmp.display())))?;
         file.write_all(&bytes)
-            .and_then(|_| file.sync_all())
+            .and_then(|_| if sync { file.sync_all() } else { Ok(()) })
             .map_err(io_err(format!("write {}", tmp.display())))?;
         fs::rename(&tmp, &path).map_err(io_err(format!("rename to {}", path.display())))
     }
@@ -210,6 +221,24 @@ mod tests {
         let _first = store.create("c1").unwrap();
         let err = store.create("c1").unwrap_err();
         assert_eq!(err.to_string(), "container with given ID already exists");
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn an_unfinished_directory_is_removed_and_a_finished_one_kept() {
+        let root = temp_root("unfinished");
+        let store = Store::new(&root);
+        drop(store.create("half").unwrap());
+        fs::write(root.join("half").join(FIFO_FILE), "").unwrap();
+        store.remove_unfinished("half").unwrap();
+        assert!(!root.join("half").exists());
+        drop(store.create("whole").unwrap());
+        fs::write(root.join("whole").join(STATE_FILE), "{}").unwrap();
+        store.remove_unfinished("whole").unwrap();
+        assert!(root.join("whole").exists());
+        // Nothing outside the root is ever a candidate.
+        store.remove_unfinished("../x").unwrap();
+        store.remove_unfinished("absent").unwrap();
         fs::remove_dir_all(root).unwrap();
     }
 

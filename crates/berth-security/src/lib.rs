@@ -5,8 +5,9 @@
 //! Order matters and is the caller's (berth-process) to keep:
 //! `set_rlimits` → `drop_bounding_set` → `switch_user` →
 //! `apply_capabilities` → `set_no_new_privs`, then `execve`. The seccomp
-//! filter is loaded before the bounding set is dropped (it needs
-//! CAP_SYS_ADMIN) unless `no_new_privs` is set; then as late as possible.
+//! filter is loaded last, right before `execve`; without `no_new_privs`
+//! that needs CAP_SYS_ADMIN, which `apply_capabilities_keeping_sys_admin`
+//! keeps until then.
 
 pub mod seccomp;
 
