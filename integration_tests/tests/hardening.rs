@@ -380,6 +380,9 @@ enum KillAt {
     Delay(Duration),
     /// Once this file exists (a hook made it), plus a little.
     File(PathBuf),
+    /// Once this file exists, and then every process of the container
+    /// must die with the runtime, before `delete --force`.
+    FileThenDie(PathBuf),
 }
 
 /// Start `args` (the runtime, with `marker` in its environment), SIGKILL it
@@ -393,6 +396,7 @@ fn kill_and_delete(
     cgroup: &str,
     rootfs: &Path,
 ) -> Leftovers {
+    let must_die = matches!(when, KillAt::FileThenDie(_));
     let (key, value) = marker.split_once('=').expect("KEY=VALUE");
     let mut cmd = ctx.cmd(args);
     cmd.env(key, value)
@@ -402,7 +406,7 @@ fn kill_and_delete(
     let mut child = cmd.spawn().expect("spawn the runtime");
     match when {
         KillAt::Delay(d) => std::thread::sleep(d),
-        KillAt::File(path) => {
+        KillAt::File(path) | KillAt::FileThenDie(path) => {
             let deadline = Instant::now() + Duration::from_secs(20);
             while !path.exists() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(5));
@@ -413,6 +417,14 @@ fn kill_and_delete(
     }
     let _ = child.kill();
     let _ = child.wait();
+    if must_die {
+        let left = Leftovers::settle(ctx, id, marker, cgroup, rootfs);
+        assert!(
+            left.processes.is_empty(),
+            "processes outlived the runtime: {:?}",
+            left.processes
+        );
+    }
     let delete = ctx.delete_force(id);
     assert!(delete.success(), "delete --force after a kill: {delete}");
     Leftovers::settle(ctx, id, marker, cgroup, rootfs)
@@ -506,49 +518,86 @@ fn run_killed_after_increasing_delays_leaves_nothing_after_delete() {
     }
 }
 
-/// A hook that touches `flag` and then blocks for a while.
-fn blocking_hook(flag: &Path, marker: &str) -> Value {
+/// A hook that touches `flag` and then blocks for `seconds`.
+fn blocking_hook(flag: &Path, marker: &str, seconds: u32) -> Value {
     json!({
         "path": "/bin/sh",
-        "args": ["sh", "-c", format!("touch '{}'; exec sleep 2", flag.display())],
+        "args": ["sh", "-c", format!("touch '{}'; exec sleep {seconds}", flag.display())],
         "env": [marker]
     })
+}
+
+/// Adds a user namespace mapping container ids 0-65535 to host
+/// 100000-165535.
+fn with_user_namespace(bundle: &Bundle) {
+    bundle.update(|config| {
+        config["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("namespaces")
+            .push(json!({"type": "user"}));
+        let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        config["linux"]["uidMappings"] = map.clone();
+        config["linux"]["gidMappings"] = map;
+    });
 }
 
 #[test]
 fn create_killed_inside_each_hook_leaves_nothing_after_delete() {
     let ctx = Ctx::new();
+    let flags = ctx.work().join("flags");
+    std::fs::create_dir(&flags).expect("mkdir flags");
+    std::fs::set_permissions(&flags, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+        .expect("chmod flags");
     // prestart and createRuntime run in the runtime after the cgroup join
-    // and the mounts; createContainer runs in init before pivot_root.
-    for kind in ["prestart", "createRuntime", "createContainer"] {
+    // and the mounts; createContainer runs in init before pivot_root, where
+    // init waits for the hook, not for the runtime: it must die with the
+    // runtime (also after becoming root in a user namespace, which clears
+    // the parent-death signal), well before the hook's sleep ends.
+    let cases = [
+        ("prestart", false),
+        ("createRuntime", false),
+        ("createContainer", false),
+        ("createContainer", true),
+    ];
+    for (kind, userns) in cases {
+        // berth-only: after runc 1.1.5 is killed there, its init and the
+        // createContainer hook live on, and `delete --force` finds no
+        // container to remove (the hook runs until its sleep ends).
+        if kind == "createContainer" && runtime_is_runc() {
+            continue;
+        }
         let id = ctx.id(&format!("killhook-{kind}"));
         let marker = format!("BERTH_IT_KILL={id}");
         let (bundle, cgroup) = marked_bundle(&ctx, &id, &marker);
-        let flag = if kind == "createContainer" {
-            // Runs in the container's mount namespace before pivot_root:
-            // the bundle path is still visible there.
-            bundle.path().join(format!("{kind}.flag"))
+        if userns {
+            with_user_namespace(&bundle);
+        }
+        let flag = flags.join(format!("{id}.flag"));
+        // A prestart or createRuntime hook runs in the runtime's namespaces
+        // and outlives a killed runtime (with runc too) until its sleep
+        // ends: `settle` waits for it. A createContainer hook is the
+        // container's and dies with its init.
+        let (seconds, when) = if kind == "createContainer" {
+            (60, KillAt::FileThenDie(flag.clone()))
         } else {
-            ctx.work().join(format!("{id}.flag"))
+            (2, KillAt::File(flag.clone()))
         };
         bundle.set(
             &format!("/hooks/{kind}"),
-            json!([blocking_hook(&flag, &marker)]),
+            json!([blocking_hook(&flag, &marker, seconds)]),
         );
         let bundle_dir = bundle.path().display().to_string();
         let left = kill_and_delete(
             &ctx,
             &["create", "--bundle", &bundle_dir, &id],
-            KillAt::File(flag),
+            when,
             &id,
             &marker,
             &cgroup,
             &bundle.rootfs(),
         );
-        // A prestart or createRuntime hook runs in the runtime's namespaces
-        // and outlives a killed runtime (with runc too) until its sleep
-        // ends: `settle` waits for it.
-        assert_nothing_left(&left, &format!("create killed in its {kind} hook"));
+        let what = format!("create killed in its {kind} hook (user namespace: {userns})");
+        assert_nothing_left(&left, &what);
     }
 }
 
@@ -579,7 +628,7 @@ fn a_half_created_container_is_listed_and_deleted() {
     let flag = ctx.work().join("createRuntime.flag");
     bundle.set(
         "/hooks/createRuntime",
-        json!([blocking_hook(&flag, &marker)]),
+        json!([blocking_hook(&flag, &marker, 2)]),
     );
     let bundle_dir = bundle.path().display().to_string();
     let mut child = ctx
