@@ -443,9 +443,6 @@ fn assert_nothing_left(left: &Leftovers, what: &str) {
         "{what}: mounts left: {:?}",
         left.mounts
     );
-    for dir in &left.cgroups {
-        let _ = std::fs::remove_dir(dir);
-    }
     // berth-only: runc 1.1.5 leaves the cgroup of a create it was killed in
     // (its cleanup runs in the killed process).
     if !runtime_is_runc() {
@@ -457,11 +454,42 @@ fn assert_nothing_left(left: &Leftovers, what: &str) {
     }
 }
 
+/// Removes, when the test ends (panics included), the cgroups a runtime
+/// may have left for the ids it was given (runc leaves them on a kill).
+#[derive(Default)]
+struct CgroupSweep(std::sync::Mutex<Vec<String>>);
+
+impl CgroupSweep {
+    fn add(&self, cgroup: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(cgroup.to_string());
+    }
+}
+
+impl Drop for CgroupSweep {
+    fn drop(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        for cgroup in self.0.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            // A killed process may take a moment to leave its cgroup.
+            while cgroup_dirs(cgroup)
+                .iter()
+                .any(|dir| std::fs::remove_dir(dir).is_err())
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
 /// A bundle whose runtime and container process carry `marker` and whose
-/// cgroup is `/<id>`.
-fn marked_bundle(ctx: &Ctx, id: &str, marker: &str) -> (Bundle, String) {
+/// cgroup is `/<id>` (swept by `sweep` at the end).
+fn marked_bundle(ctx: &Ctx, sweep: &CgroupSweep, id: &str, marker: &str) -> (Bundle, String) {
     let bundle = ctx.bundle();
     let cgroup = format!("/{id}");
+    sweep.add(&cgroup);
     bundle.set("/linux/cgroupsPath", json!(cgroup));
     bundle.update(|c| {
         c["process"]["env"]
@@ -475,6 +503,7 @@ fn marked_bundle(ctx: &Ctx, id: &str, marker: &str) -> (Bundle, String) {
 
 #[test]
 fn create_killed_after_increasing_delays_leaves_nothing_after_delete() {
+    let sweep = CgroupSweep::default();
     let ctx = Ctx::new();
     for (i, ms) in [0u64, 1, 2, 3, 4, 6, 8, 10, 13, 16, 20, 25, 30, 40, 60]
         .into_iter()
@@ -482,7 +511,7 @@ fn create_killed_after_increasing_delays_leaves_nothing_after_delete() {
     {
         let id = ctx.id(&format!("killcreate{i}"));
         let marker = format!("BERTH_IT_KILL={id}");
-        let (bundle, cgroup) = marked_bundle(&ctx, &id, &marker);
+        let (bundle, cgroup) = marked_bundle(&ctx, &sweep, &id, &marker);
         let bundle_dir = bundle.path().display().to_string();
         let left = kill_and_delete(
             &ctx,
@@ -499,11 +528,12 @@ fn create_killed_after_increasing_delays_leaves_nothing_after_delete() {
 
 #[test]
 fn run_killed_after_increasing_delays_leaves_nothing_after_delete() {
+    let sweep = CgroupSweep::default();
     let ctx = Ctx::new();
     for (i, ms) in [0u64, 2, 5, 10, 20, 40, 80].into_iter().enumerate() {
         let id = ctx.id(&format!("killrun{i}"));
         let marker = format!("BERTH_IT_KILL={id}");
-        let (bundle, cgroup) = marked_bundle(&ctx, &id, &marker);
+        let (bundle, cgroup) = marked_bundle(&ctx, &sweep, &id, &marker);
         let bundle_dir = bundle.path().display().to_string();
         let left = kill_and_delete(
             &ctx,
@@ -543,6 +573,7 @@ fn with_user_namespace(bundle: &Bundle) {
 
 #[test]
 fn create_killed_inside_each_hook_leaves_nothing_after_delete() {
+    let sweep = CgroupSweep::default();
     let ctx = Ctx::new();
     let flags = ctx.work().join("flags");
     std::fs::create_dir(&flags).expect("mkdir flags");
@@ -568,7 +599,7 @@ fn create_killed_inside_each_hook_leaves_nothing_after_delete() {
         }
         let id = ctx.id(&format!("killhook-{kind}"));
         let marker = format!("BERTH_IT_KILL={id}");
-        let (bundle, cgroup) = marked_bundle(&ctx, &id, &marker);
+        let (bundle, cgroup) = marked_bundle(&ctx, &sweep, &id, &marker);
         if userns {
             with_user_namespace(&bundle);
         }
@@ -603,10 +634,11 @@ fn create_killed_inside_each_hook_leaves_nothing_after_delete() {
 
 #[test]
 fn a_container_waiting_on_its_fifo_is_deleted_with_everything() {
+    let sweep = CgroupSweep::default();
     let ctx = Ctx::new();
     let id = ctx.id("fifowait");
     let marker = format!("BERTH_IT_KILL={id}");
-    let (bundle, cgroup) = marked_bundle(&ctx, &id, &marker);
+    let (bundle, cgroup) = marked_bundle(&ctx, &sweep, &id, &marker);
     ctx.create(&bundle, &id).assert_ok();
     assert_eq!(ctx.status(&id).as_deref(), Some("created"));
     ctx.delete_force(&id).assert_ok();
@@ -621,10 +653,11 @@ fn a_half_created_container_is_listed_and_deleted() {
     if runtime_is_runc() {
         return;
     }
+    let sweep = CgroupSweep::default();
     let ctx = Ctx::new();
     let id = ctx.id("halfmade");
     let marker = format!("BERTH_IT_KILL={id}");
-    let (bundle, cgroup) = marked_bundle(&ctx, &id, &marker);
+    let (bundle, cgroup) = marked_bundle(&ctx, &sweep, &id, &marker);
     let flag = ctx.work().join("createRuntime.flag");
     bundle.set(
         "/hooks/createRuntime",
@@ -657,10 +690,11 @@ fn a_half_created_container_is_listed_and_deleted() {
 
 #[test]
 fn exec_killed_after_increasing_delays_leaves_no_process_after_delete() {
+    let sweep = CgroupSweep::default();
     let ctx = Ctx::new();
     let id = ctx.id("killexec");
     let marker = format!("BERTH_IT_KILL={id}");
-    let (bundle, cgroup) = marked_bundle(&ctx, &id, &marker);
+    let (bundle, cgroup) = marked_bundle(&ctx, &sweep, &id, &marker);
     ctx.create(&bundle, &id).assert_ok();
     ctx.start(&id).assert_ok();
     for ms in [0u64, 2, 5, 10, 20, 40] {
