@@ -450,3 +450,80 @@ fn docker_style_update_leaves_zero_values_unchanged() {
         assert_eq!(memory_and_swap(&path), Some(134217728), "swap untouched");
     }
 }
+
+/// A process outside any container, put into a cgroup by the test; killed
+/// and reaped on drop.
+struct Outsider(std::process::Child);
+
+impl Outsider {
+    /// `sleep 3600` moved into `dir` (a cgroup directory).
+    fn spawn_into(dir: &Path) -> Outsider {
+        let child = std::process::Command::new("sleep")
+            .arg("3600")
+            .spawn()
+            .expect("spawn sleep");
+        let outsider = Outsider(child);
+        std::fs::write(dir.join("cgroup.procs"), outsider.0.id().to_string())
+            .unwrap_or_else(|e| panic!("move the sleeper into {}: {e}", dir.display()));
+        outsider
+    }
+}
+
+impl Drop for Outsider {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The hierarchy in which both runtimes count a cgroup's processes (v1:
+/// devices) or check its freezer.
+fn existing_cgroup(controller: &str, path: &str) -> PathBuf {
+    let dir = cgroup_dir(controller, path);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+    dir
+}
+
+/// `linux.cgroupsPath` naming a cgroup that already has processes: runc
+/// warns and goes on.
+#[test]
+fn a_non_empty_cgroup_is_used_with_a_warning() {
+    let parent = CgroupParent::new();
+    let path = parent.child("busy");
+    let _outsider = Outsider::spawn_into(&existing_cgroup("devices", &path));
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set_args(integration_tests::LONG_RUNNING);
+    bundle.set("/linux/cgroupsPath", json!(path));
+    let id = ctx.id("busy");
+    ctx.create(&bundle, &id)
+        .assert_ok()
+        .assert_stderr_contains("container's cgroup is not empty: 1 process(es) found");
+    assert_eq!(ctx.status(&id).as_deref(), Some("created"));
+}
+
+/// A frozen cgroup would freeze init: runc refuses it before creating
+/// anything, and leaves the cgroup as it found it.
+#[test]
+fn a_frozen_cgroup_is_refused() {
+    let parent = CgroupParent::new();
+    let path = parent.child("frozen");
+    let (controller, file, frozen, thawed) = if unified() {
+        ("", "cgroup.freeze", "1", "0")
+    } else {
+        ("freezer", "freezer.state", "FROZEN", "THAWED")
+    };
+    let dir = existing_cgroup(controller, &path);
+    std::fs::write(dir.join(file), frozen).expect("freeze the cgroup");
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set_args(integration_tests::LONG_RUNNING);
+    bundle.set("/linux/cgroupsPath", json!(path));
+    let id = ctx.id("frozen");
+    let out = ctx.create(&bundle, &id);
+    let _ = std::fs::write(dir.join(file), thawed);
+    out.assert_fail()
+        .assert_stderr_contains("container's cgroup unexpectedly frozen");
+    assert!(dir.is_dir(), "the cgroup is left in place");
+    assert!(ctx.status(&id).is_none(), "no container is left");
+}
