@@ -527,3 +527,45 @@ fn a_frozen_cgroup_is_refused() {
     assert!(dir.is_dir(), "the cgroup is left in place");
     assert!(ctx.status(&id).is_none(), "no container is left");
 }
+
+/// v1 refuses a `cpu.cfs_period_us` that would make the old quota exceed the
+/// parent's limit (EINVAL); runc then writes the quota first and the period
+/// after it. The parent here is limited to one CPU.
+#[test]
+fn update_to_a_shorter_cpu_period_below_a_limited_parent() {
+    let parent = CgroupParent::new();
+    let parent_dir = existing_cgroup("cpu", &format!("/{}", parent.name));
+    let (file, one_cpu) = if unified() {
+        ("cpu.max", "100000 100000")
+    } else {
+        ("cpu.cfs_quota_us", "100000")
+    };
+    std::fs::write(parent_dir.join(file), one_cpu).expect("limit the parent to one CPU");
+    let ctx = Ctx::new();
+    let path = parent.child("period");
+    let id = create_in_cgroup(
+        &ctx,
+        &path,
+        json!({"cpu": {"quota": 50000, "period": 100000}}),
+    );
+    ctx.run(&[
+        "update",
+        "--cpu-period",
+        "10000",
+        "--cpu-quota",
+        "5000",
+        &id,
+    ])
+    .assert_ok();
+    assert_eq!(cpu_quota(&path), "5000");
+    let period = if unified() {
+        let max = read_cgroup_file("cpu", &path, "cpu.max");
+        max.split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    } else {
+        read_cgroup_file("cpu", &path, "cpu.cfs_period_us")
+    };
+    assert_eq!(period, "10000");
+}
