@@ -569,3 +569,37 @@ fn update_to_a_shorter_cpu_period_below_a_limited_parent() {
     };
     assert_eq!(period, "10000");
 }
+
+/// A device rule's access is the set of `r`, `w`, `m` it holds: runc takes
+/// `rwa` as `rw` (redundant or unknown letters are fine); an empty one is
+/// refused. /dev/kmsg (1:11, not in runc's default allow list) shows the
+/// rule at work: opening it for writing is what the rule allows.
+#[test]
+fn device_access_letters_are_a_set() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set(
+        "/linux/devices",
+        json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 420}]),
+    );
+    let rules = |access: &str| {
+        json!([
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 11, "access": access}
+        ])
+    };
+    let open_for_writing = [
+        "sh",
+        "-c",
+        "(exec 4>/dev/kmsg) 2>/dev/null && echo opened || echo denied",
+    ];
+    bundle.set("/linux/resources/devices", rules("rwa"));
+    assert_eq!(ctx.run_in(&bundle, &open_for_writing).trim(), "opened");
+    bundle.set("/linux/resources/devices", rules("r"));
+    assert_eq!(ctx.run_in(&bundle, &open_for_writing).trim(), "denied");
+    bundle.set("/linux/resources/devices", rules(""));
+    let id = ctx.id("noaccess");
+    ctx.run_container(&bundle, &id)
+        .assert_fail()
+        .assert_stderr_contains("device access at 1 field cannot be empty");
+}
