@@ -603,3 +603,47 @@ fn device_access_letters_are_a_set() {
         .assert_fail()
         .assert_stderr_contains("device access at 1 field cannot be empty");
 }
+
+/// `exec --cgroup` paths are cleaned below the container's cgroup, as runc:
+/// `/` and `a/..` are the container's cgroup itself; a path leading out of
+/// it is refused in runc's words.
+#[test]
+fn exec_cgroup_paths_stay_below_the_container() {
+    let parent = CgroupParent::new();
+    let ctx = Ctx::new();
+    let path = parent.child("execclean");
+    let id = create_in_cgroup(&ctx, &path, default_resources());
+    ctx.start(&id).assert_ok();
+    for own in ["/", "a/..", "pids:/"] {
+        let out = ctx.run(&["exec", "--cgroup", own, &id, "cat", "/proc/self/cgroup"]);
+        out.assert_ok();
+        assert!(
+            out.stdout.lines().any(|l| l.ends_with(&path)),
+            "{own}: {}",
+            out.stdout
+        );
+    }
+    for (flag, shown) in [("..", ".."), ("pids:a/../..", "a/../..")] {
+        ctx.run(&["exec", "--cgroup", flag, &id, "true"])
+            .assert_fail()
+            .assert_stderr_contains(&format!(" {shown} is not a sub cgroup path"));
+    }
+}
+
+/// `linux.resources.unified` needs a pure cgroup v2 host; elsewhere runc
+/// refuses the config as invalid.
+#[test]
+fn unified_resources_on_cgroup_v1_are_an_invalid_configuration() {
+    if unified() {
+        return; // pure v2: unified is allowed there
+    }
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set_args(&["true"]);
+    bundle.set("/linux/resources/unified", json!({"pids.max": "10"}));
+    let id = ctx.id("unifiedv1");
+    ctx.run_container(&bundle, &id)
+        .assert_fail()
+        .assert_stderr_contains("invalid configuration: ")
+        .assert_stderr_contains("cannot use unified on cgroup v1");
+}

@@ -301,10 +301,10 @@ fn translate_one(setting: &Setting, facts: &HostFacts) -> Result<Vec<CgroupWrite
         }
         (Setting::Unified { file, value }, V2) => vec![write(Unified, file, value, UNIFIED)],
         (Setting::Unified { .. }, V1) => {
-            return Err(CgroupError::unsupported(
-                UNIFIED,
-                "on a cgroup v1 or hybrid host",
-            ));
+            return Err(CgroupError::InvalidConfig {
+                field: UNIFIED.into(),
+                reason: "cannot use unified on cgroup v1 (nor on a hybrid host)".into(),
+            });
         }
         (Setting::MemorySwappiness(_), V2) => {
             return Err(CgroupError::unsupported(SWAPPINESS, "on cgroup v2"))
