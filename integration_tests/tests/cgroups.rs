@@ -450,3 +450,200 @@ fn docker_style_update_leaves_zero_values_unchanged() {
         assert_eq!(memory_and_swap(&path), Some(134217728), "swap untouched");
     }
 }
+
+/// A process outside any container, put into a cgroup by the test; killed
+/// and reaped on drop.
+struct Outsider(std::process::Child);
+
+impl Outsider {
+    /// `sleep 3600` moved into `dir` (a cgroup directory).
+    fn spawn_into(dir: &Path) -> Outsider {
+        let child = std::process::Command::new("sleep")
+            .arg("3600")
+            .spawn()
+            .expect("spawn sleep");
+        let outsider = Outsider(child);
+        std::fs::write(dir.join("cgroup.procs"), outsider.0.id().to_string())
+            .unwrap_or_else(|e| panic!("move the sleeper into {}: {e}", dir.display()));
+        outsider
+    }
+}
+
+impl Drop for Outsider {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The hierarchy in which both runtimes count a cgroup's processes (v1:
+/// devices) or check its freezer.
+fn existing_cgroup(controller: &str, path: &str) -> PathBuf {
+    let dir = cgroup_dir(controller, path);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+    dir
+}
+
+/// `linux.cgroupsPath` naming a cgroup that already has processes: runc
+/// warns and goes on.
+#[test]
+fn a_non_empty_cgroup_is_used_with_a_warning() {
+    let parent = CgroupParent::new();
+    let path = parent.child("busy");
+    let _outsider = Outsider::spawn_into(&existing_cgroup("devices", &path));
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set_args(integration_tests::LONG_RUNNING);
+    bundle.set("/linux/cgroupsPath", json!(path));
+    let id = ctx.id("busy");
+    ctx.create(&bundle, &id)
+        .assert_ok()
+        .assert_stderr_contains("container's cgroup is not empty: 1 process(es) found");
+    assert_eq!(ctx.status(&id).as_deref(), Some("created"));
+}
+
+/// A frozen cgroup would freeze init: runc refuses it before creating
+/// anything, and leaves the cgroup as it found it.
+#[test]
+fn a_frozen_cgroup_is_refused() {
+    let parent = CgroupParent::new();
+    let path = parent.child("frozen");
+    let (controller, file, frozen, thawed) = if unified() {
+        ("", "cgroup.freeze", "1", "0")
+    } else {
+        ("freezer", "freezer.state", "FROZEN", "THAWED")
+    };
+    let dir = existing_cgroup(controller, &path);
+    std::fs::write(dir.join(file), frozen).expect("freeze the cgroup");
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set_args(integration_tests::LONG_RUNNING);
+    bundle.set("/linux/cgroupsPath", json!(path));
+    let id = ctx.id("frozen");
+    let out = ctx.create(&bundle, &id);
+    let _ = std::fs::write(dir.join(file), thawed);
+    out.assert_fail()
+        .assert_stderr_contains("container's cgroup unexpectedly frozen");
+    assert!(dir.is_dir(), "the cgroup is left in place");
+    assert!(ctx.status(&id).is_none(), "no container is left");
+}
+
+/// v1 refuses a `cpu.cfs_period_us` that would make the old quota exceed the
+/// parent's limit (EINVAL); runc then writes the quota first and the period
+/// after it. The parent here is limited to one CPU.
+#[test]
+fn update_to_a_shorter_cpu_period_below_a_limited_parent() {
+    let parent = CgroupParent::new();
+    let parent_dir = existing_cgroup("cpu", &format!("/{}", parent.name));
+    let (file, one_cpu) = if unified() {
+        ("cpu.max", "100000 100000")
+    } else {
+        ("cpu.cfs_quota_us", "100000")
+    };
+    std::fs::write(parent_dir.join(file), one_cpu).expect("limit the parent to one CPU");
+    let ctx = Ctx::new();
+    let path = parent.child("period");
+    let id = create_in_cgroup(
+        &ctx,
+        &path,
+        json!({"cpu": {"quota": 50000, "period": 100000}}),
+    );
+    ctx.run(&[
+        "update",
+        "--cpu-period",
+        "10000",
+        "--cpu-quota",
+        "5000",
+        &id,
+    ])
+    .assert_ok();
+    assert_eq!(cpu_quota(&path), "5000");
+    let period = if unified() {
+        let max = read_cgroup_file("cpu", &path, "cpu.max");
+        max.split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    } else {
+        read_cgroup_file("cpu", &path, "cpu.cfs_period_us")
+    };
+    assert_eq!(period, "10000");
+}
+
+/// A device rule's access is the set of `r`, `w`, `m` it holds: runc takes
+/// `rwa` as `rw` (redundant or unknown letters are fine); an empty one is
+/// refused. /dev/kmsg (1:11, not in runc's default allow list) shows the
+/// rule at work: opening it for writing is what the rule allows.
+#[test]
+fn device_access_letters_are_a_set() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set(
+        "/linux/devices",
+        json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 420}]),
+    );
+    let rules = |access: &str| {
+        json!([
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 11, "access": access}
+        ])
+    };
+    let open_for_writing = [
+        "sh",
+        "-c",
+        "(exec 4>/dev/kmsg) 2>/dev/null && echo opened || echo denied",
+    ];
+    bundle.set("/linux/resources/devices", rules("rwa"));
+    assert_eq!(ctx.run_in(&bundle, &open_for_writing).trim(), "opened");
+    bundle.set("/linux/resources/devices", rules("r"));
+    assert_eq!(ctx.run_in(&bundle, &open_for_writing).trim(), "denied");
+    bundle.set("/linux/resources/devices", rules(""));
+    let id = ctx.id("noaccess");
+    ctx.run_container(&bundle, &id)
+        .assert_fail()
+        .assert_stderr_contains("device access at 1 field cannot be empty");
+}
+
+/// `exec --cgroup` paths are cleaned below the container's cgroup, as runc:
+/// `/` and `a/..` are the container's cgroup itself; a path leading out of
+/// it is refused in runc's words.
+#[test]
+fn exec_cgroup_paths_stay_below_the_container() {
+    let parent = CgroupParent::new();
+    let ctx = Ctx::new();
+    let path = parent.child("execclean");
+    let id = create_in_cgroup(&ctx, &path, default_resources());
+    ctx.start(&id).assert_ok();
+    for own in ["/", "a/..", "pids:/"] {
+        let out = ctx.run(&["exec", "--cgroup", own, &id, "cat", "/proc/self/cgroup"]);
+        out.assert_ok();
+        assert!(
+            out.stdout.lines().any(|l| l.ends_with(&path)),
+            "{own}: {}",
+            out.stdout
+        );
+    }
+    for (flag, shown) in [("..", ".."), ("pids:a/../..", "a/../..")] {
+        ctx.run(&["exec", "--cgroup", flag, &id, "true"])
+            .assert_fail()
+            .assert_stderr_contains(&format!(" {shown} is not a sub cgroup path"));
+    }
+}
+
+/// `linux.resources.unified` needs a pure cgroup v2 host; elsewhere runc
+/// refuses the config as invalid.
+#[test]
+fn unified_resources_on_cgroup_v1_are_an_invalid_configuration() {
+    if unified() {
+        return; // pure v2: unified is allowed there
+    }
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set_args(&["true"]);
+    bundle.set("/linux/resources/unified", json!({"pids.max": "10"}));
+    let id = ctx.id("unifiedv1");
+    ctx.run_container(&bundle, &id)
+        .assert_fail()
+        .assert_stderr_contains("invalid configuration: ")
+        .assert_stderr_contains("cannot use unified on cgroup v1");
+}

@@ -130,3 +130,36 @@ fn exec_in_a_missing_container_fails() {
     assert_eq!(out.code(), Some(255), "{out}");
     out.assert_stderr_contains("container does not exist");
 }
+
+/// `exec --process` reads absent fields as Go's zero values, as runc: no
+/// `user` is uid 0, gid 0 (null too), no `env` is not the bundle's;
+/// absent `capabilities` are the container's (the default bundle's three,
+/// 0x20000420), while an empty object means none. `cwd` and `args` are
+/// required, with runc's words.
+#[test]
+fn exec_process_file_fields_are_optional_as_in_runc() {
+    let ctx = Ctx::new();
+    let id = ctx.start_sleeper("execopt");
+    let show = "id; echo term=[$TERM]; grep CapBnd /proc/self/status";
+    let minimal = json!({"args": ["/bin/sh", "-c", show], "cwd": "/"});
+    let out = ctx.exec_process(&id, &minimal);
+    out.assert_ok();
+    assert!(out.stdout.contains("uid=0(root) gid=0(root)"), "{out}");
+    assert!(
+        out.stdout.contains("term=[]"),
+        "not the bundle's env: {out}"
+    );
+    assert!(out.stdout.contains("CapBnd:\t0000000020000420"), "{out}");
+    let nulls = json!({"args": ["/bin/sh", "-c", show], "cwd": "/", "user": null,
+                       "env": null, "rlimits": null, "capabilities": {}});
+    let out = ctx.exec_process(&id, &nulls);
+    out.assert_ok();
+    assert!(out.stdout.contains("uid=0(root) gid=0(root)"), "{out}");
+    assert!(out.stdout.contains("CapBnd:\t0000000000000000"), "{out}");
+    ctx.exec_process(&id, &json!({"args": ["/bin/id"]}))
+        .assert_fail()
+        .assert_stderr_contains("Cwd property must not be empty");
+    ctx.exec_process(&id, &json!({"cwd": "/"}))
+        .assert_fail()
+        .assert_stderr_contains("args must not be empty");
+}

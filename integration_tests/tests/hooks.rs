@@ -184,3 +184,31 @@ fn failing_poststop_hook_does_not_fail_run() {
     ctx.run_container(&bundle, &id).assert_ok();
     assert!(ctx.listed_ids().is_empty());
 }
+
+/// startContainer hooks run under the container's seccomp filter: one killed
+/// by it (SIGSYS) fails `run` with the words runc's suite checks (runc 1.1:
+/// `error running hook`; runc 1.2: `error running startContainer hook`;
+/// both: `bad system call`).
+#[test]
+fn a_start_container_hook_killed_by_seccomp_fails_run() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set_args(&["/bin/true"]);
+    bundle.set(
+        "/linux/seccomp",
+        json!({"defaultAction": "SCMP_ACT_ALLOW",
+               "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_KILL"}]}),
+    );
+    bundle.set(
+        "/hooks/startContainer",
+        json!([{"path": "/bin/sh", "args": ["sh", "-c", "mkdir /dev/shm/foo"]}]),
+    );
+    let id = ctx.id("hooksys");
+    let out = ctx.run_container(&bundle, &id);
+    out.assert_fail()
+        .assert_stderr_contains("error running hook")
+        .assert_stderr_contains("bad system call");
+    if !integration_tests::runtime_is_runc() {
+        out.assert_stderr_contains("error running startContainer hook #0");
+    }
+}

@@ -143,3 +143,20 @@ fn kill_all_signals_every_process() {
     ctx.run(&["kill", "--all", &id, "TERM"]).assert_ok();
     ctx.wait_status(&id, "stopped", WAIT);
 }
+
+/// Signal 0 only checks that the container can be signalled (runc accepts it,
+/// with and without `--all`); the container keeps running. On a stopped
+/// container it is refused like any other signal.
+#[test]
+fn signal_zero_checks_without_signalling() {
+    let ctx = Ctx::new();
+    let id = ctx.start_sleeper("kill0");
+    ctx.kill(&id, "0").assert_ok();
+    ctx.run(&["kill", "--all", &id, "0"]).assert_ok();
+    assert_eq!(ctx.status(&id).as_deref(), Some("running"));
+    ctx.kill(&id, "KILL").assert_ok();
+    ctx.wait_status(&id, "stopped", WAIT);
+    ctx.kill(&id, "0")
+        .assert_fail()
+        .assert_stderr_contains("container not running");
+}

@@ -177,7 +177,7 @@ impl Cgroup {
         let mut sub = self.clone();
         for request in requests {
             let (controllers, path) = parse_sub_cgroup(request)?;
-            sub.enter_sub_cgroup(request, controllers.as_deref(), path)?;
+            sub.enter_sub_cgroup(request, controllers.as_deref(), &path)?;
         }
         Ok(sub)
     }
@@ -206,6 +206,9 @@ impl Cgroup {
                 request: request.to_string(),
                 reason: "no hierarchy of this container has that controller".into(),
             });
+        }
+        if path.as_os_str().is_empty() {
+            return Ok(());
         }
         for dir in dirs {
             let target = dir.join(path);
@@ -256,23 +259,19 @@ impl Cgroup {
     }
 }
 
-/// `[controller[,controller]:]path` of `exec --cgroup`; the path must stay
-/// below the container's cgroup.
-fn parse_sub_cgroup(request: &str) -> Result<(Option<Vec<&str>>, &Path), CgroupError> {
+/// `[controller[,controller]:]path` of `exec --cgroup`. As runc, the path
+/// is cleaned and taken relative to the container's cgroup (`/`, `a/..` and
+/// an empty path are that cgroup itself); one that leads out of it is
+/// refused with runc's words (`.. is not a sub cgroup path`).
+fn parse_sub_cgroup(request: &str) -> Result<(Option<Vec<&str>>, PathBuf), CgroupError> {
     let (controllers, path) = match request.split_once(':') {
         Some((list, path)) => (Some(list.split(',').collect::<Vec<_>>()), path),
         None => (None, request),
     };
-    let path = Path::new(path);
-    let below = path
-        .components()
-        .all(|c| matches!(c, std::path::Component::Normal(_)));
-    if path.as_os_str().is_empty() || !below {
-        return Err(CgroupError::SubCgroup {
-            request: request.to_string(),
-            reason: "must be a relative path below the container's cgroup".into(),
-        });
-    }
+    let cleaned = clean_below(Path::new(path)).ok_or_else(|| CgroupError::SubCgroup {
+        request: request.to_string(),
+        reason: format!("{path} is not a sub cgroup path"),
+    })?;
     if controllers
         .as_ref()
         .is_some_and(|l| l.iter().any(|c| c.is_empty()))
@@ -282,7 +281,25 @@ fn parse_sub_cgroup(request: &str) -> Result<(Option<Vec<&str>>, &Path), CgroupE
             reason: "empty controller name".into(),
         });
     }
-    Ok((controllers, path))
+    Ok((controllers, cleaned))
+}
+
+/// `path` cleaned lexically as relative to a base directory (a leading `/`
+/// is that base); `None` when a `..` would climb above it.
+fn clean_below(path: &Path) -> Option<PathBuf> {
+    let mut cleaned = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::Normal(name) => cleaned.push(name),
+            std::path::Component::ParentDir => {
+                if !cleaned.pop() {
+                    return None;
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(cleaned)
 }
 
 /// The directories from the first one below `mountpoint` down to `dir`.
@@ -419,10 +436,25 @@ mod tests {
         assert_eq!(controllers, Some(vec!["memory", "pids"]));
         assert_eq!(path, Path::new("a/b"));
         let (controllers, path) = parse_sub_cgroup("sub").unwrap();
-        assert_eq!((controllers, path), (None, Path::new("sub")));
-        for bad in ["../x", "/abs", "", "memory:", ":x", "a/../../b"] {
+        assert_eq!((controllers, path), (None, PathBuf::from("sub")));
+        for (own, cleaned) in [
+            ("/", ""),
+            ("", ""),
+            ("memory:", ""),
+            ("a/..", ""),
+            ("/a/./b", "a/b"),
+        ] {
+            assert_eq!(
+                parse_sub_cgroup(own).unwrap().1,
+                Path::new(cleaned),
+                "{own}"
+            );
+        }
+        for bad in ["../x", "..", ":x", "a/../../b"] {
             assert!(parse_sub_cgroup(bad).is_err(), "{bad}");
         }
+        let err = parse_sub_cgroup("pids:a/../..").unwrap_err().to_string();
+        assert!(err.ends_with(": a/../.. is not a sub cgroup path"), "{err}");
     }
 
     #[test]

@@ -86,6 +86,10 @@ pub enum CgroupError {
     #[error("invalid {field}: {reason}")]
     InvalidValue { field: String, reason: String },
 
+    /// A configuration runc refuses as invalid (its words lead the message).
+    #[error("invalid configuration: {field}: {reason}")]
+    InvalidConfig { field: String, reason: String },
+
     /// A resource field is set but not supported (on this cgroup layout or at all).
     #[error("{field} is not supported{detail}")]
     Unsupported { field: String, detail: String },

@@ -82,9 +82,13 @@ impl Cgroup {
     /// resumes a paused container. Without a usable freezer it signals unfrozen.
     /// Processes that exit meanwhile are not an error.
     pub fn kill_all(&self, signal: i32) -> Result<(), CgroupError> {
-        let sig = Signal::try_from(signal)
-            .map_err(|_| CgroupError::invalid("signal", format!("{signal} is not a signal")))?;
-        if sig == Signal::SIGKILL && self.kill_with_cgroup_kill()? {
+        let sig = match signal {
+            0 => None,
+            n => Some(Signal::try_from(n).map_err(|_| {
+                CgroupError::invalid("signal", format!("{signal} is not a signal"))
+            })?),
+        };
+        if sig == Some(Signal::SIGKILL) && self.kill_with_cgroup_kill()? {
             return Ok(());
         }
         let froze = self.freeze().is_ok();
@@ -105,14 +109,15 @@ impl Cgroup {
         }
     }
 
-    fn signal_each(&self, sig: Signal) -> Result<(), CgroupError> {
+    /// `None` is signal 0: only checks that each process exists.
+    fn signal_each(&self, sig: Option<Signal>) -> Result<(), CgroupError> {
         for pid in self.processes()? {
             match kill(Pid::from_raw(pid), sig) {
                 Ok(()) | Err(Errno::ESRCH) => {}
                 Err(source) => {
                     return Err(CgroupError::Signal {
                         pid,
-                        signal: sig as i32,
+                        signal: sig.map_or(0, |s| s as i32),
                         source,
                     })
                 }

@@ -104,6 +104,9 @@ pub(crate) fn validate_process(process: &Process) -> Result<(), ContainerError> 
     if args.is_empty() || args[0].is_empty() {
         return Err(invalid("process.args: args must not be empty"));
     }
+    if process.cwd.as_os_str().is_empty() {
+        return Err(invalid("process.cwd: Cwd property must not be empty"));
+    }
     if !process.cwd.is_absolute() {
         return Err(invalid(format!(
             "process.cwd: cwd {:?} is not an absolute path",

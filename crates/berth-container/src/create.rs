@@ -45,6 +45,8 @@ pub struct Created {
     /// The pty master for `run` in the foreground with a terminal.
     pub console: Option<OwnedFd>,
     pub dir: ContainerDir,
+    /// What runc would log as warnings (a non-empty cgroup, ignored fields).
+    pub warnings: Vec<String>,
 }
 
 /// Undo guard: removes the cgroup and the state directory unless disarmed.
@@ -79,6 +81,7 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         &linux_spec.gid_mappings,
     )?;
     let cgroup = Cgroup::plan(Some(linux(&bundle).cgroups_path.as_str()), opts.id)?;
+    let warnings = check_existing_cgroup(&cgroup)?;
     let dir = store.create(opts.id)?;
     let mut undo = Undo {
         dir: Some(dir),
@@ -115,6 +118,25 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         state,
         console: spawned.console,
         dir,
+        warnings,
+    })
+}
+
+/// runc's checks of a cgroup that exists before the container: processes
+/// in it are a warning; a frozen one is refused (init would freeze in it).
+/// Done before anything is created, so a refusal leaves the cgroup alone.
+fn check_existing_cgroup(cgroup: &Cgroup) -> Result<Vec<String>, ContainerError> {
+    let found = cgroup.processes()?.len();
+    if cgroup.is_frozen()? {
+        return Err(ContainerError::Config(
+            "container's cgroup unexpectedly frozen".into(),
+        ));
+    }
+    Ok(match found {
+        0 => Vec::new(),
+        n => vec![format!(
+            "container's cgroup is not empty: {n} process(es) found"
+        )],
     })
 }
 

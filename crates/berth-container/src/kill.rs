@@ -14,15 +14,22 @@ use crate::ContainerError;
 /// signal is parsed, and must not be stopped.
 pub fn kill(store: &Store, id: &str, signal: &str, all: bool) -> Result<(), ContainerError> {
     let loaded = load(store, id, true)?;
-    let signal: Signal = parse_signal(signal)?;
+    let signal: Option<Signal> = parse_signal(signal)?;
     check(loaded.status, Operation::Kill, id)?;
     if all {
-        loaded.state.cgroup.kill_all(signal as i32)?;
+        loaded
+            .state
+            .cgroup
+            .kill_all(signal.map_or(0, |s| s as i32))?;
         return Ok(());
     }
     nix::sys::signal::kill(Pid::from_raw(loaded.state.pid), signal).map_err(|e| {
         ContainerError::Io {
-            what: format!("kill pid {} with {signal}", loaded.state.pid),
+            what: format!(
+                "kill pid {} with {}",
+                loaded.state.pid,
+                signal.map_or("signal 0", |s| s.as_str())
+            ),
             source: e.into(),
         }
     })

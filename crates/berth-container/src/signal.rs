@@ -8,11 +8,14 @@ use nix::sys::signal::Signal;
 use crate::ContainerError;
 
 /// Parse a signal given by name (with or without `SIG`, any case) or by
-/// number.
-pub fn parse_signal(text: &str) -> Result<Signal, ContainerError> {
+/// number. `0` is `None`: no signal, only the checks (runc accepts it).
+pub fn parse_signal(text: &str) -> Result<Option<Signal>, ContainerError> {
     let unknown = || ContainerError::Config(format!("unknown signal {text:?}"));
     if let Ok(n) = text.parse::<i32>() {
-        return Signal::try_from(n).map_err(|_| unknown());
+        return match n {
+            0 => Ok(None),
+            n => Signal::try_from(n).map(Some).map_err(|_| unknown()),
+        };
     }
     let upper = text.to_ascii_uppercase();
     let name = if upper.starts_with("SIG") {
@@ -20,7 +23,7 @@ pub fn parse_signal(text: &str) -> Result<Signal, ContainerError> {
     } else {
         format!("SIG{upper}")
     };
-    Signal::from_str(&name).map_err(|_| unknown())
+    Signal::from_str(&name).map(Some).map_err(|_| unknown())
 }
 
 #[cfg(test)]
@@ -29,17 +32,22 @@ mod tests {
 
     #[test]
     fn names_numbers_and_prefixes() {
-        assert_eq!(parse_signal("KILL").unwrap(), Signal::SIGKILL);
-        assert_eq!(parse_signal("SIGKILL").unwrap(), Signal::SIGKILL);
-        assert_eq!(parse_signal("term").unwrap(), Signal::SIGTERM);
-        assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
-        assert_eq!(parse_signal("15").unwrap(), Signal::SIGTERM);
-        assert_eq!(parse_signal("SIGUSR1").unwrap(), Signal::SIGUSR1);
+        assert_eq!(parse_signal("KILL").unwrap(), Some(Signal::SIGKILL));
+        assert_eq!(parse_signal("SIGKILL").unwrap(), Some(Signal::SIGKILL));
+        assert_eq!(parse_signal("term").unwrap(), Some(Signal::SIGTERM));
+        assert_eq!(parse_signal("9").unwrap(), Some(Signal::SIGKILL));
+        assert_eq!(parse_signal("15").unwrap(), Some(Signal::SIGTERM));
+        assert_eq!(parse_signal("SIGUSR1").unwrap(), Some(Signal::SIGUSR1));
+    }
+
+    #[test]
+    fn zero_is_no_signal() {
+        assert_eq!(parse_signal("0").unwrap(), None);
     }
 
     #[test]
     fn unknown_signals_are_refused() {
-        for bad in ["FOO", "0", "999", "", "-1"] {
+        for bad in ["FOO", "SIG0", "999", "", "-1"] {
             assert!(parse_signal(bad).is_err(), "{bad}");
         }
     }

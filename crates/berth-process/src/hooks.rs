@@ -14,7 +14,10 @@ use berth_spec::Hook;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 /// A hook that failed: its kind, position and what happened, in runc's
-/// words ("exit status 3, stdout: ..., stderr: ...").
+/// words: runc 1.2's outer text naming the kind, runc 1.1's inner one
+/// (`error running startContainer hook #0: error running hook: signal: bad
+/// system call, stdout: ..., stderr: ...`), so that either version's checks
+/// find theirs.
 #[derive(Debug, thiserror::Error)]
 #[error("error running {kind} hook #{index}: {reason}")]
 pub struct HookError {
@@ -94,7 +97,7 @@ fn run_one(hook: &Hook, state: &str, cwd: Option<&Path>) -> Result<(), String> {
         )),
         Some(status) if status.success() => Ok(()),
         Some(status) => Err(format!(
-            "{}, stdout: {stdout}, stderr: {stderr}",
+            "error running hook: {}, stdout: {stdout}, stderr: {stderr}",
             exit_text(status)
         )),
     }
@@ -104,13 +107,52 @@ fn run_one(hook: &Hook, state: &str, cwd: Option<&Path>) -> Result<(), String> {
 fn exit_text(status: ExitStatus) -> String {
     match (status.code(), status.signal()) {
         (Some(code), _) => format!("exit status {code}"),
-        (None, Some(sig)) => match nix::sys::signal::Signal::try_from(sig) {
-            Ok(nix::sys::signal::Signal::SIGKILL) => "signal: killed".into(),
-            Ok(s) => format!("signal: {s}"),
-            Err(_) => format!("signal: {sig}"),
+        (None, Some(sig)) => match signal_text(sig) {
+            Some(text) => format!("signal: {text}"),
+            None => format!("signal: signal {sig}"),
         },
         _ => status.to_string(),
     }
+}
+
+/// How Go names a signal when a process dies of it (Linux, signals 1-31).
+fn signal_text(sig: i32) -> Option<&'static str> {
+    const TEXTS: [&str; 31] = [
+        "hangup",
+        "interrupt",
+        "quit",
+        "illegal instruction",
+        "trace/breakpoint trap",
+        "aborted",
+        "bus error",
+        "floating point exception",
+        "killed",
+        "user defined signal 1",
+        "segmentation fault",
+        "user defined signal 2",
+        "broken pipe",
+        "alarm clock",
+        "terminated",
+        "stack fault",
+        "child exited",
+        "continued",
+        "stopped (signal)",
+        "stopped",
+        "stopped (tty input)",
+        "stopped (tty output)",
+        "urgent I/O condition",
+        "CPU time limit exceeded",
+        "file size limit exceeded",
+        "virtual timer expired",
+        "profiling timer expired",
+        "window changed",
+        "I/O possible",
+        "power failure",
+        "bad system call",
+    ];
+    usize::try_from(sig - 1)
+        .ok()
+        .and_then(|i| TEXTS.get(i).copied())
 }
 
 /// Read stdout and stderr to their end and reap the hook, or kill it at
@@ -204,8 +246,21 @@ mod tests {
         let err = run_hooks("prestart", &[h], "{}", None).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "error running prestart hook #0: exit status 3, stdout: out\n, stderr: no\n"
+            "error running prestart hook #0: error running hook: exit status 3, stdout: out\n, stderr: no\n"
         );
+    }
+
+    #[test]
+    fn a_hook_killed_by_a_signal_names_it_as_go_does() {
+        let h = hook(serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", "kill -SYS $$"]}));
+        let err = run_hooks("startContainer", &[h], "{}", None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "error running startContainer hook #0: error running hook: signal: bad system call, stdout: , stderr: "
+        );
+        assert_eq!(signal_text(9), Some("killed"));
+        assert_eq!(signal_text(15), Some("terminated"));
+        assert_eq!(signal_text(34), None);
     }
 
     #[test]

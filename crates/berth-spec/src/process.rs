@@ -22,7 +22,9 @@ pub struct Process {
     /// The terminal's size when the process starts (with `terminal`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub console_size: Option<ConsoleSize>,
-    /// The user the process runs as (required).
+    /// The user the process runs as; absent or null: uid 0, gid 0 (runc
+    /// reads it as Go's zero value).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub user: User,
     /// argv; `args[0]` is looked up in the container's PATH.
     #[serde(
@@ -45,7 +47,9 @@ pub struct Process {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub env: Vec<String>,
-    /// Working directory in the container (required, absolute).
+    /// Working directory in the container (required, absolute; absent or
+    /// null reads as empty, which validation refuses with runc's words).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub cwd: PathBuf,
     /// The five capability sets; absent means every set empty.
     #[serde(

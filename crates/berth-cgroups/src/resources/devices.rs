@@ -42,7 +42,9 @@ impl DeviceRule {
 
 /// Validates rule `index` of `linux.resources.devices` as runc does: type
 /// `a`/`b`/`c` (absent: `a`), major/minor absent or -1 for `*`, access
-/// non-empty and made of `r`, `w`, `m`.
+/// non-empty. As runc, the access is the set of `r`, `w`, `m` it holds, in
+/// any order and repeated or not; other letters (`rwa`) do not count. One
+/// holding none of the three is refused (runc 1.1.5 fails later on it).
 pub fn device_rule(index: usize, rule: &LinuxDeviceCgroup) -> Result<DeviceRule, CgroupError> {
     let field = format!("linux.resources.devices[{index}]");
     let kind = match rule.typ.unwrap_or(LinuxDeviceType::All) {
@@ -59,11 +61,17 @@ pub fn device_rule(index: usize, rule: &LinuxDeviceCgroup) -> Result<DeviceRule,
             ))
         }
     };
-    let access = rule.access.clone();
-    if access.is_empty() || !access.chars().all(|c| "rwm".contains(c)) {
+    if rule.access.is_empty() {
         return Err(CgroupError::invalid(
             &field,
-            format!("access {access:?} (expected some of \"rwm\")"),
+            format!("device access at {index} field cannot be empty"),
+        ));
+    }
+    let access: String = "rwm".chars().filter(|c| rule.access.contains(*c)).collect();
+    if access.is_empty() {
+        return Err(CgroupError::invalid(
+            &field,
+            format!("access {:?} (expected some of \"rwm\")", rule.access),
         ));
     }
     let wildcard = |n: Option<i64>| n.filter(|n| *n >= 0);
@@ -161,6 +169,18 @@ mod tests {
     }
 
     #[test]
+    fn access_is_the_set_of_r_w_m_it_holds() {
+        for (given, kept) in [("rwa", "rw"), ("mrw", "rwm"), ("wwr", "rw"), ("mx", "m")] {
+            let json = format!(r#"{{"allow":true,"access":"{given}"}}"#);
+            assert_eq!(
+                device_rule(0, &rule(&json)).unwrap().access,
+                kept,
+                "{given}"
+            );
+        }
+    }
+
+    #[test]
     fn invalid_rules_name_their_index() {
         let err =
             device_rule(3, &rule(r#"{"allow":true,"type":"c","major":1,"minor":3}"#)).unwrap_err();
@@ -168,7 +188,8 @@ mod tests {
             err.to_string().contains("linux.resources.devices[3]"),
             "{err}"
         );
-        assert!(device_rule(0, &rule(r#"{"allow":true,"access":"rwx"}"#)).is_err());
+        assert!(device_rule(0, &rule(r#"{"allow":true,"access":"xa"}"#)).is_err());
+        assert!(device_rule(0, &rule(r#"{"allow":true,"access":""}"#)).is_err());
         assert!(device_rule(0, &rule(r#"{"allow":true,"type":"p","access":"r"}"#)).is_err());
     }
 

@@ -13,6 +13,7 @@ mod translate;
 use std::path::Path;
 
 use berth_spec::LinuxResources;
+use nix::errno::Errno;
 
 pub use devices::{runc_device_rules, DeviceRule};
 pub use ebpf::device_program;
@@ -52,7 +53,26 @@ impl Cgroup {
                 enable_on_ancestors(unified, Some(&["hugetlb"]))?;
             }
         }
-        writes.iter().try_for_each(|w| self.perform(w))
+        self.perform_all(writes)
+    }
+
+    /// Performs the writes in order; one marked `retry_after_next` that fails
+    /// with EINVAL is retried once the write after it is done.
+    fn perform_all(&self, writes: &[CgroupWrite]) -> Result<(), CgroupError> {
+        let mut deferred: Option<&CgroupWrite> = None;
+        for w in writes {
+            match self.perform(w) {
+                Err(e) if w.retry_after_next && e.errno() == Some(Errno::EINVAL) => {
+                    deferred = Some(w);
+                    continue;
+                }
+                done => done?,
+            }
+            if let Some(retry) = deferred.take() {
+                self.perform(retry)?;
+            }
+        }
+        deferred.map_or(Ok(()), |retry| self.perform(retry))
     }
 
     /// Reads what [`translate`] needs to know about this host's cgroup files.

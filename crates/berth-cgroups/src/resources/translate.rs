@@ -31,6 +31,10 @@ pub struct CgroupWrite {
     pub value: String,
     /// The spec field this write comes from, for error messages.
     pub field: &'static str,
+    /// When the kernel refuses it with EINVAL, perform the next write first
+    /// and then retry this one (v1: a new `cpu.cfs_period_us` below the old
+    /// quota's ratio is refused until the new quota is written, as in runc).
+    pub retry_after_next: bool,
 }
 
 /// What the translation needs to know about the host besides the dialect; the
@@ -87,6 +91,7 @@ fn write(
         file: file.into(),
         value: value.into(),
         field,
+        retry_after_next: false,
     }
 }
 
@@ -142,7 +147,10 @@ fn translate_one(setting: &Setting, facts: &HostFacts) -> Result<Vec<CgroupWrite
             SHARES,
         )],
         (Setting::CpuBandwidth { quota, period }, V1) => {
-            let period = period.map(|p| write(CPU, "cpu.cfs_period_us", p.to_string(), PERIOD));
+            let period = period.map(|p| CgroupWrite {
+                retry_after_next: quota.is_some(),
+                ..write(CPU, "cpu.cfs_period_us", p.to_string(), PERIOD)
+            });
             let quota = quota.map(|q| write(CPU, "cpu.cfs_quota_us", q.to_string(), QUOTA));
             period.into_iter().chain(quota).collect()
         }
@@ -293,10 +301,10 @@ fn translate_one(setting: &Setting, facts: &HostFacts) -> Result<Vec<CgroupWrite
         }
         (Setting::Unified { file, value }, V2) => vec![write(Unified, file, value, UNIFIED)],
         (Setting::Unified { .. }, V1) => {
-            return Err(CgroupError::unsupported(
-                UNIFIED,
-                "on a cgroup v1 or hybrid host",
-            ));
+            return Err(CgroupError::InvalidConfig {
+                field: UNIFIED.into(),
+                reason: "cannot use unified on cgroup v1 (nor on a hybrid host)".into(),
+            });
         }
         (Setting::MemorySwappiness(_), V2) => {
             return Err(CgroupError::unsupported(SWAPPINESS, "on cgroup v2"))

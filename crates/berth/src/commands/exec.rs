@@ -4,10 +4,12 @@
 
 use berth_container::{ExecOptions, Store};
 use berth_process::supervise;
+use std::path::Path;
+
 use berth_spec::Process;
 
 use crate::cli::ExecArgs;
-use crate::commands::read_json;
+use crate::commands::{decode_json, read_file, read_json};
 use crate::Failure;
 
 pub fn exec(store: &Store, args: &ExecArgs) -> Result<i32, Failure> {
@@ -50,10 +52,9 @@ fn refuse_unsupported(args: &ExecArgs) -> Result<(), Failure> {
 /// the command line as args; then the flags.
 fn build_process(store: &Store, args: &ExecArgs) -> Result<Process, Failure> {
     let mut process = match &args.process {
-        Some(path) => read_json(path)?,
+        Some(path) => process_file(store, args, path)?,
         None => {
-            let loaded = berth_container::load(store, &args.id, false)?;
-            let mut p = bundle_process(&loaded.state.bundle)?;
+            let mut p = container_process(store, args)?;
             if args.command.is_empty() {
                 return Err(Failure("process args cannot be empty".into()));
             }
@@ -66,7 +67,31 @@ fn build_process(store: &Store, args: &ExecArgs) -> Result<Process, Failure> {
     Ok(process)
 }
 
-fn bundle_process(bundle: &std::path::Path) -> Result<Process, Failure> {
+/// `--process FILE`. As runc, absent fields take Go's zero values (no
+/// `user`: uid 0, gid 0), except `capabilities`: absent or null, the
+/// process gets the container's.
+fn process_file(store: &Store, args: &ExecArgs, path: &Path) -> Result<Process, Failure> {
+    #[derive(serde::Deserialize)]
+    struct Given {
+        #[serde(default)]
+        capabilities: Option<serde::de::IgnoredAny>,
+    }
+    let bytes = read_file(path)?;
+    let mut process: Process = decode_json(path, &bytes)?;
+    let given: Given = decode_json(path, &bytes)?;
+    if given.capabilities.is_none() {
+        process.capabilities = container_process(store, args)?.capabilities;
+    }
+    Ok(process)
+}
+
+/// The `process` of the container's bundle.
+fn container_process(store: &Store, args: &ExecArgs) -> Result<Process, Failure> {
+    let loaded = berth_container::load(store, &args.id, false)?;
+    bundle_process(&loaded.state.bundle)
+}
+
+fn bundle_process(bundle: &Path) -> Result<Process, Failure> {
     let spec: berth_spec::Spec = read_json(&bundle.join("config.json"))?;
     spec.process
         .ok_or_else(|| Failure("process property must not be empty".into()))

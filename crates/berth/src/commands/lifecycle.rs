@@ -30,6 +30,7 @@ fn options(args: &CreateArgs, foreground: bool) -> CreateOptions<'_> {
 
 pub fn create(store: &Store, args: &CreateArgs) -> Result<(), Failure> {
     let created = berth_container::create(store, &options(args, false))?;
+    warn_all(created.warnings);
     tracing::debug!(
         "created container {} with init pid {}",
         args.id,
@@ -38,7 +39,8 @@ pub fn create(store: &Store, args: &CreateArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Hook failures that do not stop the lifecycle (poststart, poststop).
+/// What runc logs as warnings: hook failures that do not stop the lifecycle
+/// (poststart, poststop), a non-empty cgroup at create.
 fn warn_all(warnings: Vec<String>) {
     for warning in warnings {
         tracing::warn!("{warning}");
@@ -61,6 +63,7 @@ pub fn run(store: &Store, args: &RunArgs) -> Result<i32, Failure> {
         }
     }
     let created = berth_container::create(store, &options(&args.create, !args.detach))?;
+    warn_all(created.warnings);
     let pid = created.state.pid;
     let console = created.console;
     drop(created.dir);

@@ -43,6 +43,13 @@ pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
 
 /// A JSON file decoded as `T`; errors name the path.
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T, Failure> {
-    serde_json::from_slice(&read_file(path)?)
-        .map_err(|e| Failure(format!("{}: {e}", path.display())))
+    decode_json(path, &read_file(path)?)
+}
+
+/// JSON bytes read from `path` decoded as `T`; errors name the path.
+pub fn decode_json<T: serde::de::DeserializeOwned>(
+    path: &std::path::Path,
+    bytes: &[u8],
+) -> Result<T, Failure> {
+    serde_json::from_slice(bytes).map_err(|e| Failure(format!("{}: {e}", path.display())))
 }
