@@ -15,6 +15,7 @@ use nix::sys::stat::Mode;
 use crate::config::{load_bundle, Bundle};
 use crate::id::validate_id;
 use crate::liveness::stat_of;
+use crate::process_attrs::InheritedAttrs;
 use crate::state::{ContainerState, HookStateView};
 use crate::status::Status;
 use crate::store::{ContainerDir, Store};
@@ -77,7 +78,10 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         &linux_spec.namespaces,
         &linux_spec.uid_mappings,
         &linux_spec.gid_mappings,
-    )?;
+    )?
+    .with_time_offsets(&linux_spec.time_offsets)?;
+    let inherited = InheritedAttrs::of_config(process(&bundle), linux_spec);
+    let attrs = inherited.for_process(process(&bundle))?;
     let cgroup = Cgroup::plan(Some(linux(&bundle).cgroups_path.as_str()), opts.id)?;
     let dir = store.create(opts.id)?;
     let mut undo = Undo {
@@ -91,6 +95,9 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     let fifo = make_fifo(&dir.fifo_path())?;
     let mut init = init_config(&bundle, opts, namespaces, cgroup.clone(), fifo);
     init.seccomp = seccomp;
+    // execCPUAffinity is not init's (runtime-spec): it gets every CPU of
+    // its cgroup.
+    init.attrs = attrs;
     let spawned = berth_process::spawn_init(&init, console.as_ref())?;
     let state = ContainerState {
         id: opts.id.to_string(),
@@ -103,6 +110,7 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         cgroup: cgroup.clone(),
         hooks: bundle.spec.hooks.clone(),
         seccomp: crate::seccomp::to_raw(linux(&bundle).seccomp.as_ref()),
+        inherited,
     };
     let saved = dir
         .save(&state)

@@ -34,6 +34,10 @@ pub struct ContainerState {
     /// `list` skip over.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seccomp: Option<Box<serde_json::value::RawValue>>,
+    /// The config's scheduler, I/O priority, execCPUAffinity, personality
+    /// and memory policy, which `exec` inherits.
+    #[serde(default, skip_serializing_if = "crate::InheritedAttrs::is_empty")]
+    pub inherited: crate::InheritedAttrs,
 }
 
 /// The JSON `state` prints (runc's fields and order).

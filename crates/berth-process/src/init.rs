@@ -92,6 +92,9 @@ fn steps(
     step("make init non-dumpable", || {
         nix::sys::prctl::set_dumpable(false)
     })?;
+    step("set the initial CPU affinity", || {
+        cfg.cpu_affinity.apply_initial()
+    })?;
     step("wait for the runtime", || {
         chan.expect(&Message::Continue, "Continue")
     })?;
@@ -101,9 +104,17 @@ fn steps(
     step("join the container's cgroup", || {
         entry.join_current(cloned_into)
     })?;
+    // Not the runtime's affinity (`taskset berth run`): the final one, or
+    // every CPU the cgroup allows.
+    step("set the CPU affinity", || cfg.cpu_affinity.apply_final())?;
     join_namespaces(cfg)?;
     if cfg.namespaces.in_user_namespace() {
         step("become root in the user namespace", become_namespace_root)?;
+    }
+    if let Some(offsets) = &cfg.namespaces.new_timens {
+        step("create the time namespace", || {
+            enter_new_time_namespace(chan, offsets)
+        })?;
     }
     let created = match &cfg.setup {
         Some(setup) => Some(set_up_container(cfg, setup, chan)?),
@@ -213,6 +224,25 @@ fn join_namespaces(cfg: &InitConfig) -> Step<()> {
     Ok(())
 }
 
+/// The kernel puts only the children of the unsharing process into a new
+/// time namespace, and its clock offsets can be set only until a process
+/// is in it. So: unshare, have the runtime write the offsets, then enter it
+/// ourselves (init is single-threaded).
+fn enter_new_time_namespace(chan: &SyncChannel, offsets: &str) -> Result<(), crate::ProcessError> {
+    unshare(namespaces::CLONE_NEWTIME).map_err(|e| crate::ProcessError::Io {
+        what: "unshare(CLONE_NEWTIME)".into(),
+        source: e.into(),
+    })?;
+    if !offsets.is_empty() {
+        chan.send(&Message::WriteTimeOffsets, &[])?;
+        chan.expect(&Message::TimeOffsetsWritten, "TimeOffsetsWritten")?;
+    }
+    namespaces::join(
+        namespaces::CLONE_NEWTIME,
+        &PathBuf::from("/proc/self/ns/time_for_children"),
+    )
+}
+
 /// In a user namespace init starts with the runtime's (unmapped) ids; uid
 /// and gid 0 of the namespace are its root, with the namespace's
 /// capabilities.
@@ -251,6 +281,7 @@ fn set_names(setup: &ContainerSetup) -> Step<()> {
 /// order the kernel needs (privileged steps before the uid change).
 fn apply_process_settings(cfg: &InitConfig, chan: &SyncChannel) -> Step<()> {
     step("set rlimits", || berth_security::set_rlimits(&cfg.rlimits))?;
+    set_scheduling_attributes(cfg)?;
     if !cfg.no_new_privileges {
         // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN:
         // before the capabilities go (runc's order).
@@ -275,6 +306,18 @@ fn apply_process_settings(cfg: &InitConfig, chan: &SyncChannel) -> Step<()> {
         step("set no_new_privs", berth_security::set_no_new_privs)?;
     }
     Ok(())
+}
+
+/// Scheduler, I/O priority, personality and memory policy: while init is
+/// still root with every capability (a real-time policy or class needs
+/// CAP_SYS_NICE / CAP_SYS_ADMIN), before a seccomp filter may forbid the
+/// syscalls (runc's order).
+fn set_scheduling_attributes(cfg: &InitConfig) -> Step<()> {
+    let attrs = &cfg.attrs;
+    step("set the scheduler", || attrs.apply_scheduler())?;
+    step("set the I/O priority", || attrs.apply_io_priority())?;
+    step("set the personality", || attrs.apply_personality())?;
+    step("set the memory policy", || attrs.apply_memory_policy())
 }
 
 /// Load the seccomp filter, and hand its listener (SCMP_ACT_NOTIFY rules)

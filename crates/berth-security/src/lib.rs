@@ -8,6 +8,7 @@
 //! filter is loaded before the bounding set is dropped (it needs
 //! CAP_SYS_ADMIN) unless `no_new_privs` is set; then as late as possible.
 
+pub mod attrs;
 pub mod seccomp;
 
 use berth_spec::{LinuxCapabilities, PosixRlimit, PosixRlimitType, User};

@@ -7,3 +7,4 @@
 pub mod cgroup;
 pub mod mount;
 pub mod process;
+pub mod sched;
