@@ -317,6 +317,41 @@ fn scheduler_policy_and_nice_are_set() {
     assert_eq!(stat_field(&out.assert_ok().stdout, STAT_POLICY), 5);
 }
 
+const STAT_RT_PRIORITY: usize = 40;
+
+#[test]
+fn real_time_and_deadline_policies_work_or_fail_in_the_scheduler_step() {
+    // berth-only: runc >= 1.2 feature (process.scheduler)
+    if runtime_is_runc() {
+        return;
+    }
+    let ctx = Ctx::new();
+    let cases = [
+        (json!({"policy": "SCHED_FIFO", "priority": 10}), 1, 10),
+        (json!({"policy": "SCHED_RR", "priority": 5}), 2, 5),
+        (
+            json!({"policy": "SCHED_DEADLINE", "runtime": 1_000_000,
+                "deadline": 10_000_000, "period": 10_000_000}),
+            6,
+            0,
+        ),
+    ];
+    for (scheduler, policy, priority) in cases {
+        let bundle = ctx.bundle();
+        bundle.set("/process/scheduler", scheduler.clone());
+        bundle.set_args(&["cat", "/proc/self/stat"]);
+        let out = ctx.run_container(&bundle, &ctx.id("rt"));
+        if out.success() {
+            assert_eq!(stat_field(&out.stdout, STAT_POLICY), policy, "{scheduler}");
+            assert_eq!(stat_field(&out.stdout, STAT_RT_PRIORITY), priority);
+        } else {
+            // A cgroup without real-time bandwidth (CONFIG_RT_GROUP_SCHED,
+            // cpu.rt_runtime_us 0) refuses real-time policies.
+            out.assert_stderr_contains("set the scheduler: sched_setattr: operation not permitted");
+        }
+    }
+}
+
 #[test]
 fn scheduler_refusals_name_the_field_before_anything_is_made() {
     // berth-only: runc >= 1.2 feature (process.scheduler)
