@@ -483,3 +483,80 @@ fn features_list_the_time_namespace_and_memory_policies() {
         .unwrap();
     assert!(modes.contains(&json!("MPOL_BIND")), "{features}");
 }
+
+/// What busybox `sh -c` and berth's init (with noNewPrivileges the filter
+/// loads just before Ready) need, none numbered above openat (257) on
+/// x86_64.
+const SMALL_ALLOW_LIST: &[&str] = &[
+    "access",
+    "arch_prctl",
+    "brk",
+    "chdir",
+    "clone",
+    "close",
+    "dup2",
+    "execve",
+    "exit",
+    "exit_group",
+    "fcntl",
+    "fork",
+    "fstat",
+    "getcwd",
+    "getegid",
+    "geteuid",
+    "getgid",
+    "getpgrp",
+    "getpid",
+    "getppid",
+    "getuid",
+    "ioctl",
+    "lseek",
+    "mmap",
+    "mprotect",
+    "munmap",
+    "newfstatat",
+    "open",
+    "openat",
+    "pipe",
+    "prctl",
+    "read",
+    "readlink",
+    "rt_sigaction",
+    "rt_sigprocmask",
+    "rt_sigreturn",
+    "set_tid_address",
+    "setpgid",
+    "stat",
+    "uname",
+    "vfork",
+    "wait4",
+    "write",
+];
+
+#[test]
+fn seccomp_syscalls_newer_than_the_profile_get_enosys() {
+    // berth-only: runc >= 1.2 behaviour (the -ENOSYS stub is runc 1.0's,
+    // but runc 1.1.5's init needs more syscalls than this profile allows)
+    if runtime_is_runc() || std::env::consts::ARCH != "x86_64" {
+        return;
+    }
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set("/process/noNewPrivileges", json!(true));
+    bundle.set(
+        "/linux/seccomp",
+        json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": SMALL_ALLOW_LIST, "action": "SCMP_ACT_ALLOW"}]
+        }),
+    );
+    // unshare (272) is newer than every named syscall: ENOSYS. ioprio_set
+    // (251) is not named but older: the default action, EPERM.
+    bundle.set_args(&["sh", "-c", "unshare -m true; ionice -c 3 true; echo done"]);
+    let out = ctx.run_container(&bundle, &ctx.id("enosys"));
+    out.assert_ok()
+        .assert_stderr_contains("unshare(0x20000): Function not implemented")
+        .assert_stderr_contains("ioprio_set: Operation not permitted");
+    assert_eq!(out.stdout, "done\n");
+}

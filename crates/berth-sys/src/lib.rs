@@ -8,3 +8,4 @@ pub mod cgroup;
 pub mod mount;
 pub mod process;
 pub mod sched;
+pub mod seccomp;
