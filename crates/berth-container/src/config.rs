@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use berth_security::attrs::{CpuAffinity, ProcessAttrs};
 use berth_spec::{Linux, LinuxNamespaceType, Process, Spec};
 use serde_json::Value;
 
@@ -132,14 +133,17 @@ pub(crate) fn validate_process(process: &Process) -> Result<(), ContainerError> 
             !process.apparmor_profile.is_empty(),
         ),
         ("process.selinuxLabel", !process.selinux_label.is_empty()),
-        ("process.ioPriority", process.io_priority.is_some()),
-        ("process.scheduler", process.scheduler.is_some()),
-        (
-            "process.execCPUAffinity",
-            process.exec_cpu_affinity.is_some(),
-        ),
     ];
     refuse_present(&checks)?;
+    let attrs = ProcessAttrs::from_spec(
+        process.scheduler.as_ref(),
+        process.io_priority.as_ref(),
+        None,
+        None,
+    );
+    attrs.map_err(|e| invalid(e.to_string()))?;
+    CpuAffinity::from_spec(process.exec_cpu_affinity.as_ref())
+        .map_err(|e| invalid(e.to_string()))?;
     validate_console_size(process)
 }
 
@@ -165,7 +169,7 @@ fn refuse_present(checks: &[(&str, bool)]) -> Result<(), ContainerError> {
     }
 }
 
-/// A raw JSON map field (`timeOffsets`, `netDevices`) that is there and
+/// A raw JSON map field (`netDevices`) that is there and
 /// not empty.
 fn non_empty_map(value: &Option<Value>) -> bool {
     value
@@ -177,11 +181,15 @@ fn validate_linux(linux: &Linux) -> Result<(), ContainerError> {
     if let Some(seccomp) = &linux.seccomp {
         berth_security::seccomp::Profile::from_spec(seccomp).map_err(|e| invalid(e.to_string()))?;
     }
+    let attrs = ProcessAttrs::from_spec(
+        None,
+        None,
+        linux.personality.as_ref(),
+        linux.memory_policy.as_ref(),
+    );
+    attrs.map_err(|e| invalid(e.to_string()))?;
     let checks = [
         ("linux.intelRdt", linux.intel_rdt.is_some()),
-        ("linux.personality", linux.personality.is_some()),
-        ("linux.timeOffsets", non_empty_map(&linux.time_offsets)),
-        ("linux.memoryPolicy", linux.memory_policy.is_some()),
         ("linux.netDevices", non_empty_map(&linux.net_devices)),
         ("linux.mountLabel", !linux.mount_label.is_empty()),
     ];
@@ -279,22 +287,28 @@ mod tests {
                 "process.capabilities: capability CAP_BOGUS is not known",
             ),
             (
+                Box::new(|v| v["process"]["scheduler"] = serde_json::json!({"policy": "SCHED_X"})),
+                "process.scheduler.policy: unknown policy \"SCHED_X\"",
+            ),
+            (
                 Box::new(|v| {
-                    v["process"]["scheduler"] = serde_json::json!({"policy": "SCHED_FIFO"})
+                    v["process"]["execCPUAffinity"] = serde_json::json!({"initial": "1-0"})
                 }),
-                "process.scheduler",
+                "process.execCPUAffinity.initial",
+            ),
+            (
+                Box::new(|v| v["linux"]["personality"] = serde_json::json!({"domain": "X"})),
+                "linux.personality.domain",
+            ),
+            (
+                Box::new(|v| v["linux"]["memoryPolicy"] = serde_json::json!({"mode": "MPOL_BIND"})),
+                "linux.memoryPolicy.nodes",
             ),
             (
                 Box::new(|v| {
                     v["process"]["consoleSize"] = serde_json::json!({"height": 70000, "width": 80})
                 }),
                 "process.consoleSize.height: 70000 is more than a terminal has",
-            ),
-            (
-                Box::new(|v| {
-                    v["linux"]["timeOffsets"] = serde_json::json!({"boottime": {"secs": 1}})
-                }),
-                "linux.timeOffsets",
             ),
             (
                 Box::new(|v| v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}])),

@@ -15,6 +15,7 @@ use nix::sys::stat::Mode;
 use crate::config::{load_bundle, Bundle};
 use crate::id::validate_id;
 use crate::liveness::stat_of;
+use crate::process_attrs::InheritedAttrs;
 use crate::state::{ContainerState, HookStateView};
 use crate::status::Status;
 use crate::store::{ContainerDir, Store};
@@ -79,7 +80,10 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         &linux_spec.namespaces,
         &linux_spec.uid_mappings,
         &linux_spec.gid_mappings,
-    )?;
+    )?
+    .with_time_offsets(&linux_spec.time_offsets)?;
+    let inherited = InheritedAttrs::of_config(process(&bundle), linux_spec);
+    let attrs = inherited.for_process(process(&bundle))?;
     let cgroup = Cgroup::plan(Some(linux(&bundle).cgroups_path.as_str()), opts.id)?;
     let warnings = check_existing_cgroup(&cgroup)?;
     let dir = store.create(opts.id)?;
@@ -90,7 +94,7 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     let dir = undo.dir.as_ref().expect("set above");
     // Recoverable from its first moment: what will be made is on disk
     // before it is made (a killed runtime leaves what `delete -f` needs).
-    let mut state = creating_container_state(&bundle, opts.id, &cgroup);
+    let mut state = creating_container_state(&bundle, opts.id, &cgroup, inherited);
     dir.save_draft(&state)?;
     undo.cgroup = Some(&cgroup);
     cgroup.create()?;
@@ -98,6 +102,9 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     let fifo = make_fifo(&dir.fifo_path())?;
     let mut init = init_config(&bundle, opts, namespaces, cgroup.clone(), fifo);
     init.seccomp = seccomp;
+    // execCPUAffinity is not init's (runtime-spec): it gets every CPU of
+    // its cgroup.
+    init.attrs = attrs;
     let spawned = berth_process::spawn_init(&init, console.as_ref(), |pid| {
         state.pid = pid;
         state.start_time = stat_of(pid).map(|s| s.start_time).unwrap_or(0);
@@ -141,7 +148,12 @@ fn check_existing_cgroup(cgroup: &Cgroup) -> Result<Vec<String>, ContainerError>
 }
 
 /// The state of a container whose init is not cloned yet (pid 0).
-fn creating_container_state(bundle: &Bundle, id: &str, cgroup: &Cgroup) -> ContainerState {
+fn creating_container_state(
+    bundle: &Bundle,
+    id: &str,
+    cgroup: &Cgroup,
+    inherited: InheritedAttrs,
+) -> ContainerState {
     ContainerState {
         id: id.to_string(),
         pid: 0,
@@ -154,6 +166,7 @@ fn creating_container_state(bundle: &Bundle, id: &str, cgroup: &Cgroup) -> Conta
         hooks: bundle.spec.hooks.clone(),
         seccomp: crate::seccomp::to_raw(linux(bundle).seccomp.as_ref()),
         creating: true,
+        inherited,
     }
 }
 

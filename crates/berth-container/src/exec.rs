@@ -59,11 +59,16 @@ pub fn exec(store: &Store, opts: &ExecOptions<'_>) -> Result<Execed, ContainerEr
     validate_process(&opts.process)?;
     let cgroup = loaded.state.cgroup.with_sub_cgroups(opts.sub_cgroups)?;
     let seccomp = container_seccomp(&loaded.state)?;
+    let inherited = &loaded.state.inherited;
+    let attrs = inherited.for_process(&opts.process)?;
+    let cpu_affinity = inherited.exec_cpu_affinity(&opts.process)?;
     let terminal = opts.process.terminal;
     let console = connect_console(terminal, opts.console_socket, opts.foreground)?;
     let namespaces = Namespaces::of_process(loaded.state.pid);
     let mut cfg = InitConfig::for_process(&opts.process, namespaces, cgroup, opts.preserve_fds);
     cfg.seccomp = seccomp;
+    cfg.attrs = attrs;
+    cfg.cpu_affinity = cpu_affinity;
     let spawned = berth_process::spawn_init(&cfg, console.as_ref(), |_| Ok(()))?;
     let finished = write_pid_file(opts.pid_file, spawned.pid).and_then(|()| Ok(spawned.release()?));
     if let Err(e) = finished {

@@ -39,6 +39,10 @@ pub struct ContainerState {
     /// a container `list` shows and `delete --force` removes.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub creating: bool,
+    /// The config's scheduler, I/O priority, execCPUAffinity, personality
+    /// and memory policy, which `exec` inherits.
+    #[serde(default, skip_serializing_if = "crate::InheritedAttrs::is_empty")]
+    pub inherited: crate::InheritedAttrs,
 }
 
 /// The JSON `state` prints (runc's fields and order).

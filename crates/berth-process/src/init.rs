@@ -96,6 +96,9 @@ fn steps(
     // a runtime that died before this line closed the channel: init's next
     // read or write fails and it exits).
     step("die with the runtime", die_with_the_runtime)?;
+    step("set the initial CPU affinity", || {
+        cfg.cpu_affinity.apply_initial()
+    })?;
     step("wait for the runtime", || {
         chan.expect(&Message::Continue, "Continue")
     })?;
@@ -111,10 +114,18 @@ fn steps(
     step("close the runtime's fds", || {
         berth_sys::process::close_fds_except(&kept_fds(cfg, chan))
     })?;
+    // Not the runtime's affinity (`taskset berth run`): the final one, or
+    // every CPU the cgroup allows.
+    step("set the CPU affinity", || cfg.cpu_affinity.apply_final())?;
     join_namespaces(cfg)?;
     if cfg.namespaces.in_user_namespace() {
         step("become root in the user namespace", become_namespace_root)?;
         step("die with the runtime", die_with_the_runtime)?;
+    }
+    if let Some(offsets) = &cfg.namespaces.new_timens {
+        step("create the time namespace", || {
+            enter_new_time_namespace(chan, offsets)
+        })?;
     }
     let created = match &cfg.setup {
         Some(setup) => Some(set_up_container(cfg, setup, chan)?),
@@ -262,6 +273,25 @@ fn join_namespaces(cfg: &InitConfig) -> Step<()> {
     Ok(())
 }
 
+/// The kernel puts only the children of the unsharing process into a new
+/// time namespace, and its clock offsets can be set only until a process
+/// is in it. So: unshare, have the runtime write the offsets, then enter it
+/// ourselves (init is single-threaded).
+fn enter_new_time_namespace(chan: &SyncChannel, offsets: &str) -> Result<(), crate::ProcessError> {
+    unshare(namespaces::CLONE_NEWTIME).map_err(|e| crate::ProcessError::Io {
+        what: "unshare(CLONE_NEWTIME)".into(),
+        source: e.into(),
+    })?;
+    if !offsets.is_empty() {
+        chan.send(&Message::WriteTimeOffsets, &[])?;
+        chan.expect(&Message::TimeOffsetsWritten, "TimeOffsetsWritten")?;
+    }
+    namespaces::join(
+        namespaces::CLONE_NEWTIME,
+        &PathBuf::from("/proc/self/ns/time_for_children"),
+    )
+}
+
 /// In a user namespace init starts with the runtime's (unmapped) ids; uid
 /// and gid 0 of the namespace are its root, with the namespace's
 /// capabilities.
@@ -302,6 +332,7 @@ fn set_names(setup: &ContainerSetup) -> Step<()> {
 /// keeps it effective until execve (which does not pass it on).
 fn apply_process_settings(cfg: &InitConfig) -> Step<()> {
     step("set rlimits", || berth_security::set_rlimits(&cfg.rlimits))?;
+    set_scheduling_attributes(cfg)?;
     step("drop bounding set", || {
         berth_security::drop_bounding_set(&cfg.capabilities)
     })?;
@@ -330,6 +361,18 @@ fn apply_process_settings(cfg: &InitConfig) -> Step<()> {
         step("set no_new_privs", berth_security::set_no_new_privs)?;
     }
     Ok(())
+}
+
+/// Scheduler, I/O priority, personality and memory policy: while init is
+/// still root with every capability (a real-time policy or class needs
+/// CAP_SYS_NICE / CAP_SYS_ADMIN), before a seccomp filter may forbid the
+/// syscalls (runc's order).
+fn set_scheduling_attributes(cfg: &InitConfig) -> Step<()> {
+    let attrs = &cfg.attrs;
+    step("set the scheduler", || attrs.apply_scheduler())?;
+    step("set the I/O priority", || attrs.apply_io_priority())?;
+    step("set the personality", || attrs.apply_personality())?;
+    step("set the memory policy", || attrs.apply_memory_policy())
 }
 
 /// Load the seccomp filter, and hand its listener (SCMP_ACT_NOTIFY rules)

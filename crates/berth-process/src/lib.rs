@@ -52,6 +52,10 @@ pub struct InitConfig {
     pub extra_fds: u32,
     /// The container's `linux.seccomp` (for its init and for `exec`).
     pub seccomp: Option<Seccomp>,
+    /// Scheduler, I/O priority, personality, memory policy.
+    pub attrs: berth_security::attrs::ProcessAttrs,
+    /// `execCPUAffinity` (exec only); without it all CPUs of the cgroup.
+    pub cpu_affinity: berth_security::attrs::CpuAffinity,
 }
 
 /// A seccomp filter for init to load, and the agent that gets its listener
@@ -65,8 +69,9 @@ pub struct Seccomp {
 impl InitConfig {
     /// The process part, the same for a container's init and for `exec`:
     /// user, capabilities (none when the section is missing, as runc),
-    /// rlimits, no_new_privs, cwd, args, env, terminal. No seccomp filter:
-    /// the container's is the caller's to add.
+    /// rlimits, no_new_privs, cwd, args, env, terminal. No seccomp filter,
+    /// scheduling attributes or CPU affinity: those are the caller's to add
+    /// (exec inherits the container's).
     pub fn for_process(
         process: &Process,
         namespaces: Namespaces,
@@ -93,6 +98,8 @@ impl InitConfig {
             env: process.env.clone(),
             extra_fds,
             seccomp: None,
+            attrs: Default::default(),
+            cpu_affinity: Default::default(),
         }
     }
 }

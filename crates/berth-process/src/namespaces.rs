@@ -3,9 +3,11 @@
 
 use std::fs::File;
 use std::os::fd::AsFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use berth_spec::{LinuxIdMapping, LinuxNamespace, LinuxNamespaceType};
+use std::collections::HashMap;
+
+use berth_spec::{LinuxIdMapping, LinuxNamespace, LinuxNamespaceType, LinuxTimeOffset};
 use nix::sched::{setns, CloneFlags};
 
 use crate::ProcessError;
@@ -17,6 +19,9 @@ pub struct Namespaces {
     pub clone_flags: CloneFlags,
     /// A new cgroup namespace, made by init once it is in its cgroup.
     pub new_cgroupns: bool,
+    /// A new time namespace, made by init (unshare, offsets, setns), with
+    /// the text for its `timens_offsets` (empty: all clocks at 0).
+    pub new_timens: Option<String>,
     /// Existing pid namespace to join (the parent joins it before cloning).
     pub join_pid: Option<PathBuf>,
     /// Other existing namespaces init joins, a user namespace first (it
@@ -38,7 +43,7 @@ fn flag_of(kind: LinuxNamespaceType) -> CloneFlags {
         T::Uts => CloneFlags::CLONE_NEWUTS,
         T::User => CloneFlags::CLONE_NEWUSER,
         T::Cgroup => CloneFlags::CLONE_NEWCGROUP,
-        T::Time => CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
+        T::Time => CLONE_NEWTIME,
     }
 }
 
@@ -54,17 +59,10 @@ const ALL_KINDS: [LinuxNamespaceType; 8] = [
     LinuxNamespaceType::Uts,
 ];
 
-/// The namespace types berth can create or join (time namespaces: not yet).
-fn is_supported(kind: LinuxNamespaceType) -> bool {
-    kind != LinuxNamespaceType::Time
-}
-
-/// The spec names of the namespace types berth supports (for `features`).
+/// The spec names of the namespace types berth can create and join (for
+/// `features`).
 pub fn supported_kinds() -> impl Iterator<Item = &'static str> {
-    ALL_KINDS
-        .into_iter()
-        .filter(|k| is_supported(*k))
-        .map(LinuxNamespaceType::as_str)
+    ALL_KINDS.into_iter().map(LinuxNamespaceType::as_str)
 }
 
 impl Default for Namespaces {
@@ -72,6 +70,7 @@ impl Default for Namespaces {
         Namespaces {
             clone_flags: CloneFlags::empty(),
             new_cgroupns: false,
+            new_timens: None,
             join_pid: None,
             join: Vec::new(),
             uid_mappings: Vec::new(),
@@ -102,17 +101,12 @@ impl Namespaces {
                 )));
             }
             seen |= flag;
-            if !is_supported(kind) {
-                return Err(ProcessError::Config(format!(
-                    "linux.namespaces: {} namespaces are not supported by berth yet",
-                    kind.as_str()
-                )));
-            }
             match (&ns.path, kind) {
                 (Some(path), LinuxNamespaceType::Pid) => plan.join_pid = Some(path.clone()),
                 (Some(path), LinuxNamespaceType::User) => plan.join.insert(0, (flag, path.clone())),
                 (Some(path), _) => plan.join.push((flag, path.clone())),
                 (None, LinuxNamespaceType::Cgroup) => plan.new_cgroupns = true,
+                (None, LinuxNamespaceType::Time) => plan.new_timens = Some(String::new()),
                 (None, _) => plan.clone_flags |= flag,
             }
         }
@@ -120,12 +114,54 @@ impl Namespaces {
             plan.uid_mappings = required_mappings(uid_mappings, "uid")?;
             plan.gid_mappings = required_mappings(gid_mappings, "gid")?;
         }
+        if seen.contains(CLONE_NEWTIME) && !kernel_has_time_namespaces() {
+            return Err(ProcessError::Config(
+                "linux.namespaces: time namespaces aren't enabled in the kernel".into(),
+            ));
+        }
         if !seen.contains(CloneFlags::CLONE_NEWNS) {
             return Err(ProcessError::Config(
                 "linux.namespaces: a mount namespace is required (pivot_root would change the host's root)".into(),
             ));
         }
         Ok(plan)
+    }
+
+    /// `linux.timeOffsets` for a new time namespace, refused as runc does
+    /// without one or with a joined one; clocks are `monotonic` and
+    /// `boottime`.
+    pub fn with_time_offsets(
+        mut self,
+        offsets: &HashMap<String, LinuxTimeOffset>,
+    ) -> Result<Namespaces, ProcessError> {
+        if offsets.is_empty() {
+            return Ok(self);
+        }
+        let refuse = |msg: String| Err(ProcessError::Config(format!("linux.timeOffsets: {msg}")));
+        let joined = self.join.iter().any(|(flag, _)| *flag == CLONE_NEWTIME);
+        let Some(text) = self.new_timens.as_mut() else {
+            return refuse(if joined {
+                "time namespace enabled, but both namespace path and time offsets specified -- you may only provide one".into()
+            } else {
+                "time namespace offsets specified, but time namespace isn't enabled in the config"
+                    .into()
+            });
+        };
+        let mut clocks: Vec<_> = offsets.iter().collect();
+        clocks.sort_by_key(|(clock, _)| clock.as_str());
+        for (clock, offset) in clocks {
+            if !matches!(clock.as_str(), "monotonic" | "boottime") {
+                return refuse(format!("unknown clock {clock:?} (monotonic, boottime)"));
+            }
+            if offset.nanosecs >= 1_000_000_000 {
+                return refuse(format!(
+                    "{clock}.nanosecs: {} is not below 1000000000",
+                    offset.nanosecs
+                ));
+            }
+            text.push_str(&format!("{clock} {} {}\n", offset.secs, offset.nanosecs));
+        }
+        Ok(self)
     }
 
     /// True when the container has a UTS namespace of its own.
@@ -157,6 +193,26 @@ fn required_mappings(
     Ok(mappings.to_vec())
 }
 
+/// The kernel has time namespaces (5.6 and later).
+fn kernel_has_time_namespaces() -> bool {
+    Path::new("/proc/self/timens_offsets").exists()
+}
+
+/// The time namespace clone flag (nix has no name for it).
+pub const CLONE_NEWTIME: CloneFlags = CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
+
+/// Writes the clock offsets of the time namespace init `pid` unshared for
+/// its children (the runtime does it: in a user namespace init may not
+/// open its own /proc files, which belong to the host's root while it is
+/// non-dumpable).
+pub fn write_time_offsets(pid: i32, offsets: &str) -> Result<(), ProcessError> {
+    let path = format!("/proc/{pid}/timens_offsets");
+    std::fs::write(&path, offsets).map_err(|source| ProcessError::Io {
+        what: format!("write {path}"),
+        source,
+    })
+}
+
 /// The text of `/proc/<pid>/uid_map` (or `gid_map`) for `mappings`: one
 /// `inside outside count` line each, written in one `write(2)`.
 pub fn id_map_text(mappings: &[LinuxIdMapping]) -> String {
@@ -182,8 +238,9 @@ pub fn write_id_maps(pid: i32, ns: &Namespaces) -> Result<(), ProcessError> {
 /// The namespace kinds `exec` joins, by their /proc/<pid>/ns name, in the
 /// order they are joined (user first: it gives the capabilities to join the
 /// others; mount last: it changes the root we resolve in).
-const JOINABLE: [(&str, CloneFlags); 6] = [
+const JOINABLE: [(&str, CloneFlags); 7] = [
     ("user", CloneFlags::CLONE_NEWUSER),
+    ("time", CLONE_NEWTIME),
     ("ipc", CloneFlags::CLONE_NEWIPC),
     ("uts", CloneFlags::CLONE_NEWUTS),
     ("net", CloneFlags::CLONE_NEWNET),
@@ -204,7 +261,12 @@ impl Namespaces {
     /// clone).
     pub fn of_process(pid: i32) -> Namespaces {
         let theirs = |kind: &str| format!("/proc/{pid}/ns/{kind}");
-        let differs = |kind: &str| !same_namespace(&theirs(kind), &format!("/proc/self/ns/{kind}"));
+        let ours = |kind: &str| format!("/proc/self/ns/{kind}");
+        // A kind our kernel lacks (no /proc/self/ns/time before 5.6) is
+        // not joined.
+        let differs = |kind: &str| {
+            Path::new(&ours(kind)).exists() && !same_namespace(&theirs(kind), &ours(kind))
+        };
         Namespaces {
             join_pid: differs("pid").then(|| PathBuf::from(theirs("pid"))),
             join: JOINABLE
@@ -283,13 +345,68 @@ mod tests {
     #[test]
     fn unsupported_and_duplicate_namespaces_name_the_field() {
         let err =
-            Namespaces::from_spec(&[ns("mount", None), ns("time", None)], &[], &[]).unwrap_err();
-        assert!(err.to_string().contains("linux.namespaces"), "{err}");
-        let err =
             Namespaces::from_spec(&[ns("mount", None), ns("mount", None)], &[], &[]).unwrap_err();
         assert!(err.to_string().contains("twice"), "{err}");
         let err = Namespaces::from_spec(&[ns("pid", None)], &[], &[]).unwrap_err();
         assert!(err.to_string().contains("mount namespace"), "{err}");
+    }
+
+    fn offsets(list: &[(&str, i64, u32)]) -> HashMap<String, LinuxTimeOffset> {
+        list.iter()
+            .map(|(clock, secs, nanosecs)| {
+                let offset = LinuxTimeOffset {
+                    secs: *secs,
+                    nanosecs: *nanosecs,
+                };
+                (clock.to_string(), offset)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn time_offsets_need_a_new_time_namespace() {
+        let new = Namespaces::from_spec(&[ns("mount", None), ns("time", None)], &[], &[]).unwrap();
+        assert!(!new.has_new(CLONE_NEWTIME));
+        let plan = new
+            .with_time_offsets(&offsets(&[
+                ("monotonic", 7881, 2718281),
+                ("boottime", -5, 0),
+            ]))
+            .unwrap();
+        assert_eq!(
+            plan.new_timens.as_deref(),
+            Some("boottime -5 0\nmonotonic 7881 2718281\n")
+        );
+        let none = Namespaces::from_spec(&[ns("mount", None)], &[], &[]).unwrap();
+        let err = none
+            .with_time_offsets(&offsets(&[("boottime", 1, 0)]))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("time namespace isn't enabled"),
+            "{err}"
+        );
+        let joined = Namespaces::from_spec(
+            &[ns("mount", None), ns("time", Some("/proc/1/ns/time"))],
+            &[],
+            &[],
+        )
+        .unwrap();
+        let err = joined
+            .with_time_offsets(&offsets(&[("boottime", 1, 0)]))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("you may only provide one"),
+            "{err}"
+        );
+        let new = Namespaces::from_spec(&[ns("mount", None), ns("time", None)], &[], &[]).unwrap();
+        let err = new
+            .with_time_offsets(&offsets(&[("realtime", 1, 0)]))
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("linux.timeOffsets: unknown clock"),
+            "{err}"
+        );
     }
 
     fn mapping(inside: u32, outside: u32, size: u32) -> LinuxIdMapping {

@@ -153,6 +153,11 @@ fn serve_init(
             Ok((Message::ConsoleMaster, fds)) => {
                 kept = forward_console(console_socket, fds)?;
             }
+            Ok((Message::WriteTimeOffsets, _)) => {
+                let offsets = cfg.namespaces.new_timens.as_deref().unwrap_or_default();
+                namespaces::write_time_offsets(pid, offsets)?;
+                chan.send(&Message::TimeOffsetsWritten, &[])?;
+            }
             Ok((Message::SeccompListener, fds)) => {
                 pass_seccomp_listener(cfg, pid, fds)?;
                 chan.send(&Message::SeccompListenerDone, &[])?;

@@ -6,6 +6,8 @@
 //! ```text
 //! parent                               init
 //!   | -- Continue ---------------------> |   cgroup placed, resources applied
+//!   | <--------------- WriteTimeOffsets |   only with linux.timeOffsets:
+//!   | -- TimeOffsetsWritten -----------> |   the new time namespace's offsets
 //!   | <------------------------ RunHooks |   only with hooks: mounts done
 //!   | -- HooksDone{state} -------------> |   prestart + createRuntime ran
 //!   | <-------------- ConsoleMaster+fd - |   only with process.terminal
@@ -51,6 +53,12 @@ pub struct InitFailure {
 pub enum Message {
     /// parent -> init: the cgroup is ready and the process is in it.
     Continue,
+    /// init -> parent: init has unshared a time namespace; write the
+    /// offsets to its `/proc/<pid>/timens_offsets` (in a user namespace
+    /// init may not: its /proc files belong to the host's root).
+    WriteTimeOffsets,
+    /// parent -> init: written; init enters the namespace.
+    TimeOffsetsWritten,
     /// init -> parent: the pty master travels with this message.
     ConsoleMaster,
     /// init -> parent: mounts are done; run the prestart and createRuntime

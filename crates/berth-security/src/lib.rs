@@ -9,6 +9,7 @@
 //! that needs CAP_SYS_ADMIN, which `apply_capabilities_keeping_sys_admin`
 //! keeps until then.
 
+pub mod attrs;
 pub mod seccomp;
 
 use berth_spec::{LinuxCapabilities, PosixRlimit, PosixRlimitType, User};

@@ -14,8 +14,8 @@
 //! - `Option` is kept where absence differs from zero or empty (resource
 //!   limits where absent and zero mean "leave unchanged" but other values
 //!   do not, `oomScoreAdj`, `hooks`, `annotations`, a namespace's `path`);
-//! - fields berth does not implement (`linux.intelRdt`,
-//!   `process.scheduler`, ...) are kept as raw JSON so that the runtime can
+//! - fields berth does not implement (`linux.intelRdt`, ...) are kept as
+//!   raw JSON so that the runtime can
 //!   refuse them by name;
 //! - serializing never adds a field the input did not have (no `null`s).
 //!
@@ -30,10 +30,13 @@ mod serde_util;
 
 pub use config::{Hook, Hooks, Mount, Root, Spec};
 pub use linux::{
-    Linux, LinuxDevice, LinuxIdMapping, LinuxNamespace, LinuxNamespaceType, LinuxSeccomp,
-    LinuxSeccompArg, LinuxSyscall,
+    Linux, LinuxDevice, LinuxIdMapping, LinuxMemoryPolicy, LinuxNamespace, LinuxNamespaceType,
+    LinuxPersonality, LinuxSeccomp, LinuxSeccompArg, LinuxSyscall, LinuxTimeOffset,
 };
-pub use process::{ConsoleSize, LinuxCapabilities, PosixRlimit, PosixRlimitType, Process, User};
+pub use process::{
+    ConsoleSize, CpuAffinity, LinuxCapabilities, LinuxIoPriority, PosixRlimit, PosixRlimitType,
+    Process, Scheduler, User,
+};
 pub use resources::{
     LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxDeviceType, LinuxHugepageLimit,
     LinuxInterfacePriority, LinuxMemory, LinuxNetwork, LinuxPids, LinuxRdma, LinuxResources,

@@ -28,10 +28,14 @@ pub struct Linux {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub gid_mappings: Vec<LinuxIdMapping>,
-    /// Time namespace offsets (not implemented by berth: refused unless
-    /// empty).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time_offsets: Option<Value>,
+    /// Offsets of a new time namespace's clocks, by clock name
+    /// (`monotonic`, `boottime`).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "HashMap::is_empty"
+    )]
+    pub time_offsets: HashMap<String, LinuxTimeOffset>,
     /// Kernel parameters to write under /proc/sys (`net.ipv4.ip_forward`).
     #[serde(
         default,
@@ -101,12 +105,55 @@ pub struct Linux {
     /// Intel RDT (not implemented by berth: refused when present).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intel_rdt: Option<Value>,
-    /// NUMA memory policy (not implemented by berth: refused when present).
+    /// NUMA memory policy (set_mempolicy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub memory_policy: Option<Value>,
-    /// Execution domain (not implemented by berth: refused when present).
+    pub memory_policy: Option<LinuxMemoryPolicy>,
+    /// Execution domain (personality).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub personality: Option<Value>,
+    pub personality: Option<LinuxPersonality>,
+}
+
+/// One clock's offset in `linux.timeOffsets`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinuxTimeOffset {
+    #[serde(default)]
+    pub secs: i64,
+    #[serde(default)]
+    pub nanosecs: u32,
+}
+
+/// `linux.memoryPolicy`: mode (`MPOL_BIND`...), node list (`"0-1,3"`),
+/// mode flags (`MPOL_F_STATIC_NODES`...).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinuxMemoryPolicy {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub mode: String,
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub nodes: String,
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub flags: Vec<String>,
+}
+
+/// `linux.personality`: domain `LINUX` or `LINUX32`; the spec defines no
+/// flags.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinuxPersonality {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub domain: String,
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub flags: Vec<String>,
 }
 
 /// One entry of `linux.namespaces`.

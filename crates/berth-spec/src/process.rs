@@ -3,10 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::serde_util::{is_false, is_zero, is_zero_i32, null_as_default};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
-use crate::serde_util::{is_false, null_as_default};
 
 /// `process` (also the whole of `exec --process FILE`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,20 +87,74 @@ pub struct Process {
         skip_serializing_if = "String::is_empty"
     )]
     pub selinux_label: String,
-    /// I/O priority (not implemented by berth: refused when present).
+    /// I/O priority (ioprio_set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub io_priority: Option<Value>,
-    /// Scheduling policy (not implemented by berth: refused when present).
+    pub io_priority: Option<LinuxIoPriority>,
+    /// Scheduling policy and attributes (sched_setattr).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scheduler: Option<Value>,
-    /// CPU affinity of `exec`'d processes (not implemented by berth:
-    /// refused when present).
+    pub scheduler: Option<Scheduler>,
+    /// CPU affinity of `exec`'d processes (not of the container's init).
     #[serde(
         rename = "execCPUAffinity",
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub exec_cpu_affinity: Option<Value>,
+    pub exec_cpu_affinity: Option<CpuAffinity>,
+}
+
+/// `process.ioPriority`: class (`IOPRIO_CLASS_RT`, `_BE`, `_IDLE`) and
+/// level (0-7).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinuxIoPriority {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub class: String,
+    #[serde(default)]
+    pub priority: i64,
+}
+
+/// `process.scheduler`: the fields of sched_setattr(2).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scheduler {
+    /// `SCHED_OTHER`, `SCHED_FIFO`, ...
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub policy: String,
+    #[serde(default, skip_serializing_if = "is_zero_i32")]
+    pub nice: i32,
+    #[serde(default, skip_serializing_if = "is_zero_i32")]
+    pub priority: i32,
+    /// `SCHED_FLAG_RESET_ON_FORK`, ...
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub flags: Vec<String>,
+    /// SCHED_DEADLINE: nanoseconds.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub runtime: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub deadline: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub period: u64,
+}
+
+/// `process.execCPUAffinity`: cpu lists (`"0-3,7"`) for an exec'd process
+/// before (`initial`) and after (`final`) it joins the container's cgroup.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpuAffinity {
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub initial: String,
+    #[serde(
+        rename = "final",
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub final_: String,
 }
 
 /// `process.user`: numeric ids in the container.

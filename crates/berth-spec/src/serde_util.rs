@@ -21,3 +21,8 @@ pub(crate) fn is_false(value: &bool) -> bool {
 pub(crate) fn is_zero(value: &u64) -> bool {
     *value == 0
 }
+
+/// For `skip_serializing_if`: a signed number that is zero is left out.
+pub(crate) fn is_zero_i32(value: &i32) -> bool {
+    *value == 0
+}

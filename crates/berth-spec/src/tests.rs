@@ -93,10 +93,13 @@ fn every_field_parses() {
     assert_eq!(p.apparmor_profile, "berth-default");
     assert_eq!(p.oom_score_adj, Some(-500));
     assert!(!p.selinux_label.is_empty());
-    assert!(p.io_priority.is_some() && p.scheduler.is_some());
+    let io = p.io_priority.as_ref().unwrap();
+    assert_eq!((io.class.as_str(), io.priority), ("IOPRIO_CLASS_BE", 4));
+    assert!(p.scheduler.is_some());
+    let affinity = p.exec_cpu_affinity.as_ref().unwrap();
     assert_eq!(
-        p.exec_cpu_affinity,
-        Some(json!({"initial": "0", "final": "1-3"}))
+        (affinity.initial.as_str(), affinity.final_.as_str()),
+        ("0", "1-3")
     );
     assert_eq!(spec.domainname.as_deref(), Some("example.org"));
 
@@ -138,7 +141,13 @@ fn every_linux_field_parses() {
     let linux = spec.linux.as_ref().unwrap();
     assert_eq!(linux.uid_mappings[0].host_id, 1000);
     assert_eq!(linux.gid_mappings.len(), 1);
-    assert!(linux.time_offsets.is_some());
+    assert_eq!(
+        linux.time_offsets["monotonic"],
+        LinuxTimeOffset {
+            secs: 10,
+            nanosecs: 5
+        }
+    );
     assert_eq!(linux.sysctl["net.ipv4.ip_forward"], "1");
     assert_eq!(linux.cgroups_path, "/berth/full");
     assert_eq!(linux.namespaces.len(), 8);
@@ -178,8 +187,13 @@ fn every_linux_field_parses() {
     assert_eq!(linux.masked_paths, ["/proc/kcore"]);
     assert_eq!(linux.readonly_paths, ["/proc/sys"]);
     assert!(!linux.mount_label.is_empty());
-    assert!(linux.intel_rdt.is_some() && linux.memory_policy.is_some());
-    assert!(linux.personality.is_some());
+    assert!(linux.intel_rdt.is_some());
+    let mpol = linux.memory_policy.as_ref().unwrap();
+    assert_eq!(
+        (mpol.mode.as_str(), mpol.nodes.as_str()),
+        ("MPOL_INTERLEAVE", "0-1")
+    );
+    assert_eq!(linux.personality.as_ref().unwrap().domain, "LINUX32");
 }
 
 #[test]

@@ -7,3 +7,5 @@
 pub mod cgroup;
 pub mod mount;
 pub mod process;
+pub mod sched;
+pub mod seccomp;

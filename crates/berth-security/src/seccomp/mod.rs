@@ -5,8 +5,10 @@
 //!    checks every name and translates the profile into libseccomp rules; a
 //!    refusal names the field and the value;
 //! 2. [`Profile::build`] (the runtime, before the clone) makes the
-//!    libseccomp filter, which init inherits with the rest of its config;
-//! 3. [`Filter::load`] (init) loads it and, when a rule is
+//!    libseccomp filter, exports it as BPF and puts runc's -ENOSYS stub
+//!    (`stub`) before it; init inherits the program with the rest of its
+//!    config;
+//! 3. [`Filter::load`] (init) loads it with seccomp(2) and, when a rule is
 //!    `SCMP_ACT_NOTIFY`, returns the listener fd for the seccomp agent.
 //!
 //! runc's rules, kept here:
@@ -23,13 +25,21 @@
 //!   (runc's rule) or `sendmsg` (init passes the listener fd with it), and
 //!   needs `listenerPath`;
 //! - the filter does not set no_new_privs (init does, from
-//!   `process.noNewPrivileges`).
+//!   `process.noNewPrivileges`);
+//! - unless the default action is ALLOW, LOG or TRACE (or ERRNO(ENOSYS)),
+//!   a syscall numbered above every syscall the profile names fails with
+//!   ENOSYS (runc 1.0's -ENOSYS stub; glibc then falls back from clone3,
+//!   faccessat2...).
 
 mod names;
+mod stub;
 #[cfg(test)]
 mod tests;
 
+use std::io::{Read, Seek};
 use std::os::fd::OwnedFd;
+
+use berth_sys::seccomp::SockFilter;
 
 use berth_spec::{LinuxSeccomp, LinuxSeccompArg, LinuxSyscall};
 use libseccomp::{
@@ -100,6 +110,8 @@ pub struct Profile {
     arches: Vec<ScmpArch>,
     flags: Vec<(&'static str, Flag)>,
     rules: Vec<Rule>,
+    /// runc's -ENOSYS stub, put before libseccomp's program.
+    stub: Vec<SockFilter>,
 }
 
 impl Profile {
@@ -124,11 +136,14 @@ impl Profile {
         for (i, syscall) in spec.syscalls.iter().enumerate() {
             rules.extend(rules_of(i, syscall, default_action)?);
         }
+        let arches = arches(&spec.architectures)?;
+        let stub = enosys_stub(spec, default_action, &arches)?;
         let profile = Profile {
             default_action,
-            arches: arches(&spec.architectures)?,
+            arches,
             flags: flags(&spec.flags)?,
             rules,
+            stub,
         };
         if profile.uses_notify() && spec.listener_path.is_empty() {
             return Err(refuse(
@@ -144,31 +159,107 @@ impl Profile {
         self.rules.iter().any(|r| r.action == ScmpAction::Notify)
     }
 
-    /// The libseccomp filter, ready for init to load.
+    /// The program for init to load: the -ENOSYS stub, then libseccomp's
+    /// filter exported as BPF.
     pub fn build(&self) -> Result<Filter> {
         let mut ctx = ScmpFilterContext::new(self.default_action)
             .map_err(library("linux.seccomp: create the filter"))?;
-        ctx.set_ctl_nnp(false)
-            .map_err(library("linux.seccomp: leave no_new_privs to init"))?;
-        // The kernel's errno when loading fails (else libseccomp says
-        // ECANCELED); kernels before 4.17 lack it and keep ECANCELED.
-        let _ = ctx.set_api_sysrawrc(true);
         for arch in &self.arches {
             let name = name_of(ARCHES, arch);
             ctx.add_arch(*arch)
                 .map_err(library(format!("linux.seccomp: add architecture {name}")))?;
         }
-        for (name, flag) in &self.flags {
-            set_flag(&mut ctx, *flag).map_err(library(format!("linux.seccomp.flags: {name}")))?;
-        }
         for rule in &self.rules {
             add_rule(&mut ctx, rule)?;
         }
+        let mut program = self.stub.clone();
+        program.extend(export_bpf(&ctx)?);
         Ok(Filter {
-            ctx,
-            notify: self.uses_notify(),
+            program,
+            flags: self.kernel_flags(),
         })
     }
+
+    /// seccomp(2)'s flags: the profile's, and a listener for NOTIFY rules
+    /// (WAIT_KILLABLE_RECV only with one, as libseccomp). TSYNC: init has
+    /// one thread, nothing to synchronise.
+    fn kernel_flags(&self) -> u32 {
+        let notify = self.uses_notify();
+        let mut bits = if notify {
+            berth_sys::seccomp::FLAG_NEW_LISTENER
+        } else {
+            0
+        };
+        for (_, flag) in &self.flags {
+            bits |= match flag {
+                Flag::WaitKillableRecv if !notify => 0,
+                flag => flag_bits(*flag),
+            };
+        }
+        bits
+    }
+}
+
+/// The bit of a flag in seccomp(2) (TSYNC: none, see `kernel_flags`).
+fn flag_bits(flag: Flag) -> u32 {
+    match flag {
+        Flag::Tsync => 0,
+        Flag::Log => 1 << 1,
+        Flag::SpecAllow => 1 << 2,
+        Flag::WaitKillableRecv => 1 << 5,
+    }
+}
+
+/// The stub unless the default action lets unknown syscalls through
+/// (ALLOW, LOG, TRACE: runc's rule) or already is ERRNO(ENOSYS).
+fn enosys_stub(
+    spec: &LinuxSeccomp,
+    default: ScmpAction,
+    arches: &[ScmpArch],
+) -> Result<Vec<SockFilter>> {
+    let lets_through = matches!(
+        default,
+        ScmpAction::Allow | ScmpAction::Log | ScmpAction::Trace(_)
+    );
+    if lets_through || default == ScmpAction::Errno(libc::ENOSYS) {
+        return Ok(Vec::new());
+    }
+    let names: Vec<&str> = spec
+        .syscalls
+        .iter()
+        .flat_map(|s| s.names.iter().map(String::as_str))
+        .collect();
+    let mut all = vec![ScmpArch::native()];
+    all.extend(arches.iter().filter(|a| **a != ScmpArch::native()));
+    stub::enosys_stub(&names, &all).map_err(|e| refuse("linux.seccomp.architectures", e))
+}
+
+/// libseccomp's program as instructions (through a memfd: its export
+/// writes to an fd).
+fn export_bpf(ctx: &ScmpFilterContext) -> Result<Vec<SockFilter>> {
+    let io = |e: std::io::Error| SeccompError::Kernel {
+        what: "export the seccomp filter",
+        source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+    };
+    let fd =
+        nix::sys::memfd::memfd_create(c"berth-seccomp", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+            .map_err(|e| io(e.into()))?;
+    ctx.export_bpf(&fd)
+        .map_err(library("linux.seccomp: export the filter"))?;
+    let mut file = std::fs::File::from(fd);
+    let mut bytes = Vec::new();
+    file.rewind()
+        .and_then(|()| file.read_to_end(&mut bytes))
+        .map_err(io)?;
+    Ok(bytes
+        .chunks_exact(8)
+        .map(|b| SockFilter {
+            code: u16::from_ne_bytes([b[0], b[1]]),
+            jt: b[2],
+            jf: b[3],
+            k: u32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
+        })
+        .collect())
 }
 
 fn add_rule(ctx: &mut ScmpFilterContext, rule: &Rule) -> Result<()> {
@@ -181,45 +272,40 @@ fn add_rule(ctx: &mut ScmpFilterContext, rule: &Rule) -> Result<()> {
         )))
 }
 
-/// A built filter. Init inherits it (a copy of the runtime's memory) and
-/// loads it.
+/// A built filter: the BPF program and seccomp(2)'s flags. Init inherits
+/// it (a copy of the runtime's memory) and loads it.
 #[derive(Debug)]
 pub struct Filter {
-    ctx: ScmpFilterContext,
-    notify: bool,
+    program: Vec<SockFilter>,
+    flags: u32,
 }
 
 impl Filter {
     /// Has the filter `SCMP_ACT_NOTIFY` rules (a listener for an agent)?
     pub fn uses_notify(&self) -> bool {
-        self.notify
+        self.flags & berth_sys::seccomp::FLAG_NEW_LISTENER != 0
     }
 
-    /// Load the filter into the calling process. With `SCMP_ACT_NOTIFY`
+    /// Load the program into the calling process. With `SCMP_ACT_NOTIFY`
     /// rules the kernel makes a listener (SECCOMP_FILTER_FLAG_NEW_LISTENER),
     /// returned here for the seccomp agent.
     pub fn load(&self) -> Result<Option<OwnedFd>> {
-        self.ctx.load().map_err(|e| match e.sysrawrc() {
-            Some(rc) if rc < 0 => SeccompError::Kernel {
+        berth_sys::seccomp::set_mode_filter(self.flags, &self.program).map_err(|e| {
+            SeccompError::Kernel {
                 what: "seccomp(SECCOMP_SET_MODE_FILTER)",
-                source: Errno::from_raw(-rc),
-            },
-            _ => library("load the filter")(e),
-        })?;
-        if !self.notify {
-            return Ok(None);
-        }
-        let fd = self
-            .ctx
-            .get_notify_fd()
-            .map_err(library("the seccomp listener fd"))?;
-        // libseccomp remembers the number but never closes it (only
-        // seccomp_reset(NULL) would): it is ours.
-        let fd = berth_sys::process::adopt_fd(fd).map_err(|e| SeccompError::Kernel {
-            what: "the seccomp listener fd",
-            source: Errno::from_raw(e.raw_os_error().unwrap_or(0)),
-        })?;
-        Ok(Some(fd))
+                source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+            }
+        })
+    }
+
+    /// The number of BPF instructions (the stub's and libseccomp's).
+    pub fn len(&self) -> usize {
+        self.program.len()
+    }
+
+    /// True for a program without instructions (never built so).
+    pub fn is_empty(&self) -> bool {
+        self.program.is_empty()
     }
 }
 
@@ -255,29 +341,25 @@ fn arches(names: &[String]) -> Result<Vec<ScmpArch>> {
 
 fn flags(names: &[String]) -> Result<Vec<(&'static str, Flag)>> {
     let field = |i| format!("linux.seccomp.flags[{i}]");
+    let supported = supported_flags();
     names
         .iter()
         .enumerate()
         .map(|(i, name)| {
-            FLAGS
+            let flag = FLAGS
                 .iter()
                 .find(|(known, _)| known == name)
                 .copied()
-                .ok_or_else(|| refuse(field(i), format!("unknown flag {name:?}")))
+                .ok_or_else(|| refuse(field(i), format!("unknown flag {name:?}")))?;
+            if !supported.contains(&flag.0) {
+                return Err(refuse(
+                    field(i),
+                    format!("{name} is not supported by this kernel"),
+                ));
+            }
+            Ok(flag)
         })
         .collect()
-}
-
-fn set_flag(
-    ctx: &mut ScmpFilterContext,
-    flag: Flag,
-) -> std::result::Result<(), libseccomp::error::SeccompError> {
-    match flag {
-        Flag::Tsync => Ok(()),
-        Flag::SpecAllow => ctx.set_ctl_ssb(true).map(drop),
-        Flag::Log => ctx.set_ctl_log(true).map(drop),
-        Flag::WaitKillableRecv => ctx.set_ctl_waitkill(true).map(drop),
-    }
 }
 
 /// The libseccomp rules of `syscalls[i]`: one per name libseccomp knows
@@ -417,14 +499,19 @@ pub fn known_flags() -> Vec<&'static str> {
     names_of(FLAGS)
 }
 
-/// Known flags that this libseccomp and kernel can set (`features`'
-/// supportedFlags): each is tried on a scratch filter, as runc does.
+/// Known flags that this kernel takes (`features`' supportedFlags), asked
+/// of the kernel as libseccomp does (WAIT_KILLABLE_RECV goes with a
+/// listener).
 pub fn supported_flags() -> Vec<&'static str> {
     FLAGS
         .iter()
         .filter(|(_, flag)| {
-            ScmpFilterContext::new(ScmpAction::Allow)
-                .is_ok_and(|mut ctx| set_flag(&mut ctx, *flag).is_ok())
+            let bits = match flag {
+                Flag::Tsync => 1,
+                Flag::WaitKillableRecv => flag_bits(*flag) | berth_sys::seccomp::FLAG_NEW_LISTENER,
+                flag => flag_bits(*flag),
+            };
+            berth_sys::seccomp::filter_flags_supported(bits)
         })
         .map(|(name, _)| *name)
         .collect()

@@ -76,7 +76,8 @@ pub(super) enum Flag {
     SpecAllow,
     /// Log every action but ALLOW.
     Log,
-    /// Wait killable for a notification's answer (libseccomp 2.6).
+    /// Wait killable for a notification's answer (Linux 5.19; only with
+    /// a listener).
     WaitKillableRecv,
 }
 

@@ -46,6 +46,18 @@ fn capabilities() -> Vec<String> {
     caps.iter().map(|c| c.to_string()).collect()
 }
 
+/// `linux.memoryPolicy` (runtime-spec 1.3): the modes and flags berth
+/// passes to set_mempolicy, sorted as runc prints them.
+fn memory_policy() -> Value {
+    use berth_security::attrs::{MEMORY_POLICY_FLAGS, MEMORY_POLICY_MODES};
+    let sorted = |table: &[(&'static str, i32)]| {
+        let mut names: Vec<&str> = table.iter().map(|(name, _)| *name).collect();
+        names.sort_unstable();
+        names
+    };
+    json!({"modes": sorted(&MEMORY_POLICY_MODES), "flags": sorted(&MEMORY_POLICY_FLAGS)})
+}
+
 pub fn features() -> Value {
     json!({
         "ociVersionMin": "1.0.0",
@@ -61,7 +73,8 @@ pub fn features() -> Value {
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
             "seccomp": seccomp(),
             "apparmor": {"enabled": false},
-            "selinux": {"enabled": false}
+            "selinux": {"enabled": false},
+            "memoryPolicy": memory_policy()
         },
         "annotations": annotations()
     })
@@ -96,7 +109,7 @@ mod tests {
         let value = features();
         let kinds = value["linux"]["namespaces"].as_array().unwrap();
         assert!(kinds.contains(&json!("user")));
-        assert!(!kinds.contains(&json!("time")));
+        assert!(kinds.contains(&json!("time")));
     }
 
     #[test]
