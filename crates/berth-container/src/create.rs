@@ -8,6 +8,7 @@ use std::time::SystemTime;
 
 use berth_cgroups::Cgroup;
 use berth_process::{ContainerSetup, InitConfig, Namespaces};
+use berth_rootfs::idmap::ContainerUserns;
 use berth_rootfs::{CgroupMountSource, RootfsPlan};
 use berth_spec::{Linux, LinuxResources, Process};
 use nix::sys::stat::Mode;
@@ -78,6 +79,9 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         &linux_spec.uid_mappings,
         &linux_spec.gid_mappings,
     )?;
+    let mounts = bundle_mounts(&bundle);
+    let idmapped = berth_rootfs::idmap::requests(&mounts, container_userns(linux_spec))
+        .map_err(|e| ContainerError::Config(e.to_string()))?;
     let cgroup = Cgroup::plan(Some(linux(&bundle).cgroups_path.as_str()), opts.id)?;
     let dir = store.create(opts.id)?;
     let mut undo = Undo {
@@ -89,7 +93,11 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     cgroup.apply_resources(&effective_resources(linux(&bundle)))?;
     let dir = undo.dir.as_ref().expect("set above");
     let fifo = make_fifo(&dir.fifo_path())?;
-    let mut init = init_config(&bundle, opts, namespaces, cgroup.clone(), fifo);
+    let rootfs = rootfs_plan(&bundle, opts, &cgroup, namespaces.new_cgroupns, mounts);
+    let mut init = init_config(&bundle, opts, namespaces, cgroup.clone(), fifo, rootfs);
+    if let Some(setup) = init.setup.as_mut() {
+        setup.idmapped = idmapped;
+    }
     init.seccomp = seccomp;
     let spawned = berth_process::spawn_init(&init, console.as_ref())?;
     let state = ContainerState {
@@ -177,11 +185,37 @@ fn make_fifo(path: &Path) -> Result<OwnedFd, ContainerError> {
     nix::fcntl::open(path, flags, Mode::empty()).map_err(|e| io_error("open", e))
 }
 
+/// The spec's mounts, relative bind sources made absolute against the
+/// bundle.
+fn bundle_mounts(bundle: &Bundle) -> Vec<berth_spec::Mount> {
+    let mut mounts = bundle.spec.mounts.clone();
+    berth_rootfs::absolutize_bind_sources(&mut mounts, &bundle.dir);
+    mounts
+}
+
+/// The container's user namespace, whose mapping an `idmap` mount without
+/// its own gets (runc 1.2).
+fn container_userns(linux: &Linux) -> ContainerUserns<'_> {
+    let user = linux
+        .namespaces
+        .iter()
+        .find(|ns| ns.typ == berth_spec::LinuxNamespaceType::User);
+    match user.map(|ns| ns.path.as_deref()) {
+        None => ContainerUserns::None,
+        Some(Some(path)) => ContainerUserns::Path(path),
+        Some(None) => ContainerUserns::New {
+            uid: &linux.uid_mappings,
+            gid: &linux.gid_mappings,
+        },
+    }
+}
+
 fn rootfs_plan(
     bundle: &Bundle,
     opts: &CreateOptions<'_>,
     cgroup: &Cgroup,
     own_cgroupns: bool,
+    mounts: Vec<berth_spec::Mount>,
 ) -> RootfsPlan {
     let linux = linux(bundle);
     let cgroup_source = match cgroup.unified_dir() {
@@ -193,8 +227,6 @@ fn rootfs_plan(
             hierarchies: cgroup.v1_mount_sources(),
         },
     };
-    let mut mounts = bundle.spec.mounts.clone();
-    berth_rootfs::absolutize_bind_sources(&mut mounts, &bundle.dir);
     RootfsPlan {
         rootfs: bundle.rootfs.clone(),
         readonly: bundle.spec.root.as_ref().is_some_and(|r| r.readonly),
@@ -214,10 +246,10 @@ fn init_config(
     namespaces: Namespaces,
     cgroup: Cgroup,
     fifo: OwnedFd,
+    rootfs: RootfsPlan,
 ) -> InitConfig {
     let linux = linux(bundle);
     let own_uts = namespaces.has_new(nix::sched::CloneFlags::CLONE_NEWUTS);
-    let rootfs = rootfs_plan(bundle, opts, &cgroup, namespaces.new_cgroupns);
     let mut cfg = InitConfig::for_process(
         process(bundle),
         namespaces,
@@ -239,6 +271,7 @@ fn init_config(
         hooks: bundle.spec.hooks.clone().unwrap_or_default(),
         hook_state: creating_state(bundle, opts.id),
         bundle: bundle.dir.clone(),
+        idmapped: Vec::new(),
     });
     cfg
 }

@@ -33,6 +33,13 @@ pub use state::{ContainerState, StateView, OCI_VERSION};
 pub use status::{Operation, Status};
 pub use store::Store;
 
+/// Annotations (or, ending in ".", prefixes) whose value changes what berth
+/// does with a container: `features` lists them as
+/// `potentiallyUnsafeConfigAnnotations`. berth reads none today (runc
+/// reads `bundle`, `org.systemd.property.` and `org.criu.config`); a
+/// module that starts interpreting one adds it here.
+pub const INTERPRETED_ANNOTATIONS: &[&str] = &[];
+
 /// Errors of container operations. Texts follow runc where clients match
 /// on them ("does not exist", "container not running", ...).
 #[derive(Debug, thiserror::Error)]

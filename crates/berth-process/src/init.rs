@@ -92,8 +92,8 @@ fn steps(
     step("make init non-dumpable", || {
         nix::sys::prctl::set_dumpable(false)
     })?;
-    step("wait for the runtime", || {
-        chan.expect(&Message::Continue, "Continue")
+    let idmapped = step("wait for the runtime", || {
+        crate::idmap::receive_until_continue(chan)
     })?;
     // Everything init does from here on, and the container after it, is
     // charged to the container's cgroup; init's first few pages (its stack
@@ -106,7 +106,7 @@ fn steps(
         step("become root in the user namespace", become_namespace_root)?;
     }
     let created = match &cfg.setup {
-        Some(setup) => Some(set_up_container(cfg, setup, chan)?),
+        Some(setup) => Some(set_up_container(cfg, setup, chan, idmapped)?),
         None => {
             if cfg.terminal {
                 step("set up the console", || {
@@ -142,6 +142,7 @@ fn set_up_container<'a>(
     cfg: &InitConfig,
     setup: &'a ContainerSetup,
     chan: &SyncChannel,
+    idmapped: Vec<(usize, OwnedFd)>,
 ) -> Step<(&'a OwnedFd, Option<String>)> {
     if cfg.namespaces.new_cgroupns {
         step("unshare the cgroup namespace", || {
@@ -155,8 +156,9 @@ fn set_up_container<'a>(
         step("write oom_score_adj", || write_oom_score_adj(score))?;
     }
     step("prepare rootfs", || {
-        berth_rootfs::prepare_rootfs(&setup.rootfs)
+        berth_rootfs::prepare_rootfs(&setup.rootfs, &idmapped)
     })?;
+    drop(idmapped);
     let hook_state = if setup.wants_hooks() {
         Some(container_creation_hooks(setup, chan)?)
     } else {

@@ -6,6 +6,7 @@ mod console;
 mod errors;
 mod exec_path;
 pub mod hooks;
+mod idmap;
 mod init;
 pub mod namespaces;
 mod seccomp_agent;
@@ -118,6 +119,8 @@ pub struct ContainerSetup {
     pub hook_state: serde_json::Value,
     /// The bundle: the working directory of the runtime's hooks.
     pub bundle: PathBuf,
+    /// The idmapped mounts of `rootfs.mounts`, made by the runtime.
+    pub idmapped: Vec<berth_rootfs::idmap::IdmapRequest>,
 }
 
 impl ContainerSetup {

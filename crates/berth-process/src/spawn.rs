@@ -14,6 +14,7 @@ use nix::unistd::Pid;
 
 use crate::console::send_to_console_socket;
 use crate::hooks::run_hooks;
+use crate::idmap::send_idmapped_mounts;
 use crate::sync::{Message, SyncChannel, SyncError};
 use crate::{init, namespaces, ContainerSetup, InitConfig, ProcessError};
 
@@ -75,6 +76,9 @@ pub fn spawn_init(
             let guard = ChildGuard(Some(Pid::from_raw(pid)));
             if cfg.namespaces.has_new(CloneFlags::CLONE_NEWUSER) {
                 namespaces::write_id_maps(pid, &cfg.namespaces)?;
+            }
+            if let Some(setup) = &cfg.setup {
+                send_idmapped_mounts(&setup.idmapped, &cfg.namespaces, pid, &parent)?;
             }
             let console = serve_init(cfg, &parent, pid, console_socket)?;
             guard.disarm();

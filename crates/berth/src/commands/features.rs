@@ -46,6 +46,21 @@ fn capabilities() -> Vec<String> {
     caps.iter().map(|c| c.to_string()).collect()
 }
 
+/// The namespace types `linux.namespaces` may name (the namespace plan's
+/// own list: a type it learns appears here).
+fn namespaces() -> Vec<&'static str> {
+    berth_process::namespaces::supported_kinds().collect()
+}
+
+/// runtime-spec 1.1's `mountExtensions`: idmapped mounts are there when
+/// the mount option parser takes `idmap`.
+fn mount_extensions() -> Value {
+    let idmap = berth_rootfs::options::supported_option_names().any(|name| name == "idmap");
+    json!({"idmap": {"enabled": idmap}})
+}
+
+/// runc 1.2+'s layout (runtime-spec `features.md`), each part derived
+/// from the code that implements it.
 pub fn features() -> Value {
     json!({
         "ociVersionMin": "1.0.0",
@@ -56,14 +71,16 @@ pub fn features() -> Value {
         ],
         "mountOptions": supported_mount_options(),
         "linux": {
-            "namespaces": berth_process::namespaces::supported_kinds().collect::<Vec<_>>(),
+            "namespaces": namespaces(),
             "capabilities": capabilities(),
-            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
+            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true},
             "seccomp": seccomp(),
             "apparmor": {"enabled": false},
-            "selinux": {"enabled": false}
+            "selinux": {"enabled": false},
+            "mountExtensions": mount_extensions()
         },
-        "annotations": annotations()
+        "annotations": annotations(),
+        "potentiallyUnsafeConfigAnnotations": berth_container::INTERPRETED_ANNOTATIONS
     })
 }
 
@@ -83,12 +100,32 @@ mod tests {
     #[test]
     fn recognised_options_are_reported_and_fs_data_is_not() {
         let opts = supported_mount_options();
-        for expected in ["ro", "nosuid", "rbind", "rprivate", "rro", "tmpcopyup"] {
+        for expected in [
+            "ro",
+            "nosuid",
+            "rbind",
+            "rprivate",
+            "rro",
+            "tmpcopyup",
+            "idmap",
+        ] {
             assert!(opts.contains(&expected), "{expected}");
         }
-        for refused in ["idmap", "ridmap", "size=1m"] {
+        for refused in ["size=1m", "mode=755"] {
             assert!(!opts.contains(&refused), "{refused}");
         }
+    }
+
+    #[test]
+    fn every_reported_mount_option_is_taken_by_the_parser() {
+        for name in supported_mount_options() {
+            let parsed = berth_rootfs::options::MountOptions::parse(&[name]);
+            assert!(parsed.data.is_empty(), "{name} would be passed as data");
+        }
+        assert_eq!(
+            features()["linux"]["mountExtensions"]["idmap"]["enabled"],
+            true
+        );
     }
 
     #[test]
