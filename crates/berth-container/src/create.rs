@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use berth_cgroups::Cgroup;
-use berth_process::{ContainerSetup, InitConfig, Namespaces};
+use berth_process::{ContainerSetup, InitConfig, Namespaces, PidfdOf, PidfdSocket};
 use berth_rootfs::idmap::ContainerUserns;
 use berth_rootfs::{CgroupMountSource, RootfsPlan};
 use berth_spec::{Linux, LinuxResources, Process};
@@ -28,6 +28,8 @@ pub struct CreateOptions<'a> {
     pub id: &'a str,
     pub bundle: &'a Path,
     pub console_socket: Option<&'a Path>,
+    /// `--pidfd-socket`: gets a pidfd of init (runc 1.2+).
+    pub pidfd_socket: Option<&'a Path>,
     pub pid_file: Option<&'a Path>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
@@ -73,6 +75,7 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     })?;
     let terminal = process(&bundle).terminal;
     let console = connect_console(terminal, opts.console_socket, opts.foreground)?;
+    let pidfd_socket = opts.pidfd_socket.map(PidfdSocket::connect).transpose()?;
     let linux_spec = linux(&bundle);
     let namespaces = Namespaces::from_spec(
         &linux_spec.namespaces,
@@ -112,8 +115,8 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         hooks: bundle.spec.hooks.clone(),
         seccomp: crate::seccomp::to_raw(linux(&bundle).seccomp.as_ref()),
     };
-    let saved = dir
-        .save(&state)
+    let saved = send_pidfd(pidfd_socket.as_ref(), spawned.pid, PidfdOf::Init)
+        .and_then(|()| dir.save(&state))
         .and_then(|()| write_pid_file(opts.pid_file, spawned.pid));
     if let Err(e) = saved {
         berth_process::kill_and_reap(spawned.pid);
@@ -286,6 +289,18 @@ fn creating_state(bundle: &Bundle, id: &str) -> serde_json::Value {
         bundle.spec.annotations.as_ref(),
     );
     serde_json::to_value(view).unwrap_or_default()
+}
+
+/// Hands a pidfd of `pid` to `--pidfd-socket`, when given.
+pub(crate) fn send_pidfd(
+    socket: Option<&PidfdSocket>,
+    pid: i32,
+    of: PidfdOf,
+) -> Result<(), ContainerError> {
+    match socket {
+        Some(socket) => Ok(socket.send(pid, of)?),
+        None => Ok(()),
+    }
 }
 
 /// Write the pid file atomically: decimal digits, no newline; a relative

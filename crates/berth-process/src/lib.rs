@@ -9,6 +9,7 @@ pub mod hooks;
 mod idmap;
 mod init;
 pub mod namespaces;
+mod pidfd;
 mod seccomp_agent;
 mod spawn;
 pub mod supervise;
@@ -21,6 +22,7 @@ use std::path::PathBuf;
 
 pub use errors::{error_chain, go_strerror, go_strerror_of};
 pub use namespaces::Namespaces;
+pub use pidfd::{PidfdOf, PidfdSocket};
 pub use seccomp_agent::SeccompAgent;
 pub use spawn::{kill_and_reap, spawn_init, Spawned};
 pub use sync::InitFailure;
