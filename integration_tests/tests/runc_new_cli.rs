@@ -147,3 +147,52 @@ fn kill_all_with_sigkill_writes_cgroup_kill_on_cgroup_v2() {
     assert_eq!(fs::read_to_string(dir.join("cgroup.procs")).unwrap(), "");
     ctx.delete(&id).assert_ok();
 }
+
+/// The container's memory limit file: v2 `memory.max`, else v1's.
+fn memory_limit_file(path: &str) -> std::path::PathBuf {
+    let root = Path::new("/sys/fs/cgroup");
+    let relative = path.trim_start_matches('/');
+    if root.join("cgroup.controllers").exists() {
+        root.join(relative).join("memory.max")
+    } else {
+        root.join("memory")
+            .join(relative)
+            .join("memory.limit_in_bytes")
+    }
+}
+
+#[test]
+fn update_with_check_before_update_refuses_a_limit_below_the_usage() {
+    // berth-only: runc >= 1.2 feature (memory.checkBeforeUpdate; runc
+    // 1.1.5 does not know the field and writes the limit).
+    if runtime_is_runc() {
+        return;
+    }
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    let id = ctx.id("checkmem");
+    let path = format!("/{id}");
+    bundle.set("/linux/cgroupsPath", serde_json::json!(path));
+    bundle.set(
+        "/linux/resources",
+        serde_json::json!({"memory": {"limit": 268435456}}),
+    );
+    bundle.set_args(LONG_RUNNING);
+    ctx.create(&bundle, &id).assert_ok();
+    ctx.start(&id).assert_ok();
+    let update = |resources: serde_json::Value| {
+        let file = ctx.work().join("resources.json");
+        fs::write(&file, resources.to_string()).unwrap();
+        ctx.run(&["update", "--resources", &file.to_string_lossy(), &id])
+    };
+    update(serde_json::json!({"memory": {"limit": 4096, "checkBeforeUpdate": true}}))
+        .assert_fail()
+        .assert_stderr_contains("rejecting memory limit 4096 <= usage")
+        .assert_stderr_contains("checkBeforeUpdate");
+    let limit = || fs::read_to_string(memory_limit_file(&path)).unwrap();
+    assert_eq!(limit().trim(), "268435456", "the limit is left as it was");
+    update(serde_json::json!({"memory": {"limit": 134217728, "checkBeforeUpdate": true}}))
+        .assert_ok();
+    assert_eq!(limit().trim(), "134217728");
+    ctx.delete_force(&id).assert_ok();
+}
