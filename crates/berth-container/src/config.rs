@@ -162,7 +162,7 @@ fn refuse_present(checks: &[(&str, bool)]) -> Result<(), ContainerError> {
     }
 }
 
-/// A raw JSON map field (`timeOffsets`, `netDevices`) that is there and
+/// A raw JSON map field (`timeOffsets`) that is there and
 /// not empty.
 fn non_empty_map(value: &Option<Value>) -> bool {
     value
@@ -179,10 +179,54 @@ fn validate_linux(linux: &Linux) -> Result<(), ContainerError> {
         ("linux.personality", linux.personality.is_some()),
         ("linux.timeOffsets", non_empty_map(&linux.time_offsets)),
         ("linux.memoryPolicy", linux.memory_policy.is_some()),
-        ("linux.netDevices", non_empty_map(&linux.net_devices)),
         ("linux.mountLabel", !linux.mount_label.is_empty()),
     ];
-    refuse_present(&checks)
+    refuse_present(&checks)?;
+    validate_net_devices(linux)
+}
+
+/// `linux.netDevices` (runc 1.3's checks): a network namespace (new or
+/// joined), and interface names the kernel takes.
+fn validate_net_devices(linux: &Linux) -> Result<(), ContainerError> {
+    if linux.net_devices.is_empty() {
+        return Ok(());
+    }
+    let has_netns = linux
+        .namespaces
+        .iter()
+        .any(|ns| ns.typ == LinuxNamespaceType::Network);
+    if !has_netns {
+        return Err(invalid(
+            "linux.netDevices: unable to move network devices without a NET namespace",
+        ));
+    }
+    let names = linux
+        .net_devices
+        .iter()
+        .flat_map(|(host, dev)| [host.as_str(), dev.name.as_str()]);
+    for (i, name) in names.enumerate() {
+        // Every second name is the optional container name.
+        if (i % 2 == 1 && name.is_empty()) || valid_interface_name(name) {
+            continue;
+        }
+        return Err(invalid(format!(
+            "linux.netDevices: invalid network device name {name:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// The kernel's `dev_valid_name`: 1 to 15 bytes, not `.` or `..`, no `/`,
+/// `:` or white space.
+fn valid_interface_name(name: &str) -> bool {
+    const IFNAMSIZ: usize = 16;
+    !name.is_empty()
+        && name.len() < IFNAMSIZ
+        && name != "."
+        && name != ".."
+        && !name
+            .bytes()
+            .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0x0b)
 }
 
 fn has_namespace(linux: &Linux, kind: LinuxNamespaceType) -> bool {
@@ -302,6 +346,26 @@ mod tests {
                     v.as_object_mut().unwrap().remove("process");
                 }),
                 "process",
+            ),
+            (
+                Box::new(|v| v["linux"]["netDevices"] = serde_json::json!({"eth1": {}})),
+                "linux.netDevices: unable to move network devices without a NET namespace",
+            ),
+            (
+                Box::new(|v| {
+                    v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"},
+                        {"type": "uts"}, {"type": "network"}]);
+                    v["linux"]["netDevices"] = serde_json::json!({"eth1": {"name": "a:b"}});
+                }),
+                "linux.netDevices: invalid network device name \"a:b\"",
+            ),
+            (
+                Box::new(|v| {
+                    v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"},
+                        {"type": "uts"}, {"type": "network"}]);
+                    v["linux"]["netDevices"] = serde_json::json!({"sixteen-chars-xx": {}});
+                }),
+                "linux.netDevices: invalid network device name",
             ),
         ];
         for (patch, field) in cases {

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use berth_cgroups::Cgroup;
-use berth_process::{ContainerSetup, InitConfig, Namespaces, PidfdOf, PidfdSocket};
+use berth_process::{ContainerSetup, InitConfig, Namespaces, NetDevice, PidfdOf, PidfdSocket};
 use berth_rootfs::idmap::ContainerUserns;
 use berth_rootfs::{CgroupMountSource, RootfsPlan};
 use berth_spec::{Linux, LinuxResources, Process};
@@ -275,6 +275,18 @@ fn init_config(
         hook_state: creating_state(bundle, opts.id),
         bundle: bundle.dir.clone(),
         idmapped: Vec::new(),
+        net_devices: linux
+            .net_devices
+            .iter()
+            .map(|(host, dev)| NetDevice {
+                host_name: host.clone(),
+                name: if dev.name.is_empty() {
+                    host.clone()
+                } else {
+                    dev.name.clone()
+                },
+            })
+            .collect(),
     });
     cfg
 }

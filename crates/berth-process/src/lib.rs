@@ -9,6 +9,7 @@ pub mod hooks;
 mod idmap;
 mod init;
 pub mod namespaces;
+mod netdev;
 mod pidfd;
 mod seccomp_agent;
 mod spawn;
@@ -22,6 +23,7 @@ use std::path::PathBuf;
 
 pub use errors::{error_chain, go_strerror, go_strerror_of};
 pub use namespaces::Namespaces;
+pub use netdev::NetDevice;
 pub use pidfd::{PidfdOf, PidfdSocket};
 pub use seccomp_agent::SeccompAgent;
 pub use spawn::{kill_and_reap, spawn_init, Spawned};
@@ -123,6 +125,9 @@ pub struct ContainerSetup {
     pub bundle: PathBuf,
     /// The idmapped mounts of `rootfs.mounts`, made by the runtime.
     pub idmapped: Vec<berth_rootfs::idmap::IdmapRequest>,
+    /// `linux.netDevices`, moved by the runtime into init's network
+    /// namespace before it goes on.
+    pub net_devices: Vec<NetDevice>,
 }
 
 impl ContainerSetup {

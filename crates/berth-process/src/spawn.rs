@@ -16,7 +16,7 @@ use crate::console::send_to_console_socket;
 use crate::hooks::run_hooks;
 use crate::idmap::send_idmapped_mounts;
 use crate::sync::{Message, SyncChannel, SyncError};
-use crate::{init, namespaces, ContainerSetup, InitConfig, ProcessError};
+use crate::{init, namespaces, netdev, ContainerSetup, InitConfig, ProcessError};
 
 /// A spawned init, blocked on exec.fifo.
 #[derive(Debug)]
@@ -79,6 +79,9 @@ pub fn spawn_init(
             }
             if let Some(setup) = &cfg.setup {
                 send_idmapped_mounts(&setup.idmapped, &cfg.namespaces, pid, &parent)?;
+                if let Some(netns) = netdev::target_netns(&cfg.namespaces, pid) {
+                    netdev::move_devices(&setup.net_devices, &netns)?;
+                }
             }
             let console = serve_init(cfg, &parent, pid, console_socket)?;
             guard.disarm();

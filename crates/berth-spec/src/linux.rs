@@ -1,7 +1,7 @@
 //! `linux`: namespaces, id mappings, devices, sysctls, seccomp, paths
 //! (runtime-spec `config-linux.md`). `linux.resources` is in `resources`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -63,10 +63,14 @@ pub struct Linux {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub devices: Vec<LinuxDevice>,
-    /// Network devices moved into the container (not implemented by berth:
-    /// refused unless empty).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub net_devices: Option<Value>,
+    /// Host network interfaces moved into the container's network
+    /// namespace (runtime-spec 1.3), by their name on the host.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub net_devices: BTreeMap<String, LinuxNetDevice>,
     /// The seccomp filter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seccomp: Option<LinuxSeccomp>,
@@ -107,6 +111,18 @@ pub struct Linux {
     /// Execution domain (not implemented by berth: refused when present).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub personality: Option<Value>,
+}
+
+/// One entry of `linux.netDevices`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinuxNetDevice {
+    /// The interface's name in the container; empty: the host name.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub name: String,
 }
 
 /// One entry of `linux.namespaces`.

@@ -157,7 +157,7 @@ fn every_linux_field_parses() {
         (fuse.major, fuse.minor, fuse.file_mode, fuse.uid, fuse.gid),
         (10, 229, Some(0o666), Some(0), Some(0))
     );
-    assert!(linux.net_devices.is_some());
+    assert_eq!(linux.net_devices["eth1"].name, "eth0");
     let seccomp = linux.seccomp.as_ref().unwrap();
     assert_eq!(seccomp.default_action, "SCMP_ACT_ERRNO");
     assert_eq!(seccomp.default_errno_ret, Some(1));

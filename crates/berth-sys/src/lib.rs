@@ -6,4 +6,5 @@
 
 pub mod cgroup;
 pub mod mount;
+pub mod netlink;
 pub mod process;
