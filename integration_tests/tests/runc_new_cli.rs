@@ -196,3 +196,52 @@ fn update_with_check_before_update_refuses_a_limit_below_the_usage() {
     assert_eq!(limit().trim(), "134217728");
     ctx.delete_force(&id).assert_ok();
 }
+
+/// This host has a resctrl filesystem mounted (Intel RDT usable).
+fn has_resctrl() -> bool {
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.contains(" - resctrl "))
+}
+
+#[test]
+fn intel_rdt_without_resctrl_is_refused_by_name_before_anything_is_made() {
+    // berth-only: runc 1.1.5 runs the container and ignores a closID it
+    // cannot apply; runc >= 1.2 refuses with these words.
+    if runtime_is_runc() || has_resctrl() {
+        // With resctrl the config is valid; the group's files are covered
+        // by berth-cgroups' resctrl unit tests.
+        return;
+    }
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set(
+        "/linux/intelRdt",
+        serde_json::json!({"closID": "guaranteed"}),
+    );
+    let id = ctx.id("rdt");
+    ctx.run_container(&bundle, &id)
+        .assert_fail()
+        .assert_stderr_contains(
+            "linux.intelRdt: intelRdt is specified in config, but Intel RDT is not enabled",
+        );
+    assert!(ctx.listed_ids().is_empty());
+}
+
+#[test]
+fn update_with_a_cache_schema_needs_cat() {
+    if has_resctrl() {
+        // Where CAT may exist the write itself would be tested; this host
+        // kind has no resctrl.
+        return;
+    }
+    let ctx = Ctx::new();
+    let id = ctx.start_sleeper("rdt-update");
+    ctx.run(&["update", "--l3-cache-schema", "L3:0=f", &id])
+        .assert_fail()
+        .assert_stderr_contains("Intel RDT/CAT: l3 cache schema is not enabled");
+    ctx.run(&["update", "--mem-bw-schema", "MB:0=20", &id])
+        .assert_fail()
+        .assert_stderr_contains("Intel RDT/MBA: memory bandwidth schema is not enabled");
+}

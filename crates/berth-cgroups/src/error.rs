@@ -90,6 +90,14 @@ pub enum CgroupError {
         usage: u64,
     },
 
+    /// `linux.intelRdt` cannot be applied (runc's words).
+    #[error("{0}")]
+    IntelRdt(String),
+
+    /// A resctrl file or directory could not be written.
+    #[error("{what}: {source}")]
+    Resctrl { what: String, source: io::Error },
+
     /// A resource field has a value that cannot be applied.
     #[error("invalid {field}: {reason}")]
     InvalidValue { field: String, reason: String },

@@ -175,13 +175,15 @@ fn validate_linux(linux: &Linux) -> Result<(), ContainerError> {
         berth_security::seccomp::Profile::from_spec(seccomp).map_err(|e| invalid(e.to_string()))?;
     }
     let checks = [
-        ("linux.intelRdt", linux.intel_rdt.is_some()),
         ("linux.personality", linux.personality.is_some()),
         ("linux.timeOffsets", non_empty_map(&linux.time_offsets)),
         ("linux.memoryPolicy", linux.memory_policy.is_some()),
         ("linux.mountLabel", !linux.mount_label.is_empty()),
     ];
     refuse_present(&checks)?;
+    if let Some(rdt) = &linux.intel_rdt {
+        crate::intel_rdt::validate(rdt)?;
+    }
     validate_net_devices(linux)
 }
 
@@ -346,6 +348,14 @@ mod tests {
                     v.as_object_mut().unwrap().remove("process");
                 }),
                 "process",
+            ),
+            (
+                Box::new(|v| v["linux"]["intelRdt"] = serde_json::json!({"closID": "a/b"})),
+                "linux.intelRdt.closID: invalid intelRdt.ClosID \"a/b\"",
+            ),
+            (
+                Box::new(|v| v["linux"]["intelRdt"] = serde_json::json!({"enableCMT": true})),
+                "linux.intelRdt.enableCMT",
             ),
             (
                 Box::new(|v| v["linux"]["netDevices"] = serde_json::json!({"eth1": {}})),

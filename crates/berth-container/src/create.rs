@@ -85,6 +85,7 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     let mounts = bundle_mounts(&bundle);
     let idmapped = berth_rootfs::idmap::requests(&mounts, container_userns(linux_spec))
         .map_err(|e| ContainerError::Config(e.to_string()))?;
+    let mut rdt_group = crate::intel_rdt::plan(linux_spec, opts.id)?;
     let cgroup = Cgroup::plan(Some(linux(&bundle).cgroups_path.as_str()), opts.id)?;
     let dir = store.create(opts.id)?;
     let mut undo = Undo {
@@ -103,6 +104,11 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     }
     init.seccomp = seccomp;
     let spawned = berth_process::spawn_init(&init, console.as_ref())?;
+    if let Err(e) = crate::intel_rdt::apply(rdt_group.as_mut(), linux(&bundle), spawned.pid) {
+        berth_process::kill_and_reap(spawned.pid);
+        let _ = rdt_group.map(|g| g.destroy());
+        return Err(e);
+    }
     let state = ContainerState {
         id: opts.id.to_string(),
         pid: spawned.pid,
@@ -114,12 +120,14 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         cgroup: cgroup.clone(),
         hooks: bundle.spec.hooks.clone(),
         seccomp: crate::seccomp::to_raw(linux(&bundle).seccomp.as_ref()),
+        intel_rdt: rdt_group,
     };
     let saved = send_pidfd(pidfd_socket.as_ref(), spawned.pid, PidfdOf::Init)
         .and_then(|()| dir.save(&state))
         .and_then(|()| write_pid_file(opts.pid_file, spawned.pid));
     if let Err(e) = saved {
         berth_process::kill_and_reap(spawned.pid);
+        let _ = state.intel_rdt.as_ref().map(|g| g.destroy());
         return Err(e);
     }
     undo.cgroup = None;

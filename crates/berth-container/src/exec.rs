@@ -68,7 +68,13 @@ pub fn exec(store: &Store, opts: &ExecOptions<'_>) -> Result<Execed, ContainerEr
     let mut cfg = InitConfig::for_process(&opts.process, namespaces, cgroup, opts.preserve_fds);
     cfg.seccomp = seccomp;
     let spawned = berth_process::spawn_init(&cfg, console.as_ref())?;
-    if let Err(e) = send_pidfd(pidfd_socket.as_ref(), spawned.pid, PidfdOf::Exec) {
+    let joined = match &loaded.state.intel_rdt {
+        Some(group) => group.add(spawned.pid).map_err(ContainerError::from),
+        None => Ok(()),
+    };
+    if let Err(e) =
+        joined.and_then(|()| send_pidfd(pidfd_socket.as_ref(), spawned.pid, PidfdOf::Exec))
+    {
         berth_process::kill_and_reap(spawned.pid);
         return Err(e);
     }

@@ -34,6 +34,9 @@ pub struct ContainerState {
     /// `list` skip over.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seccomp: Option<Box<serde_json::value::RawValue>>,
+    /// The resctrl group of `linux.intelRdt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intel_rdt: Option<berth_cgroups::resctrl::RdtGroup>,
 }
 
 /// The JSON `state` prints (runc's fields and order).

@@ -30,8 +30,8 @@ mod serde_util;
 
 pub use config::{Hook, Hooks, Mount, Root, Spec};
 pub use linux::{
-    Linux, LinuxDevice, LinuxIdMapping, LinuxNamespace, LinuxNamespaceType, LinuxNetDevice,
-    LinuxSeccomp, LinuxSeccompArg, LinuxSyscall,
+    Linux, LinuxDevice, LinuxIdMapping, LinuxIntelRdt, LinuxNamespace, LinuxNamespaceType,
+    LinuxNetDevice, LinuxSeccomp, LinuxSeccompArg, LinuxSyscall,
 };
 pub use process::{ConsoleSize, LinuxCapabilities, PosixRlimit, PosixRlimitType, Process, User};
 pub use resources::{

@@ -102,15 +102,63 @@ pub struct Linux {
         skip_serializing_if = "String::is_empty"
     )]
     pub mount_label: String,
-    /// Intel RDT (not implemented by berth: refused when present).
+    /// Intel RDT (resctrl) class of service and monitoring.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub intel_rdt: Option<Value>,
+    pub intel_rdt: Option<LinuxIntelRdt>,
     /// NUMA memory policy (not implemented by berth: refused when present).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_policy: Option<Value>,
     /// Execution domain (not implemented by berth: refused when present).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub personality: Option<Value>,
+}
+
+/// `linux.intelRdt`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinuxIntelRdt {
+    /// The resctrl group (CLOS); empty: one named after the container.
+    #[serde(
+        rename = "closID",
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub clos_id: String,
+    /// Lines for the group's `schemata` file (runtime-spec 1.3).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub schemata: Vec<String>,
+    /// `L3:<cache id>=<mask>;...`
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub l3_cache_schema: String,
+    /// `MB:<cache id>=<bandwidth>;...`
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub mem_bw_schema: String,
+    /// A monitoring group for the container (runtime-spec 1.3).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "crate::serde_util::is_false"
+    )]
+    pub enable_monitoring: bool,
+    /// runtime-spec 1.1's monitoring flags, replaced by
+    /// `enableMonitoring`; kept to refuse them by name.
+    #[serde(rename = "enableCMT", default, skip_serializing_if = "Option::is_none")]
+    pub enable_cmt: Option<bool>,
+    #[serde(rename = "enableMBM", default, skip_serializing_if = "Option::is_none")]
+    pub enable_mbm: Option<bool>,
 }
 
 /// One entry of `linux.netDevices`.

@@ -178,7 +178,8 @@ fn every_linux_field_parses() {
     assert_eq!(linux.masked_paths, ["/proc/kcore"]);
     assert_eq!(linux.readonly_paths, ["/proc/sys"]);
     assert!(!linux.mount_label.is_empty());
-    assert!(linux.intel_rdt.is_some() && linux.memory_policy.is_some());
+    assert_eq!(linux.intel_rdt.as_ref().unwrap().clos_id, "guaranteed");
+    assert!(linux.memory_policy.is_some());
     assert!(linux.personality.is_some());
 }
 

@@ -59,6 +59,31 @@ fn mount_extensions() -> Value {
     json!({"idmap": {"enabled": idmap}})
 }
 
+/// Whether `create`'s config validation takes a config whose `linux`
+/// section has `field` set to `value` (with mount and network
+/// namespaces): what `features` reports is what the validator accepts.
+fn linux_field_accepted(field: &str, value: Value) -> bool {
+    let mut config = json!({
+        "ociVersion": "1.0.0",
+        "process": {"user": {"uid": 0, "gid": 0}, "args": ["sh"], "cwd": "/"},
+        "root": {"path": "rootfs"},
+        "linux": {"namespaces": [{"type": "mount"}, {"type": "network"}]}
+    });
+    config["linux"][field] = value;
+    serde_json::from_value::<berth_spec::Spec>(config)
+        .is_ok_and(|spec| berth_container::config::validate(&spec).is_ok())
+}
+
+/// runtime-spec 1.3's `intelRdt`: the config field, its `schemata` lines
+/// and `enableMonitoring`.
+fn intel_rdt() -> Value {
+    json!({
+        "enabled": linux_field_accepted("intelRdt", json!({"closID": "c"})),
+        "schemata": linux_field_accepted("intelRdt", json!({"schemata": ["L3:0=f"]})),
+        "monitoring": linux_field_accepted("intelRdt", json!({"enableMonitoring": true}))
+    })
+}
+
 /// runc 1.2+'s layout (runtime-spec `features.md`), each part derived
 /// from the code that implements it.
 pub fn features() -> Value {
@@ -77,7 +102,9 @@ pub fn features() -> Value {
             "seccomp": seccomp(),
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
-            "mountExtensions": mount_extensions()
+            "intelRdt": intel_rdt(),
+            "mountExtensions": mount_extensions(),
+            "netDevices": {"enabled": linux_field_accepted("netDevices", json!({"eth1": {"name": "eth0"}}))}
         },
         "annotations": annotations(),
         "potentiallyUnsafeConfigAnnotations": berth_container::INTERPRETED_ANNOTATIONS
@@ -126,6 +153,20 @@ mod tests {
             features()["linux"]["mountExtensions"]["idmap"]["enabled"],
             true
         );
+    }
+
+    #[test]
+    fn linux_sections_follow_the_validator() {
+        let value = features();
+        let linux = &value["linux"];
+        assert_eq!(linux["netDevices"]["enabled"], true);
+        assert_eq!(linux["intelRdt"]["enabled"], true);
+        assert_eq!(linux["intelRdt"]["monitoring"], true);
+        // A field the validator refuses is reported as not supported.
+        assert!(!linux_field_accepted(
+            "mountLabel",
+            json!("system_u:object_r:x")
+        ));
     }
 
     #[test]
