@@ -2,7 +2,7 @@
 //! (`idmap`, `ridmap`, a mount's own `uidMappings`/`gidMappings`) and the
 //! recursive attributes as `features` reports them. Debian's runc 1.1.5
 //! has no idmapped mounts (it hands "idmap" to the kernel as data), so
-//! those tests are berth-only.
+//! those tests are berth-only; `rro` (runc 1.1+) runs on both.
 
 use std::fs;
 use std::os::unix::fs::{chown, MetadataExt};
@@ -267,11 +267,7 @@ fn features_reports_idmap_and_the_recursive_options() {
 
 #[test]
 fn rro_makes_a_bind_and_its_submount_read_only() {
-    // berth-only: runc >= 1.2 feature (recursive mount attributes; 1.1.5
-    // takes "rro" as filesystem data).
-    if runtime_is_runc() {
-        return;
-    }
+    // runc has the recursive attributes since 1.1: this one runs on both.
     let ctx = Ctx::new();
     let tmp = TempDir::new("rro");
     let vol = volume_with_submount(&tmp);
