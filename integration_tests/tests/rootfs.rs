@@ -930,24 +930,3 @@ fn missing_bind_source_names_the_mount() {
         "{stderr}"
     );
 }
-
-#[test]
-fn idmapped_mounts_are_refused_by_name() {
-    // berth-only: runc 1.1.5 does not know idmapped mounts (it passes
-    // "idmap" to the kernel as filesystem data).
-    if runtime_is_runc() {
-        return;
-    }
-    let ctx = Ctx::new();
-    let bundle = ctx.bundle();
-    add_mount(
-        &bundle,
-        json!({
-            "destination": "/data", "type": "bind", "source": "/tmp", "options": ["rbind", "idmap"],
-            "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
-            "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]
-        }),
-    );
-    let stderr = run_fails(&ctx, &bundle);
-    assert!(stderr.contains("uidMappings"), "{stderr}");
-}

@@ -82,6 +82,22 @@ pub enum CgroupError {
         needed_for: String,
     },
 
+    /// `memory.checkBeforeUpdate`: a new limit at or below the usage (runc's words).
+    #[error("rejecting {what} limit {limit} <= usage {usage} (linux.resources.memory.checkBeforeUpdate)")]
+    BelowUsage {
+        what: &'static str,
+        limit: u64,
+        usage: u64,
+    },
+
+    /// `linux.intelRdt` cannot be applied (runc's words).
+    #[error("{0}")]
+    IntelRdt(String),
+
+    /// A resctrl file or directory could not be written.
+    #[error("{what}: {source}")]
+    Resctrl { what: String, source: io::Error },
+
     /// A resource field has a value that cannot be applied.
     #[error("invalid {field}: {reason}")]
     InvalidValue { field: String, reason: String },

@@ -14,6 +14,7 @@ mod freezer;
 mod fsutil;
 mod host;
 mod plan;
+pub mod resctrl;
 pub mod resources;
 pub mod stats;
 

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use berth_security::attrs::{CpuAffinity, ProcessAttrs};
 use berth_spec::{Linux, LinuxNamespaceType, Process, Spec};
-use serde_json::Value;
 
 use crate::ContainerError;
 
@@ -169,14 +168,6 @@ fn refuse_present(checks: &[(&str, bool)]) -> Result<(), ContainerError> {
     }
 }
 
-/// A raw JSON map field (`netDevices`) that is there and
-/// not empty.
-fn non_empty_map(value: &Option<Value>) -> bool {
-    value
-        .as_ref()
-        .is_some_and(|v| !matches!(v, Value::Object(m) if m.is_empty()))
-}
-
 fn validate_linux(linux: &Linux) -> Result<(), ContainerError> {
     if let Some(seccomp) = &linux.seccomp {
         berth_security::seccomp::Profile::from_spec(seccomp).map_err(|e| invalid(e.to_string()))?;
@@ -188,12 +179,56 @@ fn validate_linux(linux: &Linux) -> Result<(), ContainerError> {
         linux.memory_policy.as_ref(),
     );
     attrs.map_err(|e| invalid(e.to_string()))?;
-    let checks = [
-        ("linux.intelRdt", linux.intel_rdt.is_some()),
-        ("linux.netDevices", non_empty_map(&linux.net_devices)),
-        ("linux.mountLabel", !linux.mount_label.is_empty()),
-    ];
-    refuse_present(&checks)
+    let checks = [("linux.mountLabel", !linux.mount_label.is_empty())];
+    refuse_present(&checks)?;
+    if let Some(rdt) = &linux.intel_rdt {
+        crate::intel_rdt::validate(rdt)?;
+    }
+    validate_net_devices(linux)
+}
+
+/// `linux.netDevices` (runc 1.3's checks): a network namespace (new or
+/// joined), and interface names the kernel takes.
+fn validate_net_devices(linux: &Linux) -> Result<(), ContainerError> {
+    if linux.net_devices.is_empty() {
+        return Ok(());
+    }
+    let has_netns = linux
+        .namespaces
+        .iter()
+        .any(|ns| ns.typ == LinuxNamespaceType::Network);
+    if !has_netns {
+        return Err(invalid(
+            "linux.netDevices: unable to move network devices without a NET namespace",
+        ));
+    }
+    let names = linux
+        .net_devices
+        .iter()
+        .flat_map(|(host, dev)| [host.as_str(), dev.name.as_str()]);
+    for (i, name) in names.enumerate() {
+        // Every second name is the optional container name.
+        if (i % 2 == 1 && name.is_empty()) || valid_interface_name(name) {
+            continue;
+        }
+        return Err(invalid(format!(
+            "linux.netDevices: invalid network device name {name:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// The kernel's `dev_valid_name`: 1 to 15 bytes, not `.` or `..`, no `/`,
+/// `:` or white space.
+fn valid_interface_name(name: &str) -> bool {
+    const IFNAMSIZ: usize = 16;
+    !name.is_empty()
+        && name.len() < IFNAMSIZ
+        && name != "."
+        && name != ".."
+        && !name
+            .bytes()
+            .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0x0b)
 }
 
 fn has_namespace(linux: &Linux, kind: LinuxNamespaceType) -> bool {
@@ -319,6 +354,34 @@ mod tests {
                     v.as_object_mut().unwrap().remove("process");
                 }),
                 "process",
+            ),
+            (
+                Box::new(|v| v["linux"]["intelRdt"] = serde_json::json!({"closID": "a/b"})),
+                "linux.intelRdt.closID: invalid intelRdt.ClosID \"a/b\"",
+            ),
+            (
+                Box::new(|v| v["linux"]["intelRdt"] = serde_json::json!({"enableCMT": true})),
+                "linux.intelRdt.enableCMT",
+            ),
+            (
+                Box::new(|v| v["linux"]["netDevices"] = serde_json::json!({"eth1": {}})),
+                "linux.netDevices: unable to move network devices without a NET namespace",
+            ),
+            (
+                Box::new(|v| {
+                    v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"},
+                        {"type": "uts"}, {"type": "network"}]);
+                    v["linux"]["netDevices"] = serde_json::json!({"eth1": {"name": "a:b"}});
+                }),
+                "linux.netDevices: invalid network device name \"a:b\"",
+            ),
+            (
+                Box::new(|v| {
+                    v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"},
+                        {"type": "uts"}, {"type": "network"}]);
+                    v["linux"]["netDevices"] = serde_json::json!({"sixteen-chars-xx": {}});
+                }),
+                "linux.netDevices: invalid network device name",
             ),
         ];
         for (patch, field) in cases {

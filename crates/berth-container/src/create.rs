@@ -7,7 +7,8 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use berth_cgroups::Cgroup;
-use berth_process::{ContainerSetup, InitConfig, Namespaces};
+use berth_process::{ContainerSetup, InitConfig, Namespaces, NetDevice, PidfdOf, PidfdSocket};
+use berth_rootfs::idmap::ContainerUserns;
 use berth_rootfs::{CgroupMountSource, RootfsPlan};
 use berth_spec::{Linux, LinuxResources, Process};
 use nix::sys::stat::Mode;
@@ -28,6 +29,8 @@ pub struct CreateOptions<'a> {
     pub id: &'a str,
     pub bundle: &'a Path,
     pub console_socket: Option<&'a Path>,
+    /// `--pidfd-socket`: gets a pidfd of init (runc 1.2+).
+    pub pidfd_socket: Option<&'a Path>,
     pub pid_file: Option<&'a Path>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
@@ -75,6 +78,7 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     })?;
     let terminal = process(&bundle).terminal;
     let console = connect_console(terminal, opts.console_socket, opts.foreground)?;
+    let pidfd_socket = opts.pidfd_socket.map(PidfdSocket::connect).transpose()?;
     let linux_spec = linux(&bundle);
     let namespaces = Namespaces::from_spec(
         &linux_spec.namespaces,
@@ -84,6 +88,10 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     .with_time_offsets(&linux_spec.time_offsets)?;
     let inherited = InheritedAttrs::of_config(process(&bundle), linux_spec);
     let attrs = inherited.for_process(process(&bundle))?;
+    let mounts = bundle_mounts(&bundle);
+    let idmapped = berth_rootfs::idmap::requests(&mounts, container_userns(linux_spec))
+        .map_err(|e| ContainerError::Config(e.to_string()))?;
+    let mut rdt_group = crate::intel_rdt::plan(linux_spec, opts.id)?;
     let cgroup = Cgroup::plan(Some(linux(&bundle).cgroups_path.as_str()), opts.id)?;
     let warnings = check_existing_cgroup(&cgroup)?;
     let dir = store.create(opts.id)?;
@@ -100,7 +108,11 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     cgroup.create()?;
     cgroup.apply_resources(&effective_resources(linux(&bundle)))?;
     let fifo = make_fifo(&dir.fifo_path())?;
-    let mut init = init_config(&bundle, opts, namespaces, cgroup.clone(), fifo);
+    let rootfs = rootfs_plan(&bundle, opts, &cgroup, namespaces.new_cgroupns, mounts);
+    let mut init = init_config(&bundle, opts, namespaces, cgroup.clone(), fifo, rootfs);
+    if let Some(setup) = init.setup.as_mut() {
+        setup.idmapped = idmapped;
+    }
     init.seccomp = seccomp;
     // execCPUAffinity is not init's (runtime-spec): it gets every CPU of
     // its cgroup.
@@ -110,13 +122,20 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         state.start_time = stat_of(pid).map(|s| s.start_time).unwrap_or(0);
         dir.save_draft(&state).map_err(std::io::Error::other)
     })?;
+    if let Err(e) = crate::intel_rdt::apply(rdt_group.as_mut(), linux(&bundle), spawned.pid) {
+        berth_process::kill_and_reap(spawned.pid);
+        let _ = rdt_group.map(|g| g.destroy());
+        return Err(e);
+    }
     state.creating = false;
-    let finished = dir
-        .save(&state)
+    state.intel_rdt = rdt_group;
+    let finished = send_pidfd(pidfd_socket.as_ref(), spawned.pid, PidfdOf::Init)
+        .and_then(|()| dir.save(&state))
         .and_then(|()| write_pid_file(opts.pid_file, spawned.pid))
         .and_then(|()| Ok(spawned.release()?));
     if let Err(e) = finished {
         berth_process::kill_and_reap(spawned.pid);
+        let _ = state.intel_rdt.as_ref().map(|g| g.destroy());
         return Err(e);
     }
     undo.cgroup = None;
@@ -167,6 +186,7 @@ fn creating_container_state(
         seccomp: crate::seccomp::to_raw(linux(bundle).seccomp.as_ref()),
         creating: true,
         inherited,
+        intel_rdt: None,
     }
 }
 
@@ -227,11 +247,37 @@ fn make_fifo(path: &Path) -> Result<OwnedFd, ContainerError> {
     nix::fcntl::open(path, flags, Mode::empty()).map_err(|e| io_error("open", e))
 }
 
+/// The spec's mounts, relative bind sources made absolute against the
+/// bundle.
+fn bundle_mounts(bundle: &Bundle) -> Vec<berth_spec::Mount> {
+    let mut mounts = bundle.spec.mounts.clone();
+    berth_rootfs::absolutize_bind_sources(&mut mounts, &bundle.dir);
+    mounts
+}
+
+/// The container's user namespace, whose mapping an `idmap` mount without
+/// its own gets (runc 1.2).
+fn container_userns(linux: &Linux) -> ContainerUserns<'_> {
+    let user = linux
+        .namespaces
+        .iter()
+        .find(|ns| ns.typ == berth_spec::LinuxNamespaceType::User);
+    match user.map(|ns| ns.path.as_deref()) {
+        None => ContainerUserns::None,
+        Some(Some(path)) => ContainerUserns::Path(path),
+        Some(None) => ContainerUserns::New {
+            uid: &linux.uid_mappings,
+            gid: &linux.gid_mappings,
+        },
+    }
+}
+
 fn rootfs_plan(
     bundle: &Bundle,
     opts: &CreateOptions<'_>,
     cgroup: &Cgroup,
     own_cgroupns: bool,
+    mounts: Vec<berth_spec::Mount>,
 ) -> RootfsPlan {
     let linux = linux(bundle);
     let cgroup_source = match cgroup.unified_dir() {
@@ -243,8 +289,6 @@ fn rootfs_plan(
             hierarchies: cgroup.v1_mount_sources(),
         },
     };
-    let mut mounts = bundle.spec.mounts.clone();
-    berth_rootfs::absolutize_bind_sources(&mut mounts, &bundle.dir);
     RootfsPlan {
         rootfs: bundle.rootfs.clone(),
         readonly: bundle.spec.root.as_ref().is_some_and(|r| r.readonly),
@@ -264,10 +308,10 @@ fn init_config(
     namespaces: Namespaces,
     cgroup: Cgroup,
     fifo: OwnedFd,
+    rootfs: RootfsPlan,
 ) -> InitConfig {
     let linux = linux(bundle);
     let own_uts = namespaces.has_new(nix::sched::CloneFlags::CLONE_NEWUTS);
-    let rootfs = rootfs_plan(bundle, opts, &cgroup, namespaces.new_cgroupns);
     let mut cfg = InitConfig::for_process(
         process(bundle),
         namespaces,
@@ -289,6 +333,19 @@ fn init_config(
         hooks: bundle.spec.hooks.clone().unwrap_or_default(),
         hook_state: creating_state(bundle, opts.id),
         bundle: bundle.dir.clone(),
+        idmapped: Vec::new(),
+        net_devices: linux
+            .net_devices
+            .iter()
+            .map(|(host, dev)| NetDevice {
+                host_name: host.clone(),
+                name: if dev.name.is_empty() {
+                    host.clone()
+                } else {
+                    dev.name.clone()
+                },
+            })
+            .collect(),
     });
     cfg
 }
@@ -303,6 +360,18 @@ fn creating_state(bundle: &Bundle, id: &str) -> serde_json::Value {
         bundle.spec.annotations.as_ref(),
     );
     serde_json::to_value(view).unwrap_or_default()
+}
+
+/// Hands a pidfd of `pid` to `--pidfd-socket`, when given.
+pub(crate) fn send_pidfd(
+    socket: Option<&PidfdSocket>,
+    pid: i32,
+    of: PidfdOf,
+) -> Result<(), ContainerError> {
+    match socket {
+        Some(socket) => Ok(socket.send(pid, of)?),
+        None => Ok(()),
+    }
 }
 
 /// Write the pid file atomically: decimal digits, no newline; a relative

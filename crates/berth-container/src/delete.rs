@@ -67,6 +67,9 @@ fn destroy(loaded: Loaded) -> Result<Vec<String>, ContainerError> {
         let _ = cgroup.kill_all(Signal::SIGKILL as i32);
     }
     cgroup.destroy()?;
+    if let Some(group) = &loaded.state.intel_rdt {
+        group.destroy()?;
+    }
     let warnings = loaded
         .state
         .run_hooks_as_warnings("poststop", |h| &h.poststop, Status::Stopped);

@@ -5,11 +5,11 @@
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
-use berth_process::{InitConfig, Namespaces, Seccomp};
+use berth_process::{InitConfig, Namespaces, PidfdOf, PidfdSocket, Seccomp};
 use berth_spec::Process;
 
 use crate::config::validate_process;
-use crate::create::{connect_console, write_pid_file};
+use crate::create::{connect_console, send_pidfd, write_pid_file};
 use crate::query::load;
 use crate::state::{ContainerState, HookStateView};
 use crate::status::Status;
@@ -22,6 +22,8 @@ pub struct ExecOptions<'a> {
     pub id: &'a str,
     pub process: Process,
     pub console_socket: Option<&'a Path>,
+    /// `--pidfd-socket`: gets a pidfd of the process (runc 1.2+).
+    pub pidfd_socket: Option<&'a Path>,
     pub pid_file: Option<&'a Path>,
     pub preserve_fds: u32,
     pub ignore_paused: bool,
@@ -64,13 +66,21 @@ pub fn exec(store: &Store, opts: &ExecOptions<'_>) -> Result<Execed, ContainerEr
     let cpu_affinity = inherited.exec_cpu_affinity(&opts.process)?;
     let terminal = opts.process.terminal;
     let console = connect_console(terminal, opts.console_socket, opts.foreground)?;
+    let pidfd_socket = opts.pidfd_socket.map(PidfdSocket::connect).transpose()?;
     let namespaces = Namespaces::of_process(loaded.state.pid);
     let mut cfg = InitConfig::for_process(&opts.process, namespaces, cgroup, opts.preserve_fds);
     cfg.seccomp = seccomp;
     cfg.attrs = attrs;
     cfg.cpu_affinity = cpu_affinity;
     let spawned = berth_process::spawn_init(&cfg, console.as_ref(), |_| Ok(()))?;
-    let finished = write_pid_file(opts.pid_file, spawned.pid).and_then(|()| Ok(spawned.release()?));
+    let joined = match &loaded.state.intel_rdt {
+        Some(group) => group.add(spawned.pid).map_err(ContainerError::from),
+        None => Ok(()),
+    };
+    let finished = joined
+        .and_then(|()| send_pidfd(pidfd_socket.as_ref(), spawned.pid, PidfdOf::Exec))
+        .and_then(|()| write_pid_file(opts.pid_file, spawned.pid))
+        .and_then(|()| Ok(spawned.release()?));
     if let Err(e) = finished {
         berth_process::kill_and_reap(spawned.pid);
         return Err(e);

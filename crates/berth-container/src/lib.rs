@@ -8,6 +8,7 @@ mod events;
 mod exec;
 mod freeze;
 pub mod id;
+mod intel_rdt;
 mod kill;
 pub mod liveness;
 mod process_attrs;
@@ -27,6 +28,7 @@ pub use delete::delete;
 pub use events::{stats, watch, Event};
 pub use exec::{exec, ExecOptions, Execed};
 pub use freeze::{pause, processes, resume, update};
+pub use intel_rdt::update_schemata;
 pub use kill::kill;
 pub use process_attrs::InheritedAttrs;
 pub use query::{list, load, status_of, Listed, Loaded};
@@ -34,6 +36,13 @@ pub use start::start;
 pub use state::{ContainerState, StateView, OCI_VERSION};
 pub use status::{Operation, Status};
 pub use store::Store;
+
+/// Annotations (or, ending in ".", prefixes) whose value changes what berth
+/// does with a container: `features` lists them as
+/// `potentiallyUnsafeConfigAnnotations`. berth reads none today (runc
+/// reads `bundle`, `org.systemd.property.` and `org.criu.config`); a
+/// module that starts interpreting one adds it here.
+pub const INTERPRETED_ANNOTATIONS: &[&str] = &[];
 
 /// Errors of container operations. Texts follow runc where clients match
 /// on them ("does not exist", "container not running", ...).

@@ -43,6 +43,9 @@ pub struct ContainerState {
     /// and memory policy, which `exec` inherits.
     #[serde(default, skip_serializing_if = "crate::InheritedAttrs::is_empty")]
     pub inherited: crate::InheritedAttrs,
+    /// The resctrl group of `linux.intelRdt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intel_rdt: Option<berth_cgroups::resctrl::RdtGroup>,
 }
 
 /// The JSON `state` prints (runc's fields and order).

@@ -99,8 +99,8 @@ fn steps(
     step("set the initial CPU affinity", || {
         cfg.cpu_affinity.apply_initial()
     })?;
-    step("wait for the runtime", || {
-        chan.expect(&Message::Continue, "Continue")
+    let idmapped = step("wait for the runtime", || {
+        crate::idmap::receive_until_continue(chan)
     })?;
     // Everything init does from here on, and the container after it, is
     // charged to the container's cgroup; init's first few pages (its stack
@@ -112,7 +112,7 @@ fn steps(
     // (cwd = /proc/self/fd/N, CVE-2024-21626): only the channel, the fifo
     // and the fds the container is given stay.
     step("close the runtime's fds", || {
-        berth_sys::process::close_fds_except(&kept_fds(cfg, chan))
+        berth_sys::process::close_fds_except(&kept_fds(cfg, chan, &idmapped))
     })?;
     // Not the runtime's affinity (`taskset berth run`): the final one, or
     // every CPU the cgroup allows.
@@ -128,7 +128,7 @@ fn steps(
         })?;
     }
     let created = match &cfg.setup {
-        Some(setup) => Some(set_up_container(cfg, setup, chan)?),
+        Some(setup) => Some(set_up_container(cfg, setup, chan, idmapped)?),
         None => {
             if cfg.terminal {
                 step("set up the console", || {
@@ -173,13 +173,19 @@ fn die_with_the_runtime() -> std::io::Result<()> {
 }
 
 /// The fds init keeps: the channel, the exec.fifo (an `O_PATH` fd of a
-/// fifo, not a directory) and `--preserve-fds` (the caller's choice; the
-/// cwd check below still applies).
-fn kept_fds(cfg: &InitConfig, chan: &SyncChannel) -> Vec<std::os::fd::RawFd> {
+/// fifo, not a directory), `--preserve-fds` (the caller's choice; the
+/// cwd check below still applies) and the idmapped trees the runtime sent
+/// (closed once mounted, before pivot_root).
+fn kept_fds(
+    cfg: &InitConfig,
+    chan: &SyncChannel,
+    idmapped: &[(usize, OwnedFd)],
+) -> Vec<std::os::fd::RawFd> {
     let preserved = (0..cfg.extra_fds).map(|n| 3 + n as std::os::fd::RawFd);
     let fifo = cfg.setup.as_ref().map(|s| s.fifo.as_raw_fd());
     preserved
         .chain(fifo)
+        .chain(idmapped.iter().map(|(_, fd)| fd.as_raw_fd()))
         .chain(std::iter::once(chan.as_raw_fd()))
         .collect()
 }
@@ -202,6 +208,7 @@ fn set_up_container<'a>(
     cfg: &InitConfig,
     setup: &'a ContainerSetup,
     chan: &SyncChannel,
+    idmapped: Vec<(usize, OwnedFd)>,
 ) -> Step<(&'a OwnedFd, Option<String>)> {
     if cfg.namespaces.new_cgroupns {
         step("unshare the cgroup namespace", || {
@@ -215,8 +222,9 @@ fn set_up_container<'a>(
         step("write oom_score_adj", || write_oom_score_adj(score))?;
     }
     step("prepare rootfs", || {
-        berth_rootfs::prepare_rootfs(&setup.rootfs)
+        berth_rootfs::prepare_rootfs(&setup.rootfs, &idmapped)
     })?;
+    drop(idmapped);
     let hook_state = if setup.wants_hooks() {
         Some(container_creation_hooks(setup, chan)?)
     } else {

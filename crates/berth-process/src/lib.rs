@@ -6,8 +6,11 @@ mod console;
 mod errors;
 mod exec_path;
 pub mod hooks;
+mod idmap;
 mod init;
 pub mod namespaces;
+mod netdev;
+mod pidfd;
 mod seccomp_agent;
 mod spawn;
 pub mod supervise;
@@ -20,6 +23,8 @@ use std::path::PathBuf;
 
 pub use errors::{error_chain, go_strerror, go_strerror_of};
 pub use namespaces::Namespaces;
+pub use netdev::NetDevice;
+pub use pidfd::{PidfdOf, PidfdSocket};
 pub use seccomp_agent::SeccompAgent;
 pub use spawn::{kill_and_reap, spawn_init, Spawned};
 pub use sync::InitFailure;
@@ -125,6 +130,11 @@ pub struct ContainerSetup {
     pub hook_state: serde_json::Value,
     /// The bundle: the working directory of the runtime's hooks.
     pub bundle: PathBuf,
+    /// The idmapped mounts of `rootfs.mounts`, made by the runtime.
+    pub idmapped: Vec<berth_rootfs::idmap::IdmapRequest>,
+    /// `linux.netDevices`, moved by the runtime into init's network
+    /// namespace before it goes on.
+    pub net_devices: Vec<NetDevice>,
 }
 
 impl ContainerSetup {

@@ -14,8 +14,9 @@ use nix::unistd::Pid;
 
 use crate::console::send_to_console_socket;
 use crate::hooks::run_hooks;
+use crate::idmap::send_idmapped_mounts;
 use crate::sync::{Message, SyncChannel, SyncError};
-use crate::{init, namespaces, ContainerSetup, InitConfig, ProcessError};
+use crate::{init, namespaces, netdev, ContainerSetup, InitConfig, ProcessError};
 
 /// A spawned init, blocked on exec.fifo.
 #[derive(Debug)]
@@ -105,6 +106,12 @@ pub fn spawn_init(
             })?;
             if cfg.namespaces.has_new(CloneFlags::CLONE_NEWUSER) {
                 namespaces::write_id_maps(pid, &cfg.namespaces)?;
+            }
+            if let Some(setup) = &cfg.setup {
+                send_idmapped_mounts(&setup.idmapped, &cfg.namespaces, pid, &parent)?;
+                if let Some(netns) = netdev::target_netns(&cfg.namespaces, pid) {
+                    netdev::move_devices(&setup.net_devices, &netns)?;
+                }
             }
             let console = serve_init(cfg, &parent, pid, console_socket)?;
             guard.disarm();

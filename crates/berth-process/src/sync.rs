@@ -5,6 +5,7 @@
 //! Message flow of `create` (see docs/architecture.md):
 //! ```text
 //! parent                               init
+//!   | -- IdmappedMount{index}+fd ------> |   one per idmapped mount, if any
 //!   | -- Continue ---------------------> |   cgroup placed, resources applied
 //!   | <--------------- WriteTimeOffsets |   only with linux.timeOffsets:
 //!   | -- TimeOffsetsWritten -----------> |   the new time namespace's offsets
@@ -51,6 +52,9 @@ pub struct InitFailure {
 /// Everything that travels on the channel.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub enum Message {
+    /// parent -> init, before `Continue`: the detached idmapped tree of
+    /// `mounts[index]` travels with this message.
+    IdmappedMount { index: usize },
     /// parent -> init: the cgroup is ready and the process is in it.
     Continue,
     /// init -> parent: init has unshared a time namespace; write the

@@ -91,7 +91,7 @@ fn main() {
     }
     let console = args.iter().any(|a| a == "--console");
     let run = || -> Result<(), berth_rootfs::RootfsError> {
-        prepare_rootfs(&plan)?;
+        prepare_rootfs(&plan, &[])?;
         enter_rootfs(&plan)?;
         // Keep the pty master open until exec (the process inherits it).
         let _master = if console {

@@ -152,13 +152,24 @@ pub enum RootfsError {
         /// Where it resolved.
         resolved: PathBuf,
     },
-    /// A spec field or mount option berth does not implement.
-    #[error("{field} is not supported by berth (mount {dest:?})")]
-    Unsupported {
-        /// The field or option, e.g. "mounts[].uidMappings".
-        field: String,
-        /// Container destination.
-        dest: PathBuf,
+    /// An idmapped mount the config cannot have (runc 1.2's rules).
+    #[error("mounts[{index}]: {reason}")]
+    IdmapConfig {
+        /// Position of the mount in `mounts`.
+        index: usize,
+        /// Why (runc's words where runc has them).
+        reason: &'static str,
+    },
+    /// Making the idmapped copy of a bind source failed.
+    #[error("{step} {source_path:?}{}", idmap_hint(*.errno))]
+    Idmap {
+        /// "open_tree(OPEN_TREE_CLONE)", "set MOUNT_ATTR_IDMAP on", ...
+        step: &'static str,
+        /// The host source.
+        source_path: PathBuf,
+        /// The errno.
+        #[source]
+        errno: Errno,
     },
     /// A field has a value berth cannot act on.
     #[error("{field}={value:?} is not supported: {reason}")]
@@ -203,6 +214,15 @@ pub enum RootfsError {
         #[source]
         errno: Errno,
     },
+}
+
+/// runc's hint when the kernel refuses MOUNT_ATTR_IDMAP with EINVAL.
+fn idmap_hint(errno: Errno) -> &'static str {
+    if errno == Errno::EINVAL {
+        " (maybe the filesystem used doesn't support idmap mounts on this kernel?)"
+    } else {
+        ""
+    }
 }
 
 fn type_suffix(fstype: &str) -> String {
@@ -257,6 +277,7 @@ impl RootfsError {
         match self {
             RootfsError::Sys { errno, .. }
             | RootfsError::Mount { errno, .. }
+            | RootfsError::Idmap { errno, .. }
             | RootfsError::RecursiveAttrUnsupported { errno, .. } => Some(*errno),
             RootfsError::SpecMount { cause, .. } | RootfsError::Step { cause, .. } => cause.errno(),
             RootfsError::Io { source, .. } => source.raw_os_error().map(Errno::from_raw),

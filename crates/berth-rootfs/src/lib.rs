@@ -17,6 +17,7 @@ pub mod copyup;
 pub mod devices;
 pub mod error;
 pub mod finish;
+pub mod idmap;
 pub mod mountinfo;
 pub mod mountops;
 pub mod mounts;
@@ -27,7 +28,7 @@ pub mod procfs;
 pub mod root;
 
 use std::io::{stderr, stdin, stdout};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -130,14 +131,22 @@ pub fn absolutize_bind_sources(mounts: &mut [berth_spec::Mount], bundle: &Path) 
     }
 }
 
-/// Mounts one spec mount inside the rootfs.
+/// Mounts one spec mount inside the rootfs; an idmapped one from the
+/// detached tree the runtime made for it.
 fn mount_spec(
     root: &RootDir,
-    m: &SpecMount<'_>,
+    (index, m): (usize, &SpecMount<'_>),
+    tree: Option<BorrowedFd<'_>>,
     cgroup_source: &CgroupMountSource,
 ) -> Result<(), RootfsError> {
+    if m.is_idmapped() && tree.is_none() {
+        return Err(m.wrap(RootfsError::IdmapConfig {
+            index,
+            reason: "the runtime prepared no idmapped mount for it",
+        }));
+    }
     let result = match m.kind {
-        mounts::MountKind::Bind => mounts::mount_bind(root, m),
+        mounts::MountKind::Bind => mounts::mount_bind(root, m, tree),
         mounts::MountKind::ProcOrSys => mounts::mount_proc_or_sys(root, m),
         mounts::MountKind::Tmpfs => mounts::mount_tmpfs(root, m),
         mounts::MountKind::Cgroup => cgroup::mount_cgroup(root, m, cgroup_source),
@@ -147,17 +156,23 @@ fn mount_spec(
 }
 
 /// Before pivot_root: host / made rslave (or as rootfsPropagation asks),
-/// the rootfs bound on itself, every spec mount in order, then (unless
-/// /dev is a bind mount) device nodes, /dev/ptmx and the /dev symlinks.
-pub fn prepare_rootfs(plan: &RootfsPlan) -> Result<(), RootfsError> {
+/// the rootfs bound on itself, every spec mount in order (an idmapped one
+/// from `idmapped`: (index in `mounts`, detached tree) as
+/// [`idmap::IdmapRequest::open`] made them), then (unless /dev is a bind
+/// mount) device nodes, /dev/ptmx and the /dev symlinks.
+pub fn prepare_rootfs(plan: &RootfsPlan, idmapped: &[(usize, OwnedFd)]) -> Result<(), RootfsError> {
     let propagation = plan.root_propagation()?;
     let mounts = plan.spec_mounts()?;
     check_host_proc()?;
     set_host_propagation(&plan.rootfs, propagation)?;
     bind_rootfs_on_itself(&plan.rootfs)?;
     let root = RootDir::open(&plan.rootfs)?;
-    for m in &mounts {
-        mount_spec(&root, m, &plan.cgroup)?;
+    for (index, m) in mounts.iter().enumerate() {
+        let tree = idmapped
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, fd)| fd.as_fd());
+        mount_spec(&root, (index, m), tree, &plan.cgroup)?;
     }
     if RootfsPlan::sets_up_dev(&mounts) {
         populate_dev(&root, plan, &mounts)?;

@@ -5,6 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use berth_spec::Mount;
+use berth_sys::mount::move_mount_fd;
 use nix::errno::Errno;
 use nix::fcntl::openat;
 use nix::fcntl::OFlag;
@@ -49,11 +50,10 @@ pub struct SpecMount<'a> {
 }
 
 impl<'a> SpecMount<'a> {
-    /// Parses a spec mount, refusing fields berth does not implement.
+    /// Parses a spec mount.
     pub fn new(spec: &'a Mount) -> Result<SpecMount<'a>, RootfsError> {
         let dest = path::clean(&spec.destination);
         let options = MountOptions::parse(&spec.options);
-        reject_idmap(spec, &options, &dest)?;
         // A "bind" type without a bind option is a plain (non-recursive)
         // bind, as crun treats it.
         let kind = if options.is_bind() || spec.typ == "bind" {
@@ -102,6 +102,13 @@ impl<'a> SpecMount<'a> {
         flags
     }
 
+    /// An idmapped mount: `idmap`/`ridmap` or mappings of its own (runc 1.2).
+    pub fn is_idmapped(&self) -> bool {
+        self.options.idmap.is_some()
+            || self.spec.uid_mappings.is_some()
+            || self.spec.gid_mappings.is_some()
+    }
+
     /// A bind mount of /dev means the runtime does not populate /dev.
     pub fn is_dev_bind(&self) -> bool {
         self.kind == MountKind::Bind && self.dest == Path::new("/dev")
@@ -119,26 +126,6 @@ impl<'a> SpecMount<'a> {
             dest: self.spec.destination.clone(),
             cause: Box::new(cause),
         }
-    }
-}
-
-fn reject_idmap(spec: &Mount, options: &MountOptions, dest: &Path) -> Result<(), RootfsError> {
-    let field = if spec.uid_mappings.is_some() {
-        Some("mounts[].uidMappings (idmapped mounts)".to_string())
-    } else if spec.gid_mappings.is_some() {
-        Some("mounts[].gidMappings (idmapped mounts)".to_string())
-    } else {
-        options
-            .idmap
-            .as_ref()
-            .map(|o| format!("mount option {o:?} (idmapped mounts)"))
-    };
-    match field {
-        Some(field) => Err(RootfsError::Unsupported {
-            field,
-            dest: dest.to_path_buf(),
-        }),
-        None => Ok(()),
     }
 }
 
@@ -215,33 +202,52 @@ pub(crate) fn is_dir(fd: BorrowedFd<'_>) -> Result<bool, Errno> {
     Ok(SFlag::from_bits_truncate(fstat(fd)?.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR)
 }
 
-pub(crate) fn mount_bind(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> {
+/// A bind mount: of the host source, or, for an idmapped mount, of the
+/// detached idmapped copy of it the runtime made (`tree`).
+pub(crate) fn mount_bind(
+    root: &RootDir,
+    m: &SpecMount<'_>,
+    tree: Option<BorrowedFd<'_>>,
+) -> Result<(), RootfsError> {
     let source = m.spec.source.clone().ok_or(RootfsError::InvalidValue {
         field: "mounts[].source",
         value: String::new(),
         reason: "a bind mount needs a source",
     })?;
-    let src = nix::fcntl::open(&source, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(RootfsError::at_both("open bind source", &source, &m.dest))?;
-    let src_is_dir = is_dir(src.as_fd()).map_err(RootfsError::at_host("stat", &source))?;
+    let opened;
+    let src = match tree {
+        Some(tree) => tree,
+        None => {
+            opened = nix::fcntl::open(&source, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+                .map_err(RootfsError::at_both("open bind source", &source, &m.dest))?;
+            opened.as_fd()
+        }
+    };
+    let src_is_dir = is_dir(src).map_err(RootfsError::at_host("stat", &source))?;
     let target = if src_is_dir {
         root.mkdir_all(&m.dest)?
     } else {
         root.create_file(&m.dest)?
     };
-    let src_is_proc = fstatfs(src.as_fd())
+    let src_is_proc = fstatfs(src)
         .map_err(RootfsError::at_host("statfs", &source))?
         .filesystem_type()
         == PROC_SUPER_MAGIC;
     let real = checked_mountpoint(root, target.as_fd(), m, src_is_proc)?;
-    let source_name = source.to_string_lossy();
-    mountops::bind(
-        src.as_fd(),
-        &source_name,
-        target.as_fd(),
-        &real,
-        m.options.is_recursive_bind(),
-    )?;
+    match tree {
+        Some(tree) => move_mount_fd(tree, target.as_fd()).map_err(RootfsError::at_both(
+            "move_mount idmapped",
+            &source,
+            &real,
+        ))?,
+        None => mountops::bind(
+            src,
+            &source.to_string_lossy(),
+            target.as_fd(),
+            &real,
+            m.options.is_recursive_bind(),
+        )?,
+    }
     if !m.options.bind_needs_remount() {
         return after_mount(root, &real, m);
     }

@@ -221,8 +221,7 @@ impl MountOptions {
 }
 
 /// Every option name this module turns into something other than data
-/// (flags, propagation, recursive attributes, tmpcopyup). `idmap` and
-/// `ridmap` are recognised but refused, so they are not listed.
+/// (flags, propagation, recursive attributes, tmpcopyup, idmap/ridmap).
 pub fn supported_option_names() -> impl Iterator<Item = &'static str> {
     MOUNT_FLAGS
         .iter()
@@ -230,6 +229,7 @@ pub fn supported_option_names() -> impl Iterator<Item = &'static str> {
         .chain(PROPAGATION.iter().map(|(name, _)| *name))
         .chain(RECURSIVE_ATTRS.iter().map(|f| f.name))
         .chain(std::iter::once(TMPCOPYUP))
+        .chain(IDMAP_OPTIONS.iter().copied())
 }
 
 /// Maps a propagation name (linux.rootfsPropagation) to its flags; "" and
@@ -377,16 +377,39 @@ mod tests {
     }
 
     #[test]
-    fn supported_names_exclude_idmap() {
+    fn supported_names_cover_every_table() {
         let names: Vec<&str> = supported_option_names().collect();
-        assert!(
-            names.contains(&"rro") && names.contains(&"tmpcopyup") && names.contains(&"rslave")
-        );
-        assert!(!names.contains(&"idmap") && !names.contains(&"ridmap"));
+        for name in [
+            "rro",
+            "tmpcopyup",
+            "rslave",
+            "idmap",
+            "ridmap",
+            "nosymfollow",
+        ] {
+            assert!(names.contains(&name), "{name}");
+        }
         assert_eq!(
             names.len(),
-            MOUNT_FLAGS.len() + PROPAGATION.len() + RECURSIVE_ATTRS.len() + 1
+            MOUNT_FLAGS.len() + PROPAGATION.len() + RECURSIVE_ATTRS.len() + 1 + IDMAP_OPTIONS.len()
         );
+    }
+
+    /// Every listed option really is taken by the parser: none of them ends
+    /// up as filesystem data (what `features` promises).
+    #[test]
+    fn every_supported_name_is_parsed_not_passed_as_data() {
+        for name in supported_option_names() {
+            let parsed = parse(&[name]);
+            assert!(parsed.data.is_empty(), "{name} was taken as data");
+            let acted = !parsed.flags.is_empty()
+                || !parsed.propagation.is_empty()
+                || parsed.recursive.is_some()
+                || parsed.tmpcopyup
+                || parsed.idmap.is_some()
+                || MOUNT_FLAGS.iter().any(|f| f.name == name);
+            assert!(acted, "{name} has no effect");
+        }
     }
 
     #[test]

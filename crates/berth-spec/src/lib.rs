@@ -30,8 +30,9 @@ mod serde_util;
 
 pub use config::{Hook, Hooks, Mount, Root, Spec};
 pub use linux::{
-    Linux, LinuxDevice, LinuxIdMapping, LinuxMemoryPolicy, LinuxNamespace, LinuxNamespaceType,
-    LinuxPersonality, LinuxSeccomp, LinuxSeccompArg, LinuxSyscall, LinuxTimeOffset,
+    Linux, LinuxDevice, LinuxIdMapping, LinuxIntelRdt, LinuxMemoryPolicy, LinuxNamespace,
+    LinuxNamespaceType, LinuxNetDevice, LinuxPersonality, LinuxSeccomp, LinuxSeccompArg,
+    LinuxSyscall, LinuxTimeOffset,
 };
 pub use process::{
     ConsoleSize, CpuAffinity, LinuxCapabilities, LinuxIoPriority, PosixRlimit, PosixRlimitType,

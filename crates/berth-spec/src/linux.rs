@@ -1,11 +1,10 @@
 //! `linux`: namespaces, id mappings, devices, sysctls, seccomp, paths
 //! (runtime-spec `config-linux.md`). `linux.resources` is in `resources`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::resources::{LinuxDeviceType, LinuxResources};
 use crate::serde_util::{is_zero, null_as_default};
@@ -67,10 +66,14 @@ pub struct Linux {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub devices: Vec<LinuxDevice>,
-    /// Network devices moved into the container (not implemented by berth:
-    /// refused unless empty).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub net_devices: Option<Value>,
+    /// Host network interfaces moved into the container's network
+    /// namespace (runtime-spec 1.3), by their name on the host.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub net_devices: BTreeMap<String, LinuxNetDevice>,
     /// The seccomp filter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seccomp: Option<LinuxSeccomp>,
@@ -102,9 +105,9 @@ pub struct Linux {
         skip_serializing_if = "String::is_empty"
     )]
     pub mount_label: String,
-    /// Intel RDT (not implemented by berth: refused when present).
+    /// Intel RDT (resctrl) class of service and monitoring.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub intel_rdt: Option<Value>,
+    pub intel_rdt: Option<LinuxIntelRdt>,
     /// NUMA memory policy (set_mempolicy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_policy: Option<LinuxMemoryPolicy>,
@@ -154,6 +157,66 @@ pub struct LinuxPersonality {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub flags: Vec<String>,
+}
+
+/// `linux.intelRdt`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinuxIntelRdt {
+    /// The resctrl group (CLOS); empty: one named after the container.
+    #[serde(
+        rename = "closID",
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub clos_id: String,
+    /// Lines for the group's `schemata` file (runtime-spec 1.3).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub schemata: Vec<String>,
+    /// `L3:<cache id>=<mask>;...`
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub l3_cache_schema: String,
+    /// `MB:<cache id>=<bandwidth>;...`
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub mem_bw_schema: String,
+    /// A monitoring group for the container (runtime-spec 1.3).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "crate::serde_util::is_false"
+    )]
+    pub enable_monitoring: bool,
+    /// runtime-spec 1.1's monitoring flags, replaced by
+    /// `enableMonitoring`; kept to refuse them by name.
+    #[serde(rename = "enableCMT", default, skip_serializing_if = "Option::is_none")]
+    pub enable_cmt: Option<bool>,
+    #[serde(rename = "enableMBM", default, skip_serializing_if = "Option::is_none")]
+    pub enable_mbm: Option<bool>,
+}
+
+/// One entry of `linux.netDevices`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinuxNetDevice {
+    /// The interface's name in the container; empty: the host name.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub name: String,
 }
 
 /// One entry of `linux.namespaces`.

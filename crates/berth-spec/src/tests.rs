@@ -166,7 +166,7 @@ fn every_linux_field_parses() {
         (fuse.major, fuse.minor, fuse.file_mode, fuse.uid, fuse.gid),
         (10, 229, Some(0o666), Some(0), Some(0))
     );
-    assert!(linux.net_devices.is_some());
+    assert_eq!(linux.net_devices["eth1"].name, "eth0");
     let seccomp = linux.seccomp.as_ref().unwrap();
     assert_eq!(seccomp.default_action, "SCMP_ACT_ERRNO");
     assert_eq!(seccomp.default_errno_ret, Some(1));
@@ -187,7 +187,7 @@ fn every_linux_field_parses() {
     assert_eq!(linux.masked_paths, ["/proc/kcore"]);
     assert_eq!(linux.readonly_paths, ["/proc/sys"]);
     assert!(!linux.mount_label.is_empty());
-    assert!(linux.intel_rdt.is_some());
+    assert_eq!(linux.intel_rdt.as_ref().unwrap().clos_id, "guaranteed");
     let mpol = linux.memory_policy.as_ref().unwrap();
     assert_eq!(
         (mpol.mode.as_str(), mpol.nodes.as_str()),

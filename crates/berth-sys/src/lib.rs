@@ -6,6 +6,7 @@
 
 pub mod cgroup;
 pub mod mount;
+pub mod netlink;
 pub mod process;
 pub mod sched;
 pub mod seccomp;

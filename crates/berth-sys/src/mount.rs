@@ -151,6 +151,36 @@ pub fn mount_setattr_fd(
     Errno::result(ret).map(drop)
 }
 
+/// `mount_setattr(2)` with `MOUNT_ATTR_IDMAP`: gives the detached mount `fd`
+/// (from `open_tree(OPEN_TREE_CLONE)`) the id mapping of the user namespace
+/// `userns`; `recursive` applies it to every mount of the tree.
+pub fn mount_setattr_idmap(
+    fd: BorrowedFd<'_>,
+    userns: BorrowedFd<'_>,
+    recursive: bool,
+) -> Result<(), Errno> {
+    let mut raw: libc::mount_attr = mount_attr_zeroed();
+    raw.attr_set = MOUNT_ATTR_IDMAP;
+    raw.userns_fd = userns.as_raw_fd() as u64;
+    let mut flags = AT_EMPTY_PATH as libc::c_uint;
+    if recursive {
+        flags |= AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: `raw` is a fully initialised mount_attr whose size we pass; the
+    // path is the static empty C string; both fds are borrowed and valid.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            EMPTY.as_ptr(),
+            flags,
+            &raw as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    Errno::result(ret).map(drop)
+}
+
 fn mount_attr_zeroed() -> libc::mount_attr {
     // SAFETY: mount_attr is a C struct of four u64 fields; all-zero is valid.
     unsafe { std::mem::zeroed() }

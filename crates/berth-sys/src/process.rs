@@ -239,6 +239,18 @@ pub fn adopt_fd(fd: RawFd) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// `pidfd_open(2)` (Linux 5.3): a file descriptor referring to process
+/// `pid` (close-on-exec).
+pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: plain integer arguments; the kernel returns a new fd or -1.
+    let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned `ret` as a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
+}
+
 /// Reset `sig` to its default disposition (e.g. SIGPIPE, which the Rust
 /// runtime ignores, before exec'ing a user's program).
 pub fn default_signal(sig: nix::sys::signal::Signal) {

@@ -12,7 +12,7 @@ mod translate;
 
 use std::path::Path;
 
-use berth_spec::LinuxResources;
+use berth_spec::{LinuxMemory, LinuxResources};
 use nix::errno::Errno;
 
 pub use devices::{runc_device_rules, DeviceRule};
@@ -35,6 +35,9 @@ impl Cgroup {
         let settings = settings_from_spec(resources)?;
         if settings.is_empty() {
             return Ok(());
+        }
+        if let Some(memory) = &resources.memory {
+            self.check_memory_usage(memory)?;
         }
         let facts = self.host_facts();
         let translation = translate(&settings, &facts)?;
@@ -73,6 +76,38 @@ impl Cgroup {
             }
         }
         deferred.map_or(Ok(()), |retry| self.perform(retry))
+    }
+
+    /// `memory.checkBeforeUpdate` (runtime-spec 1.1, runc 1.2): a memory or
+    /// memory+swap limit at or below the current usage is refused, in runc's
+    /// words. runc checks on cgroup v2 only; berth reads v1's usage too. As
+    /// runc, a usage that cannot be read (no cgroup yet) passes.
+    fn check_memory_usage(&self, memory: &LinuxMemory) -> Result<(), CgroupError> {
+        if memory.check_before_update != Some(true) {
+            return Ok(());
+        }
+        let usage = match self.layout() {
+            Layout::V2 => self.unified_dir().map(|d| (d, "memory.current")),
+            Layout::V1 | Layout::Hybrid => {
+                self.v1_dir("memory").map(|d| (d, "memory.usage_in_bytes"))
+            }
+        };
+        let Some(usage) = usage
+            .and_then(|(dir, file)| fsutil::read_trimmed(dir, file).ok())
+            .and_then(|v| v.parse::<u64>().ok())
+        else {
+            return Ok(());
+        };
+        let limits = [("memory+swap", memory.swap), ("memory", memory.limit)];
+        for (what, limit) in limits {
+            match limit.filter(|l| *l > 0).map(|l| l as u64) {
+                Some(limit) if limit <= usage => {
+                    return Err(CgroupError::BelowUsage { what, limit, usage })
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// Reads what [`translate`] needs to know about this host's cgroup files.

@@ -167,16 +167,11 @@ fn memory_settings(m: &LinuxMemory, out: &mut Vec<Setting>) -> Result<(), Cgroup
             ));
         }
     }
-    for (field, value) in [
-        ("linux.resources.memory.useHierarchy", m.use_hierarchy),
-        (
-            "linux.resources.memory.checkBeforeUpdate",
-            m.check_before_update,
-        ),
-    ] {
-        if value == Some(true) {
-            return Err(CgroupError::unsupported(field, ""));
-        }
+    if m.use_hierarchy == Some(true) {
+        return Err(CgroupError::unsupported(
+            "linux.resources.memory.useHierarchy",
+            "",
+        ));
     }
     let (limit, swap) = (set(m.limit), set(m.swap));
     check_memory_values(limit, swap)?;

@@ -132,6 +132,8 @@ pub struct CreateArgs {
     pub bundle: PathBuf,
     /// Unix socket that receives the pty master when process.terminal is true.
     pub console_socket: Option<PathBuf>,
+    /// Unix socket that receives a pidfd of init.
+    pub pidfd_socket: Option<PathBuf>,
     /// File to write the init's pid to.
     pub pid_file: Option<PathBuf>,
     /// Use MS_MOVE + chroot instead of pivot_root.
@@ -184,6 +186,7 @@ pub struct UpdateArgs {
 #[derive(Debug)]
 pub struct ExecArgs {
     pub console_socket: Option<PathBuf>,
+    pub pidfd_socket: Option<PathBuf>,
     pub cwd: Option<PathBuf>,
     pub env: Vec<String>,
     pub tty: bool,
@@ -352,6 +355,7 @@ fn create_args(m: &Matches) -> Result<CreateArgs, String> {
     Ok(CreateArgs {
         bundle: m.value("bundle").unwrap_or_else(|| ".".into()).into(),
         console_socket: m.value("console-socket").map(PathBuf::from),
+        pidfd_socket: m.value("pidfd-socket").map(PathBuf::from),
         pid_file: m.value("pid-file").map(PathBuf::from),
         no_pivot: m.is_set("no-pivot"),
         no_new_keyring: m.is_set("no-new-keyring"),
@@ -363,6 +367,7 @@ fn create_args(m: &Matches) -> Result<CreateArgs, String> {
 fn exec_args(m: &Matches) -> Result<ExecArgs, String> {
     Ok(ExecArgs {
         console_socket: m.value("console-socket").map(PathBuf::from),
+        pidfd_socket: m.value("pidfd-socket").map(PathBuf::from),
         cwd: m.value("cwd").map(PathBuf::from),
         env: m.values("env"),
         tty: m.is_set("tty"),

@@ -68,6 +68,10 @@ const CREATE_FLAGS: &[FlagSpec] = &[
         &["console-socket"],
         "unix socket that receives the pty master",
     ),
+    valued(
+        &["pidfd-socket"],
+        "unix socket that receives a pidfd of init",
+    ),
     valued(&["pid-file"], "file to write the init's pid to"),
     flag(
         &["no-pivot"],
@@ -94,6 +98,10 @@ const EXEC_FLAGS: &[FlagSpec] = &[
     valued(
         &["console-socket"],
         "unix socket that receives the pty master (with --tty)",
+    ),
+    valued(
+        &["pidfd-socket"],
+        "unix socket that receives a pidfd of the process",
     ),
     valued(&["cwd"], "working directory inside the container"),
     valued(

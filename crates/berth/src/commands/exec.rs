@@ -24,6 +24,7 @@ pub fn exec(store: &Store, args: &ExecArgs) -> Result<i32, Failure> {
             id: &args.id,
             process,
             console_socket: args.console_socket.as_deref(),
+            pidfd_socket: args.pidfd_socket.as_deref(),
             pid_file: args.pid_file.as_deref(),
             preserve_fds: args.preserve_fds,
             ignore_paused: args.ignore_paused,

@@ -58,6 +58,46 @@ fn memory_policy() -> Value {
     json!({"modes": sorted(&MEMORY_POLICY_MODES), "flags": sorted(&MEMORY_POLICY_FLAGS)})
 }
 
+/// The namespace types `linux.namespaces` may name (the namespace plan's
+/// own list: a type it learns appears here).
+fn namespaces() -> Vec<&'static str> {
+    berth_process::namespaces::supported_kinds().collect()
+}
+
+/// runtime-spec 1.1's `mountExtensions`: idmapped mounts are there when
+/// the mount option parser takes `idmap`.
+fn mount_extensions() -> Value {
+    let idmap = berth_rootfs::options::supported_option_names().any(|name| name == "idmap");
+    json!({"idmap": {"enabled": idmap}})
+}
+
+/// Whether `create`'s config validation takes a config whose `linux`
+/// section has `field` set to `value` (with mount and network
+/// namespaces): what `features` reports is what the validator accepts.
+fn linux_field_accepted(field: &str, value: Value) -> bool {
+    let mut config = json!({
+        "ociVersion": "1.0.0",
+        "process": {"user": {"uid": 0, "gid": 0}, "args": ["sh"], "cwd": "/"},
+        "root": {"path": "rootfs"},
+        "linux": {"namespaces": [{"type": "mount"}, {"type": "network"}]}
+    });
+    config["linux"][field] = value;
+    serde_json::from_value::<berth_spec::Spec>(config)
+        .is_ok_and(|spec| berth_container::config::validate(&spec).is_ok())
+}
+
+/// runtime-spec 1.3's `intelRdt`: the config field, its `schemata` lines
+/// and `enableMonitoring`.
+fn intel_rdt() -> Value {
+    json!({
+        "enabled": linux_field_accepted("intelRdt", json!({"closID": "c"})),
+        "schemata": linux_field_accepted("intelRdt", json!({"schemata": ["L3:0=f"]})),
+        "monitoring": linux_field_accepted("intelRdt", json!({"enableMonitoring": true}))
+    })
+}
+
+/// runc 1.2+'s layout (runtime-spec `features.md`), each part derived
+/// from the code that implements it.
 pub fn features() -> Value {
     json!({
         "ociVersionMin": "1.0.0",
@@ -68,15 +108,19 @@ pub fn features() -> Value {
         ],
         "mountOptions": supported_mount_options(),
         "linux": {
-            "namespaces": berth_process::namespaces::supported_kinds().collect::<Vec<_>>(),
+            "namespaces": namespaces(),
             "capabilities": capabilities(),
-            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
+            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true},
             "seccomp": seccomp(),
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
-            "memoryPolicy": memory_policy()
+            "memoryPolicy": memory_policy(),
+            "intelRdt": intel_rdt(),
+            "mountExtensions": mount_extensions(),
+            "netDevices": {"enabled": linux_field_accepted("netDevices", json!({"eth1": {"name": "eth0"}}))}
         },
-        "annotations": annotations()
+        "annotations": annotations(),
+        "potentiallyUnsafeConfigAnnotations": berth_container::INTERPRETED_ANNOTATIONS
     })
 }
 
@@ -96,12 +140,46 @@ mod tests {
     #[test]
     fn recognised_options_are_reported_and_fs_data_is_not() {
         let opts = supported_mount_options();
-        for expected in ["ro", "nosuid", "rbind", "rprivate", "rro", "tmpcopyup"] {
+        for expected in [
+            "ro",
+            "nosuid",
+            "rbind",
+            "rprivate",
+            "rro",
+            "tmpcopyup",
+            "idmap",
+        ] {
             assert!(opts.contains(&expected), "{expected}");
         }
-        for refused in ["idmap", "ridmap", "size=1m"] {
+        for refused in ["size=1m", "mode=755"] {
             assert!(!opts.contains(&refused), "{refused}");
         }
+    }
+
+    #[test]
+    fn every_reported_mount_option_is_taken_by_the_parser() {
+        for name in supported_mount_options() {
+            let parsed = berth_rootfs::options::MountOptions::parse(&[name]);
+            assert!(parsed.data.is_empty(), "{name} would be passed as data");
+        }
+        assert_eq!(
+            features()["linux"]["mountExtensions"]["idmap"]["enabled"],
+            true
+        );
+    }
+
+    #[test]
+    fn linux_sections_follow_the_validator() {
+        let value = features();
+        let linux = &value["linux"];
+        assert_eq!(linux["netDevices"]["enabled"], true);
+        assert_eq!(linux["intelRdt"]["enabled"], true);
+        assert_eq!(linux["intelRdt"]["monitoring"], true);
+        // A field the validator refuses is reported as not supported.
+        assert!(!linux_field_accepted(
+            "mountLabel",
+            json!("system_u:object_r:x")
+        ));
     }
 
     #[test]

@@ -19,6 +19,7 @@ fn options(args: &CreateArgs, foreground: bool) -> CreateOptions<'_> {
         id: &args.id,
         bundle: &args.bundle,
         console_socket: args.console_socket.as_deref(),
+        pidfd_socket: args.pidfd_socket.as_deref(),
         pid_file: args.pid_file.as_deref(),
         no_pivot: args.no_pivot,
         no_new_keyring: args.no_new_keyring,

@@ -13,9 +13,12 @@ use crate::Failure;
 
 pub fn update(store: &Store, args: &UpdateArgs) -> Result<(), Failure> {
     if args.l3_cache_schema.is_some() || args.mem_bw_schema.is_some() {
-        return Err(Failure(
-            "--l3-cache-schema/--mem-bw-schema: Intel RDT is not supported by berth".into(),
-        ));
+        berth_container::update_schemata(
+            store,
+            &args.id,
+            args.l3_cache_schema.as_deref().unwrap_or_default(),
+            args.mem_bw_schema.as_deref().unwrap_or_default(),
+        )?;
     }
     let mut value = match &args.resources {
         Some(source) => read_resources(source)?,
