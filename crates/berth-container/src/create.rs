@@ -36,6 +36,8 @@ pub struct CreateOptions<'a> {
     pub listen_fds: u32,
     /// `run` in the foreground: the runtime itself will hold the terminal.
     pub foreground: bool,
+    /// `--systemd-cgroup`: the container's cgroup is a systemd unit.
+    pub cgroup_driver: berth_cgroups::Driver,
 }
 
 /// A created container: init is alive, blocked on exec.fifo.
@@ -78,18 +80,19 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         &linux_spec.uid_mappings,
         &linux_spec.gid_mappings,
     )?;
-    let cgroup = Cgroup::plan(Some(linux(&bundle).cgroups_path.as_str()), opts.id)?;
+    let cgroups_path = Some(linux(&bundle).cgroups_path.as_str());
+    let cgroup = Cgroup::plan_for(opts.cgroup_driver, cgroups_path, opts.id)?;
     let dir = store.create(opts.id)?;
     let mut undo = Undo {
         dir: Some(dir),
         cgroup: None,
     };
-    cgroup.create()?;
     undo.cgroup = Some(&cgroup);
-    cgroup.apply_resources(&effective_resources(linux(&bundle)))?;
+    let resources = effective_resources(linux(&bundle));
+    cgroup.prepare(&resources)?;
     let dir = undo.dir.as_ref().expect("set above");
     let fifo = make_fifo(&dir.fifo_path())?;
-    let mut init = init_config(&bundle, opts, namespaces, cgroup.clone(), fifo);
+    let mut init = init_config(&bundle, opts, namespaces, cgroup.clone(), fifo, resources);
     init.seccomp = seccomp;
     let spawned = berth_process::spawn_init(&init, console.as_ref())?;
     let state = ContainerState {
@@ -214,6 +217,7 @@ fn init_config(
     namespaces: Namespaces,
     cgroup: Cgroup,
     fifo: OwnedFd,
+    resources: LinuxResources,
 ) -> InitConfig {
     let linux = linux(bundle);
     let own_uts = namespaces.has_new(nix::sched::CloneFlags::CLONE_NEWUTS);
@@ -239,6 +243,7 @@ fn init_config(
         hooks: bundle.spec.hooks.clone().unwrap_or_default(),
         hook_state: creating_state(bundle, opts.id),
         bundle: bundle.dir.clone(),
+        resources,
     });
     cfg
 }

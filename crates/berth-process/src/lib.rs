@@ -118,6 +118,9 @@ pub struct ContainerSetup {
     pub hook_state: serde_json::Value,
     /// The bundle: the working directory of the runtime's hooks.
     pub bundle: PathBuf,
+    /// `linux.resources` as enforced, for a cgroup driver that applies them
+    /// once init exists ([`berth_cgroups::Cgroup::adopt_init`]).
+    pub resources: berth_spec::LinuxResources,
 }
 
 impl ContainerSetup {

@@ -53,7 +53,8 @@ pub fn kill_and_reap(pid: i32) {
 }
 
 /// Clone init and drive it to `Ready`. The caller must be single-threaded
-/// and must have created `cfg.cgroup`.
+/// and must have prepared `cfg.cgroup` ([`berth_cgroups::Cgroup::prepare`]);
+/// a container's init is adopted by it after the clone, before init goes on.
 pub fn spawn_init(
     cfg: &InitConfig,
     console_socket: Option<&UnixStream>,
@@ -62,7 +63,10 @@ pub fn spawn_init(
     if let Some(path) = &cfg.namespaces.join_pid {
         namespaces::join(CloneFlags::CLONE_NEWPID, path)?;
     }
-    let entry = cfg.cgroup.prepare_entry()?;
+    let entry = match &cfg.setup {
+        Some(_) => cfg.cgroup.prepare_init_entry()?,
+        None => cfg.cgroup.prepare_entry()?,
+    };
     let (forked, cloned_into) = clone_init(cfg, &entry)?;
     match forked {
         Forked::Child => {
@@ -75,6 +79,9 @@ pub fn spawn_init(
             let guard = ChildGuard(Some(Pid::from_raw(pid)));
             if cfg.namespaces.has_new(CloneFlags::CLONE_NEWUSER) {
                 namespaces::write_id_maps(pid, &cfg.namespaces)?;
+            }
+            if let Some(setup) = &cfg.setup {
+                cfg.cgroup.adopt_init(pid, &setup.resources)?;
             }
             let console = serve_init(cfg, &parent, pid, console_socket)?;
             guard.disarm();

@@ -58,7 +58,7 @@ pub fn features() -> Value {
         "linux": {
             "namespaces": berth_process::namespaces::supported_kinds().collect::<Vec<_>>(),
             "capabilities": capabilities(),
-            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
+            "cgroup": {"v1": true, "v2": true, "systemd": true, "systemdUser": false},
             "seccomp": seccomp(),
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false}
