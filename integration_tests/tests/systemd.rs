@@ -47,6 +47,20 @@ fn unit_properties(unit: &str, names: &[&str]) -> HashMap<String, String> {
         .collect()
 }
 
+/// Every value of a list property (`systemctl show` prints one line each).
+fn unit_property_list(unit: &str, name: &str) -> Vec<String> {
+    let out = Command::new("systemctl")
+        .args(["show", unit, "-p", name])
+        .output()
+        .expect("run systemctl show");
+    let prefix = format!("{name}=");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .map(str::to_string)
+        .collect()
+}
+
 fn unit_property(unit: &str, name: &str) -> String {
     unit_properties(unit, &[name])
         .remove(name)
@@ -131,14 +145,12 @@ fn limited_bundle(ctx: &Ctx, unit: &Unit, slice: &str) -> Bundle {
     let bundle = ctx.bundle();
     bundle.set_args(LONG_RUNNING);
     bundle.set("/linux/cgroupsPath", json!(unit.cgroups_path(slice)));
+    bundle.set("/linux/resources/memory", json!({"limit": 67108864}));
     bundle.set(
-        "/linux/resources",
-        json!({
-            "memory": {"limit": 67108864},
-            "cpu": {"shares": 512, "quota": 50000, "period": 100000},
-            "pids": {"limit": 42}
-        }),
+        "/linux/resources/cpu",
+        json!({"shares": 512, "quota": 50000, "period": 100000}),
     );
+    bundle.set("/linux/resources/pids", json!({"limit": 42}));
     bundle
 }
 
@@ -251,6 +263,33 @@ fn cgroup_files_hold_the_limits() {
         assert_eq!(read("cpu", "cpu.cfs_quota_us"), "50000");
         assert_eq!(read("pids", "pids.max"), "42");
     }
+}
+
+#[test]
+fn devices_are_a_strict_allow_list_that_lets_the_defaults_through() {
+    if skip_without_systemd("devices_are_a_strict_allow_list_that_lets_the_defaults_through") {
+        return;
+    }
+    let ctx = Ctx::new();
+    let unit = Unit::in_system_slice(&ctx, "sd-dev");
+    let bundle = limited_bundle(&ctx, &unit, "system.slice");
+    unit.create(&bundle).assert_ok();
+    ctx.start(&unit.id).assert_ok();
+    assert_eq!(unit_property(&unit.name, "DevicePolicy"), "strict");
+    let allowed = unit_property_list(&unit.name, "DeviceAllow");
+    assert!(
+        allowed.iter().any(|a| a == "/dev/char/1:3 rwm"),
+        "{allowed:?}"
+    );
+    let out = ctx.run(&[
+        "exec",
+        &unit.id,
+        "sh",
+        "-c",
+        "echo x > /dev/null && head -c 3 /dev/zero | wc -c",
+    ]);
+    out.assert_ok();
+    assert_eq!(out.stdout.trim(), "3", "{out}");
 }
 
 #[test]

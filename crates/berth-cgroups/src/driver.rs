@@ -52,7 +52,7 @@ impl Cgroup {
     pub fn prepare(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
         if self.systemd_unit().is_some() {
             if let Some(translation) = self.translate(resources)? {
-                resource_properties(&translation.writes)?;
+                resource_properties(&translation)?;
             }
             return Ok(());
         }
@@ -79,7 +79,7 @@ impl Cgroup {
         };
         let translation = self.translate(resources)?;
         let props = match &translation {
-            Some(t) => resource_properties(&t.writes)?,
+            Some(t) => resource_properties(t)?,
             None => Vec::new(),
         };
         let first_pid = (!unit.is_slice()).then_some(pid);

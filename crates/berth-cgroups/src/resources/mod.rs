@@ -36,7 +36,7 @@ impl Cgroup {
             return Ok(());
         };
         if let Some(unit) = self.systemd_unit() {
-            unit.set_properties(&resource_properties(&translation.writes)?)?;
+            unit.set_properties(&resource_properties(&translation)?)?;
         }
         self.write_translation(&translation)
     }

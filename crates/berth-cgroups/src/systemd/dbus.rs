@@ -56,6 +56,8 @@ pub enum Value {
     Str(String),
     U32s(Vec<u32>),
     Bytes(Vec<u8>),
+    /// `a(ss)`, e.g. `DeviceAllow`.
+    StrPairs(Vec<(String, String)>),
 }
 
 impl Value {
@@ -66,6 +68,7 @@ impl Value {
             Value::Str(_) => "s",
             Value::U32s(_) => "au",
             Value::Bytes(_) => "ay",
+            Value::StrPairs(_) => "a(ss)",
         }
     }
 }
@@ -132,6 +135,13 @@ impl Writer {
             Value::Str(s) => self.str(s),
             Value::U32s(list) => self.array(4, |w| list.iter().for_each(|n| w.u32(*n))),
             Value::Bytes(bytes) => self.array(1, |w| w.buf.extend_from_slice(bytes)),
+            Value::StrPairs(pairs) => self.array(8, |w| {
+                for (a, b) in pairs {
+                    w.pad(8);
+                    w.str(a);
+                    w.str(b);
+                }
+            }),
         }
     }
 

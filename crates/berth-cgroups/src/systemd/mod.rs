@@ -8,6 +8,7 @@
 //! cgroupfs driver, and freeze/kill/stats/ps use the directories.
 
 mod dbus;
+mod devices;
 mod properties;
 
 use std::path::PathBuf;

@@ -5,17 +5,24 @@
 //! property (swappiness, throttles, hugetlb, rdma, ...) are only written.
 
 use super::dbus::Value;
-use crate::resources::CgroupWrite;
+use super::devices::device_properties;
+use crate::resources::Translation;
 use crate::CgroupError;
 
 /// systemd's "no limit" (`infinity`) for limits and quotas.
 const INFINITY: u64 = u64::MAX;
 
-/// The unit properties for `writes`, in order.
+/// The unit properties for a translation: its device rules, then its
+/// writes in order.
 pub(crate) fn resource_properties(
-    writes: &[CgroupWrite],
+    translation: &Translation,
 ) -> Result<Vec<(&'static str, Value)>, CgroupError> {
-    let mut props = Vec::new();
+    let mut props = translation
+        .device_rules
+        .as_deref()
+        .map(device_properties)
+        .unwrap_or_default();
+    let writes = &translation.writes;
     let (mut quota, mut period) = (None, None);
     for w in writes {
         let value = w.value.trim();
@@ -155,7 +162,7 @@ mod tests {
         let resources = serde_json::from_str(json).unwrap();
         let settings = settings_from_spec(&resources).unwrap();
         let translation = translate(&settings, &facts(dialect)).unwrap();
-        resource_properties(&translation.writes).unwrap()
+        resource_properties(&translation).unwrap()
     }
 
     fn get<'a>(props: &'a [(&'static str, Value)], name: &str) -> Option<&'a Value> {
