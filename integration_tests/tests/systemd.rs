@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use integration_tests::{state_pid, Bundle, Ctx, Output, LONG_RUNNING};
+use integration_tests::{runtime_is_runc, state_pid, Bundle, Ctx, Output, LONG_RUNNING};
 use serde_json::json;
 
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
@@ -366,6 +366,56 @@ fn nested_slice_expands_to_its_parents() {
     for parent in [slice.as_str(), "berthit.slice"] {
         let _ = Command::new("systemctl").args(["stop", parent]).output();
     }
+}
+
+#[test]
+fn a_slice_name_makes_a_slice_holding_the_container() {
+    if skip_without_systemd("a_slice_name_makes_a_slice_holding_the_container") {
+        return;
+    }
+    // berth-only: runc 1.1.5 starts a slice unit with `PIDs` and fails
+    // ("Cannot set property PIDs, or unknown property.")
+    if runtime_is_runc() {
+        return;
+    }
+    let ctx = Ctx::new();
+    let id = ctx.id("sd-own-slice");
+    let slice = format!("berthit_{}.slice", id.replace('-', "_"));
+    let bundle = ctx.bundle();
+    bundle.set_args(LONG_RUNNING);
+    bundle.set(
+        "/linux/cgroupsPath",
+        json!(format!("system.slice:x:{slice}")),
+    );
+    let created = ctx.run(&[
+        "--systemd-cgroup",
+        "create",
+        "--bundle",
+        &bundle.path().to_string_lossy(),
+        &id,
+    ]);
+    let stop_slice = || {
+        let _ = Command::new("systemctl").args(["stop", &slice]).output();
+    };
+    if !created.success() {
+        stop_slice();
+        panic!("{created}");
+    }
+    let props = unit_properties(&slice, &["ActiveState", "ControlGroup", "Wants"]);
+    let pid = state_pid(&ctx.state(&id));
+    let init_cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let deleted = ctx.run(&["--systemd-cgroup", "delete", "--force", &id]);
+    let after = unit_property(&slice, "ActiveState");
+    stop_slice();
+    assert_eq!(props["ActiveState"], "active", "{props:?}");
+    assert_eq!(props["ControlGroup"], format!("/{slice}"), "{props:?}");
+    assert_eq!(props["Wants"], "system.slice", "{props:?}");
+    assert!(
+        init_cgroups.contains(&format!("/{slice}")),
+        "{init_cgroups}"
+    );
+    deleted.assert_ok();
+    assert_eq!(after, "inactive");
 }
 
 #[test]

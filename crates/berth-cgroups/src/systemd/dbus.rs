@@ -54,6 +54,7 @@ pub enum Value {
     Bool(bool),
     U64(u64),
     Str(String),
+    Strs(Vec<String>),
     U32s(Vec<u32>),
     Bytes(Vec<u8>),
     /// `a(ss)`, e.g. `DeviceAllow`.
@@ -66,6 +67,7 @@ impl Value {
             Value::Bool(_) => "b",
             Value::U64(_) => "t",
             Value::Str(_) => "s",
+            Value::Strs(_) => "as",
             Value::U32s(_) => "au",
             Value::Bytes(_) => "ay",
             Value::StrPairs(_) => "a(ss)",
@@ -133,6 +135,7 @@ impl Writer {
             Value::Bool(b) => self.bool(*b),
             Value::U64(n) => self.u64(*n),
             Value::Str(s) => self.str(s),
+            Value::Strs(list) => self.array(4, |w| list.iter().for_each(|s| w.str(s))),
             Value::U32s(list) => self.array(4, |w| list.iter().for_each(|n| w.u32(*n))),
             Value::Bytes(bytes) => self.array(1, |w| w.buf.extend_from_slice(bytes)),
             Value::StrPairs(pairs) => self.array(8, |w| {

@@ -162,7 +162,7 @@ impl SystemdUnit {
             Value::Str(format!("berth container {}", self.name)),
         )];
         if self.is_slice() {
-            props.push(("Wants", Value::Str(self.slice.clone())));
+            props.push(("Wants", Value::Strs(vec![self.slice.clone()])));
         } else {
             props.push(("Slice", Value::Str(self.slice.clone())));
             props.push(("Delegate", Value::Bool(true)));
@@ -310,7 +310,7 @@ mod tests {
         assert_eq!(unit.slice, "kubepods.slice");
         assert_eq!(dir, Path::new("/kubepods.slice/kubepods-besteffort.slice"));
         let props = unit.unit_properties(None, Layout::V2);
-        assert!(props.contains(&("Wants", Value::Str("kubepods.slice".into()))));
+        assert!(props.contains(&("Wants", Value::Strs(vec!["kubepods.slice".into()]))));
         assert!(!props.iter().any(|(n, _)| *n == "Delegate" || *n == "PIDs"));
     }
 
