@@ -123,6 +123,9 @@ step "cargo build -p berth" cargo build -p berth
 step "cargo test --workspace (suite against berth)" workspace_tests
 step "known failures still fail on berth" known_failures_still_fail
 step "conformance suite against runc" runc_suite
+# The systemd cgroup driver needs systemd as PID 1: its tests run in the qemu
+# VM of shared/vm (--init systemd), pure v2 and hybrid, berth and runc.
+step "systemd cgroup driver in the VM (scripts/test-systemd-vm.sh)" scripts/test-systemd-vm.sh
 
 echo
 echo "==> summary"

@@ -2,8 +2,8 @@
 
 use integration_tests::Ctx;
 
-/// `--rootless true` and `--systemd-cgroup` are left out: they ask for features
-/// (runc accepts both here), and a runtime without them may refuse them clearly.
+/// `--rootless true` is left out: it asks for a feature (runc accepts it
+/// here), and a runtime without it may refuse it clearly.
 #[test]
 fn global_flags_from_go_runc_are_accepted() {
     let ctx = Ctx::new();
@@ -12,6 +12,7 @@ fn global_flags_from_go_runc_are_accepted() {
         &["--debug"][..],
         &["--rootless=false"],
         &["--rootless=auto"],
+        &["--systemd-cgroup"],
         &["--log-format=text"],
         &["--log-format", "json"],
         &criu,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{fsutil, CgroupError, Layout};
+use crate::{fsutil, CgroupError, Layout, SystemdUnit};
 
 /// The container's directory in one cgroup v1 hierarchy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +48,9 @@ pub struct Cgroup {
     v1: Vec<V1Hierarchy>,
     #[serde(default)]
     unified: Option<UnifiedDir>,
+    /// The systemd unit owning these directories (`--systemd-cgroup`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    systemd: Option<SystemdUnit>,
 }
 
 impl Cgroup {
@@ -60,7 +63,21 @@ impl Cgroup {
             layout,
             v1,
             unified,
+            systemd: None,
         }
+    }
+
+    /// The same directories, owned by a systemd unit.
+    pub(crate) fn with_unit(self, unit: SystemdUnit) -> Self {
+        Self {
+            systemd: Some(unit),
+            ..self
+        }
+    }
+
+    /// The systemd unit of this cgroup (systemd driver), if any.
+    pub fn systemd_unit(&self) -> Option<&SystemdUnit> {
+        self.systemd.as_ref()
     }
 
     /// The host's layout this cgroup was planned for.
@@ -142,8 +159,17 @@ impl Cgroup {
     /// [`Cgroup::prepare_entry`], which avoids this write's wait).
     #[cfg(test)]
     pub(crate) fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
-        self.all_dirs()
-            .try_for_each(|dir| fsutil::write(dir, "cgroup.procs", &pid.to_string()))
+        self.all_dirs().try_for_each(|dir| add_pid(dir, pid))
+    }
+
+    /// Moves process `pid` into the container's directory of each v1
+    /// hierarchy (and, with `unified`, of the cgroup2 tree). Used after
+    /// systemd placed it in its unit: one migration just ran, so these do not
+    /// wait for an RCU grace period.
+    pub(crate) fn add_process_to_v1(&self, pid: i32, unified: bool) -> Result<(), CgroupError> {
+        let v1 = self.v1.iter().map(|h| h.dir.as_path());
+        let unified = self.unified_dir().filter(|_| unified);
+        v1.chain(unified).try_for_each(|dir| add_pid(dir, pid))
     }
 
     /// Opens, in the runtime, what a process about to be cloned needs to enter
@@ -244,11 +270,17 @@ impl Cgroup {
         Ok(pids)
     }
 
-    /// Removes the container's cgroup directories (and any child cgroups inside
-    /// them) in every hierarchy. `EBUSY` is retried briefly; missing ones are fine,
+    /// Stops the systemd unit (systemd driver), then removes the container's
+    /// cgroup directories (and any child cgroups inside them) in every
+    /// hierarchy. `EBUSY` is retried briefly; missing ones are fine,
     /// so it is idempotent. Parents are never removed (`/docker` stays, as with
     /// runc). Every hierarchy is tried; the first error is returned.
     pub fn destroy(&self) -> Result<(), CgroupError> {
+        let stopped = self.systemd.as_ref().map_or(Ok(()), SystemdUnit::stop);
+        self.remove_dirs().and(stopped)
+    }
+
+    fn remove_dirs(&self) -> Result<(), CgroupError> {
         let mut first_error = None;
         for dir in self.all_dirs() {
             if let Err(e) = fsutil::remove_cgroup_tree(dir) {
@@ -257,6 +289,10 @@ impl Cgroup {
         }
         first_error.map_or(Ok(()), Err)
     }
+}
+
+fn add_pid(dir: &Path, pid: i32) -> Result<(), CgroupError> {
+    fsutil::write(dir, "cgroup.procs", &pid.to_string())
 }
 
 /// `[controller[,controller]:]path` of `exec --cgroup`. As runc, the path
@@ -406,6 +442,16 @@ pub struct CgroupEntry {
 }
 
 impl CgroupEntry {
+    /// Nothing to join: the runtime places the process after the clone
+    /// (systemd driver, [`Cgroup::adopt_init`]).
+    pub(crate) fn placed_by_runtime() -> Self {
+        Self {
+            clone_into: None,
+            unified_dir: None,
+            tasks: Vec::new(),
+        }
+    }
+
     /// The cgroup2 directory fd to pass to `clone3` with `CLONE_INTO_CGROUP`.
     pub fn clone_into(&self) -> Option<BorrowedFd<'_>> {
         self.clone_into.as_ref().map(|fd| fd.as_fd())

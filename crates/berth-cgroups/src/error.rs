@@ -67,13 +67,42 @@ pub enum CgroupError {
     #[error("linux.cgroupsPath {path:?}: {reason}")]
     InvalidPath { path: String, reason: String },
 
-    /// `linux.cgroupsPath` is in the systemd driver's `slice:prefix:name` form.
+    /// `linux.cgroupsPath` is in the systemd driver's `slice:prefix:name` form
+    /// but the cgroupfs driver is in use.
     #[error(
         "linux.cgroupsPath {0:?} is in the systemd form \"slice:prefix:name\", \
-         but only the cgroupfs driver is supported (the systemd cgroup driver is not); \
-         use a path such as \"/machine/ctr\""
+         which needs the systemd cgroup driver (--systemd-cgroup); \
+         with the cgroupfs driver use a path such as \"/machine/ctr\""
     )]
     SystemdPath(String),
+
+    /// With the systemd driver, `linux.cgroupsPath` is not `slice:prefix:name`
+    /// (runc's words).
+    #[error(
+        "expected cgroupsPath to be of format \"slice:prefix:name\" for systemd cgroups, \
+         got {0:?} instead"
+    )]
+    SystemdPathFormat(String),
+
+    /// `--systemd-cgroup` on a host whose init is not systemd (runc's words).
+    #[error("systemd not running on this host, cannot use systemd cgroups manager")]
+    SystemdNotRunning,
+
+    /// A systemd slice name that does not make a cgroup path (runc's words).
+    #[error("invalid slice name: {0}")]
+    InvalidSlice(String),
+
+    /// A D-Bus call to systemd failed.
+    #[error("systemd: {action} unit {unit}: {source}")]
+    Systemd {
+        action: &'static str,
+        unit: String,
+        source: crate::systemd::DbusError,
+    },
+
+    /// systemd's job for the unit did not end with `done` (runc's words).
+    #[error("error creating systemd unit `{unit}`: got `{result}`")]
+    SystemdJob { unit: String, result: String },
 
     /// A cgroup hierarchy that the operation requires is not mounted.
     #[error("the {controller} cgroup hierarchy is not mounted (needed for {needed_for})")]

@@ -9,6 +9,7 @@
 //! the v1/v2 translation table.
 
 mod cgroup;
+mod driver;
 mod error;
 mod freezer;
 mod fsutil;
@@ -17,11 +18,14 @@ mod plan;
 pub mod resctrl;
 pub mod resources;
 pub mod stats;
+pub mod systemd;
 
 pub use cgroup::{Cgroup, CgroupEntry, UnifiedDir, V1Hierarchy};
+pub use driver::Driver;
 pub use error::CgroupError;
 pub use host::{detect_layout, Layout, CGROUP_ROOT};
 pub use resources::runc_device_rules;
+pub use systemd::SystemdUnit;
 
 #[cfg(test)]
 mod live_tests;

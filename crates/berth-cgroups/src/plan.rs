@@ -412,7 +412,8 @@ mod tests {
         let err = plan(&hybrid(), Some("system.slice:docker:abc"), "abc").unwrap_err();
         assert!(matches!(err, CgroupError::SystemdPath(_)));
         assert!(
-            err.to_string().contains("systemd cgroup driver is not"),
+            err.to_string()
+                .contains("needs the systemd cgroup driver (--systemd-cgroup)"),
             "{err}"
         );
         // a colon in an absolute path is just a name

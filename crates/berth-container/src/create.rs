@@ -40,6 +40,8 @@ pub struct CreateOptions<'a> {
     pub listen_fds: u32,
     /// `run` in the foreground: the runtime itself will hold the terminal.
     pub foreground: bool,
+    /// `--systemd-cgroup`: the container's cgroup is a systemd unit.
+    pub cgroup_driver: berth_cgroups::Driver,
 }
 
 /// A created container: init is alive, blocked on exec.fifo.
@@ -92,7 +94,8 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     let idmapped = berth_rootfs::idmap::requests(&mounts, container_userns(linux_spec))
         .map_err(|e| ContainerError::Config(e.to_string()))?;
     let mut rdt_group = crate::intel_rdt::plan(linux_spec, opts.id)?;
-    let cgroup = Cgroup::plan(Some(linux(&bundle).cgroups_path.as_str()), opts.id)?;
+    let cgroups_path = Some(linux(&bundle).cgroups_path.as_str());
+    let cgroup = Cgroup::plan_for(opts.cgroup_driver, cgroups_path, opts.id)?;
     let warnings = check_existing_cgroup(&cgroup)?;
     let dir = store.create(opts.id)?;
     let mut undo = Undo {
@@ -105,11 +108,19 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     let mut state = creating_container_state(&bundle, opts.id, &cgroup, inherited);
     dir.save_draft(&state)?;
     undo.cgroup = Some(&cgroup);
-    cgroup.create()?;
-    cgroup.apply_resources(&effective_resources(linux(&bundle)))?;
+    let resources = effective_resources(linux(&bundle));
+    cgroup.prepare(&resources)?;
     let fifo = make_fifo(&dir.fifo_path())?;
     let rootfs = rootfs_plan(&bundle, opts, &cgroup, namespaces.new_cgroupns, mounts);
-    let mut init = init_config(&bundle, opts, namespaces, cgroup.clone(), fifo, rootfs);
+    let mut init = init_config(
+        &bundle,
+        opts,
+        namespaces,
+        cgroup.clone(),
+        fifo,
+        rootfs,
+        resources,
+    );
     if let Some(setup) = init.setup.as_mut() {
         setup.idmapped = idmapped;
     }
@@ -309,6 +320,7 @@ fn init_config(
     cgroup: Cgroup,
     fifo: OwnedFd,
     rootfs: RootfsPlan,
+    resources: LinuxResources,
 ) -> InitConfig {
     let linux = linux(bundle);
     let own_uts = namespaces.has_new(nix::sched::CloneFlags::CLONE_NEWUTS);
@@ -346,6 +358,7 @@ fn init_config(
                 },
             })
             .collect(),
+        resources,
     });
     cfg
 }

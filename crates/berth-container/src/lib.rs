@@ -23,6 +23,7 @@ pub mod timefmt;
 
 use std::path::PathBuf;
 
+pub use berth_cgroups::Driver as CgroupDriver;
 pub use create::{create, CreateOptions, Created};
 pub use delete::delete;
 pub use events::{stats, watch, Event};

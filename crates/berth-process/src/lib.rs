@@ -135,6 +135,9 @@ pub struct ContainerSetup {
     /// `linux.netDevices`, moved by the runtime into init's network
     /// namespace before it goes on.
     pub net_devices: Vec<NetDevice>,
+    /// `linux.resources` as enforced, for a cgroup driver that applies them
+    /// once init exists ([`berth_cgroups::Cgroup::adopt_init`]).
+    pub resources: berth_spec::LinuxResources,
 }
 
 impl ContainerSetup {

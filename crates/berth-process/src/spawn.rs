@@ -76,7 +76,8 @@ pub fn kill_and_reap(pid: i32) {
 }
 
 /// Clone init and drive it to `Ready`. The caller must be single-threaded
-/// and must have created `cfg.cgroup`.
+/// and must have prepared `cfg.cgroup` ([`berth_cgroups::Cgroup::prepare`]);
+/// a container's init is adopted by it after the clone, before init goes on.
 /// `on_cloned` records init's pid (with its start time) as soon as it
 /// exists, so that a runtime killed from then on leaves a container that
 /// `delete --force` can find.
@@ -89,7 +90,10 @@ pub fn spawn_init(
     if let Some(path) = &cfg.namespaces.join_pid {
         namespaces::join(CloneFlags::CLONE_NEWPID, path)?;
     }
-    let entry = cfg.cgroup.prepare_entry()?;
+    let entry = match &cfg.setup {
+        Some(_) => cfg.cgroup.prepare_init_entry()?,
+        None => cfg.cgroup.prepare_entry()?,
+    };
     let (forked, cloned_into) = clone_init(cfg, &entry)?;
     match forked {
         Forked::Child => {
@@ -108,6 +112,7 @@ pub fn spawn_init(
                 namespaces::write_id_maps(pid, &cfg.namespaces)?;
             }
             if let Some(setup) = &cfg.setup {
+                cfg.cgroup.adopt_init(pid, &setup.resources)?;
                 send_idmapped_mounts(&setup.idmapped, &cfg.namespaces, pid, &parent)?;
                 if let Some(netns) = netdev::target_netns(&cfg.namespaces, pid) {
                     netdev::move_devices(&setup.net_devices, &netns)?;

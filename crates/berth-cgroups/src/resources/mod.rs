@@ -24,6 +24,7 @@ pub use translate::{
 };
 
 use crate::cgroup::enable_on_ancestors;
+use crate::systemd::resource_properties;
 use crate::{fsutil, Cgroup, CgroupError, Layout};
 
 impl Cgroup {
@@ -32,15 +33,33 @@ impl Cgroup {
     /// Fields this crate does not implement, or cannot apply on this host's
     /// cgroup version, are an error naming the field; nothing is written then.
     pub fn apply_resources(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+        let Some(translation) = self.translate(resources)? else {
+            return Ok(());
+        };
+        if let Some(unit) = self.systemd_unit() {
+            unit.set_properties(&resource_properties(&translation)?)?;
+        }
+        self.write_translation(&translation)
+    }
+
+    /// The resources as file writes for this cgroup; `None` when they set
+    /// nothing.
+    pub(crate) fn translate(
+        &self,
+        resources: &LinuxResources,
+    ) -> Result<Option<Translation>, CgroupError> {
         let settings = settings_from_spec(resources)?;
         if settings.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         if let Some(memory) = &resources.memory {
             self.check_memory_usage(memory)?;
         }
-        let facts = self.host_facts();
-        let translation = translate(&settings, &facts)?;
+        translate(&settings, &self.host_facts()).map(Some)
+    }
+
+    /// Performs a translation: the device program, then the writes in order.
+    pub(crate) fn write_translation(&self, translation: &Translation) -> Result<(), CgroupError> {
         if let Some(rules) = &translation.device_program {
             let dir = self
                 .unified_dir()
@@ -51,7 +70,8 @@ impl Cgroup {
             ebpf::install_device_program(dir, rules)?;
         }
         let writes = &translation.writes;
-        if facts.hugetlb_unified && writes.iter().any(|w| w.target == Target::Unified) {
+        let unified_writes = writes.iter().any(|w| w.target == Target::Unified);
+        if unified_writes && self.host_facts().hugetlb_unified {
             if let Some(unified) = self.unified() {
                 enable_on_ancestors(unified, Some(&["hugetlb"]))?;
             }

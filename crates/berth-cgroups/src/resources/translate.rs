@@ -64,12 +64,18 @@ const DEFAULT_CPU_PERIOD: u64 = 100_000;
 pub struct Translation {
     pub writes: Vec<CgroupWrite>,
     pub device_program: Option<Vec<DeviceRule>>,
+    /// The device rules as given (both dialects), for a driver that also
+    /// hands them to someone else (systemd's `DeviceAllow`).
+    pub device_rules: Option<Vec<DeviceRule>>,
 }
 
 /// Translates settings for the host described by `facts`.
 pub fn translate(settings: &[Setting], facts: &HostFacts) -> Result<Translation, CgroupError> {
     let mut translation = Translation::default();
     for setting in settings {
+        if let Setting::Devices(rules) = setting {
+            translation.device_rules = Some(rules.clone());
+        }
         match (setting, facts.dialect) {
             (Setting::Devices(rules), Dialect::V2) => {
                 translation.device_program = Some(rules.clone())

@@ -50,7 +50,7 @@ pub const GLOBAL_FLAGS: &[FlagSpec] = &[
     ),
     flag(
         &["systemd-cgroup"],
-        "use the systemd cgroup driver (not supported)",
+        "enable systemd cgroup support, expects cgroupsPath to be of form \"slice:prefix:name\" for e.g. \"system.slice:runc:434234\"",
     ),
     valued(
         &["rootless"],

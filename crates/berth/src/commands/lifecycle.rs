@@ -1,6 +1,6 @@
 //! create, start, run, state, kill, delete.
 
-use berth_container::{CreateOptions, Store};
+use berth_container::{CgroupDriver, CreateOptions, Store};
 use berth_process::supervise;
 
 use crate::cli::{CreateArgs, RunArgs};
@@ -14,7 +14,7 @@ fn listen_fds() -> u32 {
         .unwrap_or(0)
 }
 
-fn options(args: &CreateArgs, foreground: bool) -> CreateOptions<'_> {
+fn options(args: &CreateArgs, foreground: bool, cgroup_driver: CgroupDriver) -> CreateOptions<'_> {
     CreateOptions {
         id: &args.id,
         bundle: &args.bundle,
@@ -26,11 +26,12 @@ fn options(args: &CreateArgs, foreground: bool) -> CreateOptions<'_> {
         preserve_fds: args.preserve_fds,
         listen_fds: listen_fds(),
         foreground,
+        cgroup_driver,
     }
 }
 
-pub fn create(store: &Store, args: &CreateArgs) -> Result<(), Failure> {
-    let created = berth_container::create(store, &options(args, false))?;
+pub fn create(store: &Store, args: &CreateArgs, driver: CgroupDriver) -> Result<(), Failure> {
+    let created = berth_container::create(store, &options(args, false, driver))?;
     warn_all(created.warnings);
     tracing::debug!(
         "created container {} with init pid {}",
@@ -55,7 +56,7 @@ pub fn start(store: &Store, id: &str) -> Result<(), Failure> {
 
 /// create + start; in the foreground, forward signals, wait, and exit with
 /// the container's status (deleting it unless --keep).
-pub fn run(store: &Store, args: &RunArgs) -> Result<i32, Failure> {
+pub fn run(store: &Store, args: &RunArgs, driver: CgroupDriver) -> Result<i32, Failure> {
     let id = args.create.id.as_str();
     if !args.detach {
         supervise::block_signals()?;
@@ -63,7 +64,7 @@ pub fn run(store: &Store, args: &RunArgs) -> Result<i32, Failure> {
             supervise::become_subreaper()?;
         }
     }
-    let created = berth_container::create(store, &options(&args.create, !args.detach))?;
+    let created = berth_container::create(store, &options(&args.create, !args.detach, driver))?;
     warn_all(created.warnings);
     let pid = created.state.pid;
     let console = created.console;

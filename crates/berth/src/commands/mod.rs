@@ -16,11 +16,6 @@ use crate::Failure;
 /// Global flags berth accepts but cannot honour yet are errors, never
 /// silently ignored.
 pub fn check_global_flags(cli: &Cli) -> Result<(), Failure> {
-    if cli.systemd_cgroup {
-        return Err(Failure(
-            "--systemd-cgroup: the systemd cgroup driver is not supported by berth yet".into(),
-        ));
-    }
     if cli.rootless.as_deref() == Some("true") {
         return Err(Failure(
             "--rootless=true: rootless containers are not supported by berth yet".into(),
