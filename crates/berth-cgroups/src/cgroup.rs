@@ -45,9 +45,19 @@ pub struct UnifiedDir {
 pub struct Cgroup {
     layout: Layout,
     #[serde(default)]
-    v1: Vec<V1Hierarchy>,
+    pub(crate) v1: Vec<V1Hierarchy>,
     #[serde(default)]
-    unified: Option<UnifiedDir>,
+    pub(crate) unified: Option<UnifiedDir>,
+    /// Made by runc's rootless cgroup manager (`--rootless`): device rules
+    /// that cannot be applied are skipped, a limit for a hierarchy the
+    /// caller could not create a cgroup in is refused in runc's words.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) rootless: bool,
+    /// Where init really is in each hierarchy, for the container's
+    /// `/sys/fs/cgroup` mount: set by [`Cgroup::create_rootless`] when some
+    /// hierarchies were left out (init stays in the runtime's cgroup there).
+    #[serde(skip)]
+    pub(crate) mount_view: Option<Box<Cgroup>>,
 }
 
 impl Cgroup {
@@ -60,7 +70,16 @@ impl Cgroup {
             layout,
             v1,
             unified,
+            rootless: false,
+            mount_view: None,
         }
+    }
+
+    /// The cgroup whose directories the container's `/sys/fs/cgroup` mount
+    /// shows: this one, or where init stayed in the hierarchies a rootless
+    /// create left out.
+    pub fn mount_view(&self) -> &Cgroup {
+        self.mount_view.as_deref().unwrap_or(self)
     }
 
     /// The host's layout this cgroup was planned for.
@@ -116,24 +135,10 @@ impl Cgroup {
     /// could join). Pure v2: every controller available at each ancestor is
     /// enabled in its `cgroup.subtree_control`, as runc does.
     pub fn create(&self) -> Result<(), CgroupError> {
-        for h in &self.v1 {
-            let copy_cpuset = h.has_controller("cpuset");
-            for level in levels(&h.mountpoint, &h.dir) {
-                fsutil::mkdir(&level)?;
-                if copy_cpuset {
-                    inherit_cpuset(&level)?;
-                }
-            }
-        }
-        if let Some(u) = &self.unified {
-            for level in levels(&u.mountpoint, &u.dir) {
-                fsutil::mkdir(&level)?;
-            }
-            if self.layout == Layout::V2 {
-                enable_on_ancestors(u, None)?;
-            }
-        }
-        Ok(())
+        self.v1.iter().try_for_each(create_v1)?;
+        self.unified
+            .as_ref()
+            .map_or(Ok(()), |u| create_unified(u, self.layout))
     }
 
     /// Moves process `pid` into the container's cgroup in every hierarchy, by
@@ -296,6 +301,31 @@ fn levels(mountpoint: &Path, dir: &Path) -> Vec<PathBuf> {
             current.clone()
         })
         .collect()
+}
+
+/// `mkdir -p` of the container's directory in one v1 hierarchy (cpuset
+/// levels inherit their parent's cpus and mems).
+pub(crate) fn create_v1(h: &V1Hierarchy) -> Result<(), CgroupError> {
+    let copy_cpuset = h.has_controller("cpuset");
+    for level in levels(&h.mountpoint, &h.dir) {
+        fsutil::mkdir(&level)?;
+        if copy_cpuset {
+            inherit_cpuset(&level)?;
+        }
+    }
+    Ok(())
+}
+
+/// `mkdir -p` of the container's cgroup2 directory; on pure v2 the
+/// controllers are enabled on its ancestors.
+pub(crate) fn create_unified(u: &UnifiedDir, layout: Layout) -> Result<(), CgroupError> {
+    for level in levels(&u.mountpoint, &u.dir) {
+        fsutil::mkdir(&level)?;
+    }
+    if layout == Layout::V2 {
+        enable_on_ancestors(u, None)?;
+    }
+    Ok(())
 }
 
 fn parent_of(path: &Path) -> &Path {

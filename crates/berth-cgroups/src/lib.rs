@@ -15,6 +15,7 @@ mod fsutil;
 mod host;
 mod plan;
 pub mod resources;
+mod rootless;
 pub mod stats;
 
 pub use cgroup::{Cgroup, CgroupEntry, UnifiedDir, V1Hierarchy};

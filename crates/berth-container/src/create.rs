@@ -36,6 +36,9 @@ pub struct CreateOptions<'a> {
     pub listen_fds: u32,
     /// `run` in the foreground: the runtime itself will hold the terminal.
     pub foreground: bool,
+    /// runc's rootless cgroup manager (`--rootless`): see
+    /// [`Cgroup::create_rootless`].
+    pub rootless_cgroups: bool,
 }
 
 /// A created container: init is alive, blocked on exec.fifo.
@@ -48,14 +51,14 @@ pub struct Created {
 }
 
 /// Undo guard: removes the cgroup and the state directory unless disarmed.
-struct Undo<'a> {
+struct Undo {
     dir: Option<ContainerDir>,
-    cgroup: Option<&'a Cgroup>,
+    cgroup: Option<Cgroup>,
 }
 
-impl Drop for Undo<'_> {
+impl Drop for Undo {
     fn drop(&mut self) {
-        if let Some(cgroup) = self.cgroup {
+        if let Some(cgroup) = &self.cgroup {
             let _ = cgroup.destroy();
         }
         if let Some(dir) = self.dir.take() {
@@ -78,15 +81,22 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         &linux_spec.uid_mappings,
         &linux_spec.gid_mappings,
     )?;
-    let cgroup = Cgroup::plan(Some(linux(&bundle).cgroups_path.as_str()), opts.id)?;
+    let cgroups_path = linux(&bundle).cgroups_path.as_str();
+    let planned = Cgroup::plan(Some(cgroups_path), opts.id)?;
     let dir = store.create(opts.id)?;
     let mut undo = Undo {
         dir: Some(dir),
         cgroup: None,
     };
-    cgroup.create()?;
-    undo.cgroup = Some(&cgroup);
-    cgroup.apply_resources(&effective_resources(linux(&bundle)))?;
+    let resources = effective_resources(linux(&bundle));
+    let cgroup = if opts.rootless_cgroups {
+        planned.create_rootless(!cgroups_path.is_empty(), &resources)?
+    } else {
+        planned.create()?;
+        planned
+    };
+    undo.cgroup = Some(cgroup.clone());
+    cgroup.apply_resources(&resources)?;
     let dir = undo.dir.as_ref().expect("set above");
     let fifo = make_fifo(&dir.fifo_path())?;
     let mut init = init_config(&bundle, opts, namespaces, cgroup.clone(), fifo);
@@ -217,7 +227,7 @@ fn init_config(
 ) -> InitConfig {
     let linux = linux(bundle);
     let own_uts = namespaces.has_new(nix::sched::CloneFlags::CLONE_NEWUTS);
-    let rootfs = rootfs_plan(bundle, opts, &cgroup, namespaces.new_cgroupns);
+    let rootfs = rootfs_plan(bundle, opts, cgroup.mount_view(), namespaces.new_cgroupns);
     let mut cfg = InitConfig::for_process(
         process(bundle),
         namespaces,

@@ -19,7 +19,7 @@ use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 pub use errors::{error_chain, go_strerror, go_strerror_of};
-pub use namespaces::Namespaces;
+pub use namespaces::{running_in_user_namespace, Namespaces};
 pub use seccomp_agent::SeccompAgent;
 pub use spawn::{kill_and_reap, spawn_init, Spawned};
 pub use sync::InitFailure;
@@ -52,6 +52,10 @@ pub struct InitConfig {
     pub extra_fds: u32,
     /// The container's `linux.seccomp` (for its init and for `exec`).
     pub seccomp: Option<Seccomp>,
+    /// The runtime is not root (runc's `RootlessEUID`): it writes the maps
+    /// of a new user namespace under the kernel's unprivileged rules and
+    /// init leaves the supplementary groups alone.
+    pub rootless_euid: bool,
 }
 
 /// A seccomp filter for init to load, and the agent that gets its listener
@@ -93,6 +97,7 @@ impl InitConfig {
             env: process.env.clone(),
             extra_fds,
             seccomp: None,
+            rootless_euid: !nix::unistd::geteuid().is_root(),
         }
     }
 }

@@ -102,9 +102,11 @@ fn run(cli: &Cli, command: &Command) -> Result<i32, Failure> {
     commands::check_global_flags(cli)?;
     let store = berth_container::Store::new(&cli.root);
     match command {
-        Command::Create(args) => commands::lifecycle::create(&store, args).map(|()| 0),
+        Command::Create(args) => {
+            commands::lifecycle::create(&store, args, cli.rootless_cgroups).map(|()| 0)
+        }
         Command::Start { id } => commands::lifecycle::start(&store, id).map(|()| 0),
-        Command::Run(args) => commands::lifecycle::run(&store, args),
+        Command::Run(args) => commands::lifecycle::run(&store, args, cli.rootless_cgroups),
         Command::Exec(args) => commands::exec::exec(&store, args),
         Command::State { id } => commands::lifecycle::state(&store, id).map(|()| 0),
         Command::Kill { all, id, signal } => {

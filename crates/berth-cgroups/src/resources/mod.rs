@@ -38,13 +38,17 @@ impl Cgroup {
         let facts = self.host_facts();
         let translation = translate(&settings, &facts)?;
         if let Some(rules) = &translation.device_program {
-            let dir = self
+            let installed = self
                 .unified_dir()
                 .ok_or_else(|| CgroupError::MissingHierarchy {
                     controller: "cgroup2 (unified)".to_string(),
                     needed_for: "linux.resources.devices".to_string(),
-                })?;
-            ebpf::install_device_program(dir, rules)?;
+                })
+                .and_then(|dir| ebpf::install_device_program(dir, rules));
+            // Rootless: device rules are not expected to work (runc).
+            if !self.rootless {
+                installed?;
+            }
         }
         let writes = &translation.writes;
         if facts.hugetlb_unified && writes.iter().any(|w| w.target == Target::Unified) {
@@ -52,7 +56,14 @@ impl Cgroup {
                 enable_on_ancestors(unified, Some(&["hugetlb"]))?;
             }
         }
-        writes.iter().try_for_each(|w| self.perform(w))
+        writes.iter().try_for_each(|w| {
+            let done = self.perform(w);
+            match w.target {
+                // Rootless: device rules are not expected to work (runc).
+                Target::V1("devices") if self.rootless => Ok(()),
+                _ => done,
+            }
+        })
     }
 
     /// Reads what [`translate`] needs to know about this host's cgroup files.
@@ -112,9 +123,18 @@ impl Cgroup {
             Target::V1(controller) => (self.v1_dir(controller), controller),
             Target::Unified => (self.unified_dir(), "cgroup2 (unified)"),
         };
-        dir.ok_or_else(|| CgroupError::MissingHierarchy {
-            controller: controller.to_string(),
-            needed_for: w.field.to_string(),
+        dir.ok_or_else(|| match self.rootless {
+            // A rootless create left this hierarchy out.
+            true => CgroupError::RootlessNotJoined {
+                controller: match w.target {
+                    Target::V1(controller) => controller.to_string(),
+                    Target::Unified => w.file.split('.').next().unwrap_or_default().to_string(),
+                },
+            },
+            false => CgroupError::MissingHierarchy {
+                controller: controller.to_string(),
+                needed_for: w.field.to_string(),
+            },
         })
     }
 }

@@ -14,7 +14,7 @@ fn listen_fds() -> u32 {
         .unwrap_or(0)
 }
 
-fn options(args: &CreateArgs, foreground: bool) -> CreateOptions<'_> {
+fn options(args: &CreateArgs, foreground: bool, rootless_cgroups: bool) -> CreateOptions<'_> {
     CreateOptions {
         id: &args.id,
         bundle: &args.bundle,
@@ -25,11 +25,12 @@ fn options(args: &CreateArgs, foreground: bool) -> CreateOptions<'_> {
         preserve_fds: args.preserve_fds,
         listen_fds: listen_fds(),
         foreground,
+        rootless_cgroups,
     }
 }
 
-pub fn create(store: &Store, args: &CreateArgs) -> Result<(), Failure> {
-    let created = berth_container::create(store, &options(args, false))?;
+pub fn create(store: &Store, args: &CreateArgs, rootless_cgroups: bool) -> Result<(), Failure> {
+    let created = berth_container::create(store, &options(args, false, rootless_cgroups))?;
     tracing::debug!(
         "created container {} with init pid {}",
         args.id,
@@ -52,7 +53,7 @@ pub fn start(store: &Store, id: &str) -> Result<(), Failure> {
 
 /// create + start; in the foreground, forward signals, wait, and exit with
 /// the container's status (deleting it unless --keep).
-pub fn run(store: &Store, args: &RunArgs) -> Result<i32, Failure> {
+pub fn run(store: &Store, args: &RunArgs, rootless_cgroups: bool) -> Result<i32, Failure> {
     let id = args.create.id.as_str();
     if !args.detach {
         supervise::block_signals()?;
@@ -60,7 +61,10 @@ pub fn run(store: &Store, args: &RunArgs) -> Result<i32, Failure> {
             supervise::become_subreaper()?;
         }
     }
-    let created = berth_container::create(store, &options(&args.create, !args.detach))?;
+    let created = berth_container::create(
+        store,
+        &options(&args.create, !args.detach, rootless_cgroups),
+    )?;
     let pid = created.state.pid;
     let console = created.console;
     drop(created.dir);

@@ -70,12 +70,21 @@ pub fn rootless_spec() -> Value {
     let mut spec = default_spec();
     let uid = nix::unistd::geteuid().as_raw();
     let gid = nix::unistd::getegid().as_raw();
-    let linux = &mut spec["linux"];
-    if let Some(map) = linux.as_object_mut() {
-        map.shift_remove("resources");
+    if let Some(linux) = spec["linux"].as_object_mut() {
+        linux.shift_remove("resources");
+        // runc's order: the maps come first.
+        linux.shift_insert(
+            0,
+            "uidMappings".into(),
+            json!([{"containerID": 0, "hostID": uid, "size": 1}]),
+        );
+        linux.shift_insert(
+            1,
+            "gidMappings".into(),
+            json!([{"containerID": 0, "hostID": gid, "size": 1}]),
+        );
     }
-    linux["uidMappings"] = json!([{"containerID": 0, "hostID": uid, "size": 1}]);
-    linux["gidMappings"] = json!([{"containerID": 0, "hostID": gid, "size": 1}]);
+    let linux = &mut spec["linux"];
     linux["namespaces"] = json!([
         {"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "user"}
     ]);
