@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use integration_tests::{runtime, state_pid, unique_id, Bundle, Ctx, Output, TempDir};
+use integration_tests::{
+    rootfs_template, runtime, state_pid, unique_id, Bundle, Ctx, Output, TempDir,
+};
 use serde_json::{json, Value};
 
 /// An unprivileged host user for one test; removed (after its containers)
@@ -145,6 +147,15 @@ impl Drop for HostUser {
             let _ = self
                 .command(&runtime(), &["delete", "--force", &id])
                 .output();
+        }
+        // podman's pause process holds its user namespace open.
+        let pause_pid = self.xdg.path().join("libpod/tmp/pause.pid");
+        if let Some(pid) = std::fs::read_to_string(pause_pid)
+            .ok()
+            .and_then(|p| p.trim().parse().ok())
+        {
+            let pid = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
         }
         let _ = Command::new("userdel").arg(&self.name).output();
     }
@@ -396,4 +407,76 @@ fn subordinate_ranges_are_mapped_with_newuidmap() {
         ],
         "{out}"
     );
+}
+
+/// podman (with conmon) drives the runtime for a rootless container: it
+/// runs the runtime inside its own user namespace as root there, so the
+/// runtime decides "rootless" as runc does (`--rootless auto`: in a user
+/// namespace) and keeps its state under `$XDG_RUNTIME_DIR`.
+#[test]
+fn podman_runs_a_rootless_container() {
+    let Some(podman) = which("podman") else {
+        eprintln!("skipped: podman is not installed");
+        return;
+    };
+    let ctx = Ctx::new();
+    let Some(user) = HostUser::new() else { return };
+    let tarball = ctx.work().join("busybox.tar");
+    let tar = Command::new("tar")
+        .arg("-C")
+        .arg(rootfs_template())
+        .arg("-cf")
+        .arg(&tarball)
+        .arg(".")
+        .status()
+        .expect("run tar");
+    assert!(tar.success(), "tar the rootfs template");
+    // This VM's bounding set lacks CAP_SYS_RESOURCE: podman's default
+    // RLIMIT_NOFILE (1048576) cannot be set by any runtime.
+    let (_, nofile) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .expect("getrlimit");
+    let config_dir = user.xdg.path().join(".config/containers");
+    std::fs::create_dir_all(&config_dir).expect("mkdir .config/containers");
+    let config = format!(
+        "[containers]\ndefault_ulimits = [\"nofile={nofile}:{nofile}\"]\n\
+         [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n"
+    );
+    std::fs::write(config_dir.join("containers.conf"), config).expect("write containers.conf");
+    user.give(&user.xdg.path().join(".config"));
+    let image = unique_id("rl-podman");
+    let tarball = tarball.to_str().expect("utf-8 path");
+    ctx.output(user.command(&podman, &["import", "--quiet", tarball, &image]))
+        .assert_ok();
+    let rt = runtime();
+    let rt = rt.to_str().expect("utf-8 path");
+    // No network: slirp4netns needs /dev/net/tun, which this VM keeps
+    // from unprivileged users (a podman matter, not the runtime's).
+    let script = "echo hi; id -u; cat /proc/self/uid_map";
+    let args = [
+        "--runtime",
+        rt,
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &image,
+        "sh",
+        "-c",
+        script,
+    ];
+    let out = ctx.output(user.command(&podman, &args));
+    out.assert_ok();
+    let words: Vec<&str> = out.stdout.split_whitespace().collect();
+    assert_eq!(words[..2], ["hi", "0"], "{out}");
+    // podman's user namespace: the user's own uid as 0, then its range.
+    let uid = user.uid.to_string();
+    assert_eq!(words[2..5], ["0", uid.as_str(), "1"], "{out}");
+}
+
+/// `name` found in `$PATH`.
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    path.split(':')
+        .map(|dir| Path::new(dir).join(name))
+        .find(|p| p.is_file())
 }
