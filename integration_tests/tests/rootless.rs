@@ -480,3 +480,150 @@ fn which(name: &str) -> Option<PathBuf> {
         .map(|dir| Path::new(dir).join(name))
         .find(|p| p.is_file())
 }
+
+/// A cgroup delegated to a user, as systemd's `Delegate=yes` does it: a
+/// directory `/<name>` in every cgroup hierarchy, it and its
+/// `cgroup.procs`/`tasks`/`cgroup.subtree_control` owned by the user,
+/// cpusets filled in; in each cgroup2 tree a `caller` child for the
+/// runtime's own process (moving a process needs write access to the
+/// common ancestor). Removed on drop.
+struct DelegatedCgroup {
+    name: String,
+    mounts: Vec<(PathBuf, bool)>,
+}
+
+impl DelegatedCgroup {
+    fn new(user: &HostUser) -> DelegatedCgroup {
+        let delegated = DelegatedCgroup {
+            name: unique_id("rl-deleg"),
+            mounts: cgroup_mounts(),
+        };
+        for (mountpoint, v2) in &delegated.mounts {
+            let dir = mountpoint.join(&delegated.name);
+            std::fs::create_dir(&dir).expect("mkdir the delegated cgroup");
+            for file in ["cpuset.cpus", "cpuset.mems"] {
+                if let Ok(parent) = std::fs::read_to_string(mountpoint.join(file)) {
+                    std::fs::write(dir.join(file), parent.trim()).expect("fill in cpuset");
+                }
+            }
+            let owned = [
+                ".",
+                "cgroup.procs",
+                "tasks",
+                "cgroup.subtree_control",
+                "cgroup.threads",
+            ];
+            for name in owned.iter().map(|f| dir.join(f)).filter(|p| p.exists()) {
+                let uid = Some(nix::unistd::Uid::from_raw(user.uid));
+                let gid = Some(nix::unistd::Gid::from_raw(user.gid));
+                nix::unistd::chown(&name, uid, gid).expect("chown the delegated cgroup");
+            }
+            if *v2 {
+                std::fs::create_dir(dir.join("caller")).expect("mkdir caller");
+            }
+        }
+        delegated
+    }
+
+    /// The `cgroup.procs` files the runtime's process goes into.
+    fn caller_procs(&self) -> Vec<PathBuf> {
+        let caller = |(m, _): &(PathBuf, bool)| m.join(&self.name).join("caller/cgroup.procs");
+        self.mounts
+            .iter()
+            .filter(|(_, v2)| *v2)
+            .map(caller)
+            .collect()
+    }
+
+    /// The container's directory `<name>/ctr` in the hierarchy with `file`.
+    fn container_file(&self, file: &str) -> PathBuf {
+        self.mounts
+            .iter()
+            .map(|(m, _)| m.join(&self.name).join("ctr").join(file))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| panic!("no {file} in any {}/ctr", self.name))
+    }
+}
+
+impl Drop for DelegatedCgroup {
+    fn drop(&mut self) {
+        for (mountpoint, _) in &self.mounts {
+            let dir = mountpoint.join(&self.name);
+            for child in ["caller", "ctr"] {
+                let _ = std::fs::remove_dir(dir.join(child));
+            }
+            let _ = std::fs::remove_dir(&dir);
+        }
+    }
+}
+
+/// Every cgroup and cgroup2 mount point (mountinfo), with "is cgroup2".
+fn cgroup_mounts() -> Vec<(PathBuf, bool)> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let mut mounts: Vec<(PathBuf, bool)> = Vec::new();
+    for line in mountinfo.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let Some(dash) = fields.iter().position(|f| *f == "-") else {
+            continue;
+        };
+        let fstype = fields.get(dash + 1).copied().unwrap_or_default();
+        let point = PathBuf::from(fields[4]);
+        if matches!(fstype, "cgroup" | "cgroup2") && !mounts.iter().any(|(m, _)| *m == point) {
+            mounts.push((point, fstype == "cgroup2"));
+        }
+    }
+    mounts
+}
+
+impl HostUser {
+    /// `program args` as this user, started from the delegated cgroup's
+    /// `caller` (root moves the shell there, then `setpriv` drops to the
+    /// user), the way a systemd user session runs it.
+    fn command_in(&self, cgroup: &DelegatedCgroup, program: &Path, args: &[&str]) -> Command {
+        let procs: Vec<String> = cgroup
+            .caller_procs()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        let script = r#"for f in $CALLER_PROCS; do echo $$ > "$f" || exit 1; done
+exec setpriv --reuid "$RUN_UID" --regid "$RUN_GID" --clear-groups -- "$@""#;
+        let mut cmd = self.command(Path::new("/bin/sh"), &["-c", script, "sh"]);
+        cmd.arg(program)
+            .args(args)
+            .env("CALLER_PROCS", procs.join(" "))
+            .env("RUN_UID", self.uid.to_string())
+            .env("RUN_GID", self.gid.to_string())
+            .uid(0)
+            .gid(0);
+        cmd
+    }
+}
+
+#[test]
+fn a_delegated_cgroup_gets_the_limits() {
+    let ctx = Ctx::new();
+    let Some(user) = HostUser::new() else { return };
+    let delegated = DelegatedCgroup::new(&user);
+    let bundle = user.bundle(&ctx, &["sleep", "3600"]);
+    let mut config = read_config(bundle.path());
+    config["linux"]["cgroupsPath"] = json!(format!("/{}/ctr", delegated.name));
+    config["linux"]["resources"] = json!({"pids": {"limit": 10}});
+    write_config(&bundle, &config);
+    let id = user.id("rl-deleg");
+    let dir = bundle.path().to_str().expect("utf-8 path");
+    let create = ["run", "--detach", "--bundle", dir, &id];
+    ctx.output(user.command_in(&delegated, &runtime(), &create))
+        .assert_ok();
+    let state = user.runtime(&ctx, &["state", &id]).assert_ok().json();
+    let pid = state_pid(&state);
+    let max = std::fs::read_to_string(delegated.container_file("pids.max")).expect("pids.max");
+    assert_eq!(max.trim(), "10");
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
+    let inside = format!("/{}/ctr", delegated.name);
+    let pids_line = cgroups
+        .lines()
+        .find(|l| l.contains(":pids:") || l.starts_with("0::"))
+        .expect("a pids or cgroup2 line");
+    assert!(pids_line.ends_with(&inside), "{cgroups}");
+    user.runtime(&ctx, &["delete", "--force", &id]).assert_ok();
+}
