@@ -271,6 +271,8 @@ fn lifecycle_as_user_keeps_state_under_xdg_runtime_dir() {
         map.split_whitespace().collect::<Vec<_>>(),
         ["0", uid.as_str(), "1"]
     );
+    let exec = user.runtime(&ctx, &["exec", &id, "id", "-u"]);
+    assert_eq!(exec.assert_ok().stdout.trim(), "0", "{exec}");
     let listed = user
         .runtime(&ctx, &["list", "-q"])
         .assert_ok()
@@ -625,5 +627,26 @@ fn a_delegated_cgroup_gets_the_limits() {
         .find(|l| l.contains(":pids:") || l.starts_with("0::"))
         .expect("a pids or cgroup2 line");
     assert!(pids_line.ends_with(&inside), "{cgroups}");
+    user.runtime(&ctx, &["delete", "--force", &id]).assert_ok();
+}
+
+/// Without cgroup access the container has no cgroup: what needs one
+/// (`kill --all`, `ps`, `pause`) fails instead of acting on nothing, as
+/// with runc; `delete --force` still works.
+#[test]
+fn without_cgroup_access_kill_all_ps_and_pause_fail() {
+    let ctx = Ctx::new();
+    let Some(user) = HostUser::new() else { return };
+    let bundle = user.bundle(&ctx, &["sleep", "3600"]);
+    let id = user.id("rl-nocg");
+    let dir = bundle.path().to_str().expect("utf-8 path");
+    user.runtime(&ctx, &["run", "--detach", "--bundle", dir, &id])
+        .assert_ok();
+    user.runtime(&ctx, &["kill", "--all", &id, "KILL"])
+        .assert_fail();
+    user.runtime(&ctx, &["ps", &id]).assert_fail();
+    user.runtime(&ctx, &["pause", &id]).assert_fail();
+    let state = user.runtime(&ctx, &["state", &id]).assert_ok().json();
+    assert_eq!(state["status"], "running", "nothing was killed or frozen");
     user.runtime(&ctx, &["delete", "--force", &id]).assert_ok();
 }

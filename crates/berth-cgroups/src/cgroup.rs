@@ -237,11 +237,21 @@ impl Cgroup {
     }
 
     /// Every pid in the container's cgroup and the cgroups below it. Empty if the
-    /// cgroup does not exist (any more).
+    /// cgroup does not exist (any more); an error for a rootless container
+    /// that got no cgroup.
     pub fn processes(&self) -> Result<Vec<i32>, CgroupError> {
         let mut pids = Vec::new();
-        if let Some(dir) = self.procs_dir() {
-            collect_pids(dir, &mut pids)?;
+        match self.procs_dir() {
+            Some(dir) => collect_pids(dir, &mut pids)?,
+            // A rootless create left every hierarchy out: nothing lists
+            // the container's processes (runc fails there too).
+            None if self.rootless => {
+                return Err(CgroupError::RootlessNoCgroup {
+                    what: "cgroup",
+                    needed_for: "listing its processes",
+                })
+            }
+            None => {}
         }
         Ok(pids)
     }

@@ -119,6 +119,14 @@ pub enum CgroupError {
     #[error("rootless needs no limits + no cgrouppath when no permission is granted for cgroups")]
     RootlessNeedsPermission(#[source] Box<CgroupError>),
 
+    /// A rootless container that got no cgroup (no access) where one is
+    /// needed.
+    #[error("the container has no {what} of its own (rootless, without cgroup access), needed for {needed_for}")]
+    RootlessNoCgroup {
+        what: &'static str,
+        needed_for: &'static str,
+    },
+
     /// Freezing did not complete in time.
     #[error("timed out freezing the cgroup {path}")]
     FreezeTimeout { path: PathBuf },

@@ -220,6 +220,9 @@ fn start_container_hooks(cfg: &InitConfig, state: Option<&str>) -> Step<()> {
 
 fn join_namespaces(cfg: &InitConfig) -> Step<()> {
     for (flag, path) in &cfg.namespaces.join {
+        if namespaces::is_current(*flag, path) {
+            continue;
+        }
         step("join namespace", || namespaces::join(*flag, path))?;
     }
     Ok(())

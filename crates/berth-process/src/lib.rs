@@ -13,6 +13,7 @@ mod spawn;
 pub mod supervise;
 pub mod sync;
 mod sysctl;
+mod via_userns;
 
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;

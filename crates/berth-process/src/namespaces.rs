@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::os::fd::AsFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use berth_spec::{LinuxIdMapping, LinuxNamespace, LinuxNamespaceType};
 use nix::sched::{setns, CloneFlags};
@@ -299,6 +299,18 @@ impl Namespaces {
             ..Namespaces::default()
         }
     }
+}
+
+/// Whether this process is already in the namespace at `path` (the
+/// namespace helper of a rootless exec joined its user namespace; joining
+/// one's own user namespace again is EINVAL).
+pub fn is_current(flag: CloneFlags, path: &Path) -> bool {
+    JOINABLE
+        .iter()
+        .find(|(_, f)| *f == flag)
+        .is_some_and(|(kind, _)| {
+            same_namespace(&path.to_string_lossy(), &format!("/proc/self/ns/{kind}"))
+        })
 }
 
 /// setns(2) into the namespace file at `path`, naming the path on failure.
