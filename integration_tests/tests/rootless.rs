@@ -650,3 +650,33 @@ fn without_cgroup_access_kill_all_ps_and_pause_fail() {
     assert_eq!(state["status"], "running", "nothing was killed or frozen");
     user.runtime(&ctx, &["delete", "--force", &id]).assert_ok();
 }
+
+/// A sysfs mount needs a network namespace owned by the container's user
+/// namespace; without one the kernel refuses it and, as runc 1.1, the
+/// runtime does not fall back (`spec --rootless` binds the host's /sys).
+#[test]
+fn sysfs_needs_the_containers_own_network_namespace() {
+    let ctx = Ctx::new();
+    let Some(user) = HostUser::new() else { return };
+    let bundle = user.bundle(&ctx, &["sh", "-c", "grep ' /sys ' /proc/self/mountinfo"]);
+    let mut config = read_config(bundle.path());
+    for mount in config["mounts"].as_array_mut().expect("mounts") {
+        if mount["destination"] == "/sys" {
+            *mount = json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                "options": ["nosuid", "noexec", "nodev", "ro"]});
+        }
+    }
+    write_config(&bundle, &config);
+    let dir = bundle.path().to_str().expect("utf-8 path");
+    let id = user.id("rl-sysfs");
+    user.runtime(&ctx, &["run", "--bundle", dir, &id])
+        .assert_fail()
+        .assert_stderr_contains("operation not permitted");
+    let namespaces = config["linux"]["namespaces"].as_array_mut().expect("list");
+    namespaces.push(json!({"type": "network"}));
+    write_config(&bundle, &config);
+    let id = user.id("rl-sysfs-net");
+    let out = user.runtime(&ctx, &["run", "--bundle", dir, &id]);
+    out.assert_ok();
+    assert!(out.stdout.contains(" - sysfs "), "{out}");
+}
