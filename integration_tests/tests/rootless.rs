@@ -680,3 +680,36 @@ fn sysfs_needs_the_containers_own_network_namespace() {
     out.assert_ok();
     assert!(out.stdout.contains(" - sysfs "), "{out}");
 }
+
+/// runc's checks for an unprivileged runtime: a user namespace is
+/// required, and `uid=`/`gid=` mount options must name mapped ids.
+#[test]
+fn configs_an_unprivileged_runtime_cannot_run_are_refused_in_runcs_words() {
+    let ctx = Ctx::new();
+    let Some(user) = HostUser::new() else { return };
+    let bundle = user.bundle(&ctx, &["true"]);
+    let dir = bundle.path().to_str().expect("utf-8 path");
+    let rootless = read_config(bundle.path());
+    let mut config = rootless.clone();
+    for mount in config["mounts"].as_array_mut().expect("mounts") {
+        if mount["destination"] == "/dev/pts" {
+            mount["options"]
+                .as_array_mut()
+                .expect("options")
+                .push(json!("gid=5"));
+        }
+    }
+    write_config(&bundle, &config);
+    user.runtime(&ctx, &["run", "--bundle", dir, &user.id("rl-gid5")])
+        .assert_fail()
+        .assert_stderr_contains(
+            "cannot specify gid= mount options for unmapped gid in rootless containers",
+        );
+    let mut config = rootless;
+    let namespaces = config["linux"]["namespaces"].as_array_mut().expect("list");
+    namespaces.retain(|ns| ns["type"] != "user");
+    write_config(&bundle, &config);
+    user.runtime(&ctx, &["run", "--bundle", dir, &user.id("rl-nouserns")])
+        .assert_fail()
+        .assert_stderr_contains("rootless container requires user namespaces");
+}
