@@ -45,12 +45,22 @@ pub struct UnifiedDir {
 pub struct Cgroup {
     layout: Layout,
     #[serde(default)]
-    v1: Vec<V1Hierarchy>,
+    pub(crate) v1: Vec<V1Hierarchy>,
     #[serde(default)]
-    unified: Option<UnifiedDir>,
+    pub(crate) unified: Option<UnifiedDir>,
     /// The systemd unit owning these directories (`--systemd-cgroup`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     systemd: Option<SystemdUnit>,
+    /// Made by runc's rootless cgroup manager (`--rootless`): device rules
+    /// that cannot be applied are skipped, a limit for a hierarchy the
+    /// caller could not create a cgroup in is refused in runc's words.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) rootless: bool,
+    /// Where init really is in each hierarchy, for the container's
+    /// `/sys/fs/cgroup` mount: set by [`Cgroup::create_rootless`] when some
+    /// hierarchies were left out (init stays in the runtime's cgroup there).
+    #[serde(skip)]
+    pub(crate) mount_view: Option<Box<Cgroup>>,
 }
 
 impl Cgroup {
@@ -64,6 +74,8 @@ impl Cgroup {
             v1,
             unified,
             systemd: None,
+            rootless: false,
+            mount_view: None,
         }
     }
 
@@ -78,6 +90,13 @@ impl Cgroup {
     /// The systemd unit of this cgroup (systemd driver), if any.
     pub fn systemd_unit(&self) -> Option<&SystemdUnit> {
         self.systemd.as_ref()
+    }
+
+    /// The cgroup whose directories the container's `/sys/fs/cgroup` mount
+    /// shows: this one, or where init stayed in the hierarchies a rootless
+    /// create left out.
+    pub fn mount_view(&self) -> &Cgroup {
+        self.mount_view.as_deref().unwrap_or(self)
     }
 
     /// The host's layout this cgroup was planned for.
@@ -133,24 +152,10 @@ impl Cgroup {
     /// could join). Pure v2: every controller available at each ancestor is
     /// enabled in its `cgroup.subtree_control`, as runc does.
     pub fn create(&self) -> Result<(), CgroupError> {
-        for h in &self.v1 {
-            let copy_cpuset = h.has_controller("cpuset");
-            for level in levels(&h.mountpoint, &h.dir) {
-                fsutil::mkdir(&level)?;
-                if copy_cpuset {
-                    inherit_cpuset(&level)?;
-                }
-            }
-        }
-        if let Some(u) = &self.unified {
-            for level in levels(&u.mountpoint, &u.dir) {
-                fsutil::mkdir(&level)?;
-            }
-            if self.layout == Layout::V2 {
-                enable_on_ancestors(u, None)?;
-            }
-        }
-        Ok(())
+        self.v1.iter().try_for_each(create_v1)?;
+        self.unified
+            .as_ref()
+            .map_or(Ok(()), |u| create_unified(u, self.layout))
     }
 
     /// Moves process `pid` into the container's cgroup in every hierarchy, by
@@ -261,11 +266,21 @@ impl Cgroup {
     }
 
     /// Every pid in the container's cgroup and the cgroups below it. Empty if the
-    /// cgroup does not exist (any more).
+    /// cgroup does not exist (any more); an error for a rootless container
+    /// that got no cgroup.
     pub fn processes(&self) -> Result<Vec<i32>, CgroupError> {
         let mut pids = Vec::new();
-        if let Some(dir) = self.procs_dir() {
-            collect_pids(dir, &mut pids)?;
+        match self.procs_dir() {
+            Some(dir) => collect_pids(dir, &mut pids)?,
+            // A rootless create left every hierarchy out: nothing lists
+            // the container's processes (runc fails there too).
+            None if self.rootless => {
+                return Err(CgroupError::RootlessNoCgroup {
+                    what: "cgroup",
+                    needed_for: "listing its processes",
+                })
+            }
+            None => {}
         }
         Ok(pids)
     }
@@ -349,6 +364,31 @@ fn levels(mountpoint: &Path, dir: &Path) -> Vec<PathBuf> {
             current.clone()
         })
         .collect()
+}
+
+/// `mkdir -p` of the container's directory in one v1 hierarchy (cpuset
+/// levels inherit their parent's cpus and mems).
+pub(crate) fn create_v1(h: &V1Hierarchy) -> Result<(), CgroupError> {
+    let copy_cpuset = h.has_controller("cpuset");
+    for level in levels(&h.mountpoint, &h.dir) {
+        fsutil::mkdir(&level)?;
+        if copy_cpuset {
+            inherit_cpuset(&level)?;
+        }
+    }
+    Ok(())
+}
+
+/// `mkdir -p` of the container's cgroup2 directory; on pure v2 the
+/// controllers are enabled on its ancestors.
+pub(crate) fn create_unified(u: &UnifiedDir, layout: Layout) -> Result<(), CgroupError> {
+    for level in levels(&u.mountpoint, &u.dir) {
+        fsutil::mkdir(&level)?;
+    }
+    if layout == Layout::V2 {
+        enable_on_ancestors(u, None)?;
+    }
+    Ok(())
 }
 
 fn parent_of(path: &Path) -> &Path {

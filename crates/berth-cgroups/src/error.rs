@@ -158,6 +158,24 @@ pub enum CgroupError {
         verifier_log: String,
     },
 
+    /// Rootless, no `linux.cgroupsPath`: a limit for a v1 hierarchy the
+    /// caller could not create a cgroup in (runc's words).
+    #[error("cannot set {controller} limit: container could not join or create cgroup")]
+    RootlessNotJoined { controller: String },
+
+    /// Rootless on pure v2, no `linux.cgroupsPath`: limits asked for, and
+    /// the cgroup could not be created (runc's words).
+    #[error("rootless needs no limits + no cgrouppath when no permission is granted for cgroups")]
+    RootlessNeedsPermission(#[source] Box<CgroupError>),
+
+    /// A rootless container that got no cgroup (no access) where one is
+    /// needed.
+    #[error("the container has no {what} of its own (rootless, without cgroup access), needed for {needed_for}")]
+    RootlessNoCgroup {
+        what: &'static str,
+        needed_for: &'static str,
+    },
+
     /// Freezing did not complete in time.
     #[error("timed out freezing the cgroup {path}")]
     FreezeTimeout { path: PathBuf },

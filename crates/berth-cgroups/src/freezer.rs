@@ -30,9 +30,16 @@ const FREEZING_POLLS: u32 = 1000;
 
 impl Cgroup {
     fn freezer(&self) -> Result<Freezer<'_>, CgroupError> {
-        let missing = || CgroupError::MissingHierarchy {
-            controller: "freezer".to_string(),
-            needed_for: "pause/resume".to_string(),
+        let missing = || match self.rootless {
+            // A rootless create left the hierarchy out.
+            true => CgroupError::RootlessNoCgroup {
+                what: "freezer cgroup",
+                needed_for: "pause/resume",
+            },
+            false => CgroupError::MissingHierarchy {
+                controller: "freezer".to_string(),
+                needed_for: "pause/resume".to_string(),
+            },
         };
         match self.layout() {
             Layout::V2 => self.unified_dir().map(Freezer::V2).ok_or_else(missing),

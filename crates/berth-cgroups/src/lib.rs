@@ -17,6 +17,7 @@ mod host;
 mod plan;
 pub mod resctrl;
 pub mod resources;
+mod rootless;
 pub mod stats;
 pub mod systemd;
 

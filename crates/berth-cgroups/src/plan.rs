@@ -33,6 +33,8 @@ pub(crate) enum InnerPath {
     Absolute(PathBuf),
     /// `a/b` (or the default, the container id): under the runtime's own cgroup.
     Relative(PathBuf),
+    /// The runtime's own cgroup itself (on pure v2 too, not its parent).
+    Own,
 }
 
 impl Cgroup {
@@ -49,6 +51,14 @@ impl Cgroup {
     pub fn plan(cgroups_path: Option<&str>, id: &str) -> Result<Cgroup, CgroupError> {
         let inner = inner_path(cgroups_path, id)?;
         plan_on(&HostCgroups::read()?, &inner)
+    }
+}
+
+impl Cgroup {
+    /// The runtime's own cgroup in every hierarchy: where a process that
+    /// does not join the container's cgroup stays.
+    pub(crate) fn runtime_own() -> Result<Cgroup, CgroupError> {
+        plan_on(&HostCgroups::read()?, &InnerPath::Own)
     }
 }
 
@@ -179,7 +189,7 @@ fn plan_unified(host: &HostCgroups, inner: &InnerPath) -> Result<UnifiedDir, Cgr
     // Pure v2: runc starts relative paths at the PARENT of its own cgroup (its
     // own one usually holds processes, so it cannot enable controllers there).
     // Hybrid: runc's v1 driver joins the unified tree like any v1 hierarchy.
-    let from_parent = host.layout == Layout::V2;
+    let from_parent = host.layout == Layout::V2 && *inner != InnerPath::Own;
     Ok(UnifiedDir {
         mountpoint: mount.mountpoint.clone(),
         dir: container_dir(mount, own, inner, from_parent)?,
@@ -214,6 +224,7 @@ fn container_dir(
             };
             Ok(mount.mountpoint.join(base).join(path))
         }
+        InnerPath::Own => Ok(mount.mountpoint.join(own_dir_in_mount(mount, own)?)),
     }
 }
 

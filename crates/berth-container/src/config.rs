@@ -42,6 +42,9 @@ pub fn load_bundle(bundle: &Path) -> Result<Bundle, ContainerError> {
     let spec: Spec = serde_json::from_slice(&text)
         .map_err(|e| invalid(format!("{}: {e}", config_path.display())))?;
     validate(&spec)?;
+    if !nix::unistd::geteuid().is_root() {
+        validate_rootless(&spec)?;
+    }
     let rootfs = resolve_rootfs(&dir, &spec)?;
     Ok(Bundle { dir, rootfs, spec })
 }
@@ -229,6 +232,39 @@ fn valid_interface_name(name: &str) -> bool {
         && !name
             .bytes()
             .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0x0b)
+}
+
+/// runc's checks for a runtime that is not root: the container needs a
+/// user namespace, and a mount's `uid=`/`gid=` option must name an id
+/// the container's maps cover.
+pub(crate) fn validate_rootless(spec: &Spec) -> Result<(), ContainerError> {
+    let linux = spec.linux.as_ref().expect("validated");
+    let has_user = linux
+        .namespaces
+        .iter()
+        .any(|ns| ns.typ == LinuxNamespaceType::User);
+    if !has_user {
+        return Err(invalid("rootless container requires user namespaces"));
+    }
+    for option in spec.mounts.iter().flat_map(|m| &m.options) {
+        for (kind, mappings) in [("uid", &linux.uid_mappings), ("gid", &linux.gid_mappings)] {
+            let id = option
+                .strip_prefix(kind)
+                .and_then(|rest| rest.strip_prefix('='))
+                .and_then(|n| n.parse::<u32>().ok());
+            let mapped = |id: u32| {
+                mappings
+                    .iter()
+                    .any(|m| id >= m.container_id && id - m.container_id < m.size)
+            };
+            if id.is_some_and(|id| !mapped(id)) {
+                return Err(invalid(format!(
+                    "cannot specify {kind}= mount options for unmapped {kind} in rootless containers"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn has_namespace(linux: &Linux, kind: LinuxNamespaceType) -> bool {

@@ -42,6 +42,9 @@ pub struct CreateOptions<'a> {
     pub foreground: bool,
     /// `--systemd-cgroup`: the container's cgroup is a systemd unit.
     pub cgroup_driver: berth_cgroups::Driver,
+    /// runc's rootless cgroup manager (`--rootless`): see
+    /// [`Cgroup::create_rootless`].
+    pub rootless_cgroups: bool,
 }
 
 /// A created container: init is alive, blocked on exec.fifo.
@@ -56,14 +59,14 @@ pub struct Created {
 }
 
 /// Undo guard: removes the cgroup and the state directory unless disarmed.
-struct Undo<'a> {
+struct Undo {
     dir: Option<ContainerDir>,
-    cgroup: Option<&'a Cgroup>,
+    cgroup: Option<Cgroup>,
 }
 
-impl Drop for Undo<'_> {
+impl Drop for Undo {
     fn drop(&mut self) {
-        if let Some(cgroup) = self.cgroup {
+        if let Some(cgroup) = &self.cgroup {
             let _ = cgroup.destroy();
         }
         if let Some(dir) = self.dir.take() {
@@ -94,9 +97,9 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     let idmapped = berth_rootfs::idmap::requests(&mounts, container_userns(linux_spec))
         .map_err(|e| ContainerError::Config(e.to_string()))?;
     let mut rdt_group = crate::intel_rdt::plan(linux_spec, opts.id)?;
-    let cgroups_path = Some(linux(&bundle).cgroups_path.as_str());
-    let cgroup = Cgroup::plan_for(opts.cgroup_driver, cgroups_path, opts.id)?;
-    let warnings = check_existing_cgroup(&cgroup)?;
+    let cgroups_path = linux(&bundle).cgroups_path.as_str();
+    let planned = Cgroup::plan_for(opts.cgroup_driver, Some(cgroups_path), opts.id)?;
+    let warnings = check_existing_cgroup(&planned)?;
     let dir = store.create(opts.id)?;
     let mut undo = Undo {
         dir: Some(dir),
@@ -105,13 +108,27 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     let dir = undo.dir.as_ref().expect("set above");
     // Recoverable from its first moment: what will be made is on disk
     // before it is made (a killed runtime leaves what `delete -f` needs).
-    let mut state = creating_container_state(&bundle, opts.id, &cgroup, inherited);
+    let mut state = creating_container_state(&bundle, opts.id, &planned, inherited);
     dir.save_draft(&state)?;
-    undo.cgroup = Some(&cgroup);
+    undo.cgroup = Some(planned.clone());
     let resources = effective_resources(linux(&bundle));
-    cgroup.prepare(&resources)?;
+    let cgroup = if opts.rootless_cgroups {
+        let made = planned.create_rootless(!cgroups_path.is_empty(), &resources)?;
+        made.apply_resources(&resources)?;
+        made
+    } else {
+        planned.prepare(&resources)?;
+        planned
+    };
+    state.cgroup = cgroup.clone();
     let fifo = make_fifo(&dir.fifo_path())?;
-    let rootfs = rootfs_plan(&bundle, opts, &cgroup, namespaces.new_cgroupns, mounts);
+    let rootfs = rootfs_plan(
+        &bundle,
+        opts,
+        cgroup.mount_view(),
+        namespaces.new_cgroupns,
+        mounts,
+    );
     let mut init = init_config(
         &bundle,
         opts,

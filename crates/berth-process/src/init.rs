@@ -89,9 +89,16 @@ fn steps(
 ) -> Step<Infallible> {
     // Until execve, /proc/<pid>/exe is the berth binary: non-dumpable, no
     // other process may open it (CVE-2019-5736). execve resets the flag.
-    step("make init non-dumpable", || {
-        nix::sys::prctl::set_dumpable(false)
-    })?;
+    // A runtime that is not root may open /proc/<init>/uid_map only while
+    // init is dumpable: then the flag goes once the maps are written
+    // (nothing of the container runs before that; runc does the same).
+    let maps_by_unprivileged_runtime =
+        cfg.rootless_euid && cfg.namespaces.has_new(CloneFlags::CLONE_NEWUSER);
+    if !maps_by_unprivileged_runtime {
+        step("make init non-dumpable", || {
+            nix::sys::prctl::set_dumpable(false)
+        })?;
+    }
     // A runtime killed before it hands init over takes init with it (and
     // a runtime that died before this line closed the channel: init's next
     // read or write fails and it exits).
@@ -102,6 +109,11 @@ fn steps(
     let idmapped = step("wait for the runtime", || {
         crate::idmap::receive_until_continue(chan)
     })?;
+    if maps_by_unprivileged_runtime {
+        step("make init non-dumpable", || {
+            nix::sys::prctl::set_dumpable(false)
+        })?;
+    }
     // Everything init does from here on, and the container after it, is
     // charged to the container's cgroup; init's first few pages (its stack
     // before Continue) stay with the runtime's, as with runc and crun.
@@ -276,6 +288,9 @@ fn start_container_hooks(cfg: &InitConfig, state: Option<&str>) -> Step<()> {
 
 fn join_namespaces(cfg: &InitConfig) -> Step<()> {
     for (flag, path) in &cfg.namespaces.join {
+        if namespaces::is_current(*flag, path) {
+            continue;
+        }
         step("join namespace", || namespaces::join(*flag, path))?;
     }
     Ok(())
@@ -345,7 +360,9 @@ fn apply_process_settings(cfg: &InitConfig) -> Step<()> {
         berth_security::drop_bounding_set(&cfg.capabilities)
     })?;
     let cwd_before = std::env::set_current_dir(&cfg.cwd);
-    step("set user", || berth_security::switch_user(&cfg.user))?;
+    step("set user", || {
+        berth_security::switch_user(&cfg.user, cfg.rootless_euid)
+    })?;
     step("die with the runtime", die_with_the_runtime)?;
     umask(Mode::from_bits_truncate(
         cfg.user.umask.unwrap_or(0o022) as _

@@ -16,13 +16,14 @@ mod spawn;
 pub mod supervise;
 pub mod sync;
 mod sysctl;
+mod via_userns;
 
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 pub use errors::{error_chain, go_strerror, go_strerror_of};
-pub use namespaces::Namespaces;
+pub use namespaces::{running_in_user_namespace, Namespaces};
 pub use netdev::NetDevice;
 pub use pidfd::{PidfdOf, PidfdSocket};
 pub use seccomp_agent::SeccompAgent;
@@ -61,6 +62,10 @@ pub struct InitConfig {
     pub attrs: berth_security::attrs::ProcessAttrs,
     /// `execCPUAffinity` (exec only); without it all CPUs of the cgroup.
     pub cpu_affinity: berth_security::attrs::CpuAffinity,
+    /// The runtime is not root (runc's `RootlessEUID`): it writes the maps
+    /// of a new user namespace under the kernel's unprivileged rules and
+    /// init leaves the supplementary groups alone.
+    pub rootless_euid: bool,
 }
 
 /// A seccomp filter for init to load, and the agent that gets its listener
@@ -105,6 +110,7 @@ impl InitConfig {
             seccomp: None,
             attrs: Default::default(),
             cpu_affinity: Default::default(),
+            rootless_euid: !nix::unistd::geteuid().is_root(),
         }
     }
 }

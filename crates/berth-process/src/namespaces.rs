@@ -213,6 +213,18 @@ pub fn write_time_offsets(pid: i32, offsets: &str) -> Result<(), ProcessError> {
     })
 }
 
+/// Whether this process runs in a user namespace other than the host's:
+/// its uid map is not the whole identity map `0 0 4294967295` (runc's test).
+pub fn running_in_user_namespace() -> bool {
+    match std::fs::read_to_string("/proc/self/uid_map") {
+        Ok(map) => {
+            let fields: Vec<&str> = map.split_whitespace().collect();
+            fields != ["0", "0", "4294967295"]
+        }
+        Err(_) => false,
+    }
+}
+
 /// The text of `/proc/<pid>/uid_map` (or `gid_map`) for `mappings`: one
 /// `inside outside count` line each, written in one `write(2)`.
 pub fn id_map_text(mappings: &[LinuxIdMapping]) -> String {
@@ -223,16 +235,88 @@ pub fn id_map_text(mappings: &[LinuxIdMapping]) -> String {
 }
 
 /// Writes the maps of the new user namespace of child `pid` (the runtime
-/// does it: init may not write its own beyond a single id).
+/// does it: init may not write its own beyond a single id). A caller that
+/// is not root (runc's rules) first writes `deny` to `setgroups` when the
+/// gid map is just its own gid as 0 (the kernel's condition for writing
+/// `gid_map` unprivileged), and where the kernel refuses a map (EPERM:
+/// more than the caller's own id) hands it to the setuid helper
+/// `newuidmap`/`newgidmap`, which checks it against /etc/subuid and
+/// /etc/subgid.
 pub fn write_id_maps(pid: i32, ns: &Namespaces) -> Result<(), ProcessError> {
-    for (file, mappings) in [("uid_map", &ns.uid_mappings), ("gid_map", &ns.gid_mappings)] {
-        let path = format!("/proc/{pid}/{file}");
-        std::fs::write(&path, id_map_text(mappings)).map_err(|e| ProcessError::Io {
-            what: format!("write {path}"),
-            source: e,
-        })?;
+    let rootless = !nix::unistd::geteuid().is_root();
+    if rootless && is_own_gid_as_root(&ns.gid_mappings) {
+        write_proc_file(pid, "setgroups", "deny")?;
     }
-    Ok(())
+    write_id_map(pid, "uid_map", &ns.uid_mappings, rootless, "newuidmap")?;
+    write_id_map(pid, "gid_map", &ns.gid_mappings, rootless, "newgidmap")
+}
+
+/// `[{containerID: 0, hostID: egid, size: 1}]`: the only gid map an
+/// unprivileged process may write itself (runc's
+/// `requiresRootOrMappingTool` is its negation).
+fn is_own_gid_as_root(mappings: &[LinuxIdMapping]) -> bool {
+    let egid = nix::unistd::getegid().as_raw();
+    matches!(mappings, [m] if m.container_id == 0 && m.host_id == egid && m.size == 1)
+}
+
+fn write_proc_file(pid: i32, file: &str, text: &str) -> Result<(), ProcessError> {
+    let path = format!("/proc/{pid}/{file}");
+    std::fs::write(&path, text).map_err(|e| ProcessError::Io {
+        what: format!("write {path}"),
+        source: e,
+    })
+}
+
+fn write_id_map(
+    pid: i32,
+    file: &str,
+    mappings: &[LinuxIdMapping],
+    rootless: bool,
+    tool: &str,
+) -> Result<(), ProcessError> {
+    match write_proc_file(pid, file, &id_map_text(mappings)) {
+        Err(ProcessError::Io { what, source })
+            if rootless && source.raw_os_error() == Some(libc::EPERM) =>
+        {
+            run_mapping_tool(tool, pid, mappings)
+                .map_err(|e| ProcessError::Config(format!("{what}: {source}; {e}")))
+        }
+        other => other,
+    }
+}
+
+/// `newuidmap PID inside outside count ...` (found in `$PATH`, run with an
+/// empty environment, as runc does); the error holds its stderr.
+fn run_mapping_tool(tool: &str, pid: i32, mappings: &[LinuxIdMapping]) -> Result<(), String> {
+    let runtime_path = format!("PATH={}", std::env::var("PATH").unwrap_or_default());
+    let Ok(path) = crate::exec_path::find_executable(tool, &[runtime_path]) else {
+        return Err(format!(
+            "{tool} not found in $PATH (Debian: the uidmap package), needed to map more than the caller's own id"
+        ));
+    };
+    let mut cmd = std::process::Command::new(&path);
+    cmd.env_clear().arg(pid.to_string());
+    for m in mappings {
+        cmd.args([m.container_id, m.host_id, m.size].map(|n| n.to_string()));
+    }
+    let out = cmd
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("run {}: {e}", path.display()))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    Err(format!(
+        "{} {pid} {}: {}: {}",
+        path.display(),
+        id_map_text(mappings)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+        out.status,
+        stderr.trim()
+    ))
 }
 
 /// The namespace kinds `exec` joins, by their /proc/<pid>/ns name, in the
@@ -277,6 +361,18 @@ impl Namespaces {
             ..Namespaces::default()
         }
     }
+}
+
+/// Whether this process is already in the namespace at `path` (the
+/// namespace helper of a rootless exec joined its user namespace; joining
+/// one's own user namespace again is EINVAL).
+pub fn is_current(flag: CloneFlags, path: &Path) -> bool {
+    JOINABLE
+        .iter()
+        .find(|(_, f)| *f == flag)
+        .is_some_and(|(kind, _)| {
+            same_namespace(&path.to_string_lossy(), &format!("/proc/self/ns/{kind}"))
+        })
 }
 
 /// setns(2) into the namespace file at `path`, naming the path on failure.

@@ -87,14 +87,18 @@ pub fn spawn_init(
     on_cloned: impl FnOnce(i32) -> std::io::Result<()>,
 ) -> Result<Spawned, ProcessError> {
     let (parent, child) = SyncChannel::pair()?;
-    if let Some(path) = &cfg.namespaces.join_pid {
+    let first = crate::via_userns::user_namespace_first(cfg);
+    if let (Some(path), None) = (&cfg.namespaces.join_pid, first) {
         namespaces::join(CloneFlags::CLONE_NEWPID, path)?;
     }
     let entry = match &cfg.setup {
         Some(_) => cfg.cgroup.prepare_init_entry()?,
         None => cfg.cgroup.prepare_entry()?,
     };
-    let (forked, cloned_into) = clone_init(cfg, &entry)?;
+    let (forked, cloned_into) = match first {
+        Some(userns) => crate::via_userns::clone_via_helper(cfg, &entry, userns, clone_init)?,
+        None => clone_init(cfg, &entry, 0)?,
+    };
     match forked {
         Forked::Child => {
             drop(parent);
@@ -131,8 +135,13 @@ pub fn spawn_init(
 
 /// clone3 into the new namespaces and, where the kernel can, straight into
 /// the cgroup2 part of the container's cgroup; says whether it could.
-fn clone_init(cfg: &InitConfig, entry: &CgroupEntry) -> Result<(Forked, bool), ProcessError> {
-    let flags = cfg.namespaces.clone_flags.bits();
+/// `extra_flags`: `CLONE_PARENT` from the namespace helper.
+fn clone_init(
+    cfg: &InitConfig,
+    entry: &CgroupEntry,
+    extra_flags: i32,
+) -> Result<(Forked, bool), ProcessError> {
+    let flags = cfg.namespaces.clone_flags.bits() | extra_flags;
     let attempt = match entry.clone_into() {
         Some(cgroup) => match fork_into(flags, Some(cgroup)) {
             // Kernels before 5.7: no clone3 or no CLONE_INTO_CGROUP.

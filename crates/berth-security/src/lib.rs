@@ -40,6 +40,8 @@ pub enum SecurityError {
         #[source]
         source: nix::errno::Errno,
     },
+    #[error("cannot set any additional groups in a rootless container")]
+    RootlessAdditionalGroups,
 }
 
 type Result<T> = std::result::Result<T, SecurityError>;
@@ -170,8 +172,14 @@ pub fn set_rlimits(limits: &[PosixRlimit]) -> Result<()> {
 
 /// Become `process.user`: supplementary groups = additionalGids, then gid,
 /// then uid, keeping the permitted capabilities across the uid change so
-/// `apply_capabilities` can set them afterwards.
-pub fn switch_user(user: &User) -> Result<()> {
+/// `apply_capabilities` can set them afterwards. With a runtime that is not
+/// root (`rootless_euid`), or where the user namespace denies setgroups(2),
+/// the groups are left as they are (runc's rule), and asking for
+/// additional ones is an error in runc's words.
+pub fn switch_user(user: &User, rootless_euid: bool) -> Result<()> {
+    if rootless_euid && !user.additional_gids.is_empty() {
+        return Err(SecurityError::RootlessAdditionalGroups);
+    }
     let groups: Vec<Gid> = user
         .additional_gids
         .iter()
@@ -179,13 +187,21 @@ pub fn switch_user(user: &User) -> Result<()> {
         .collect();
     let fail = |what: String| move |source| SecurityError::User { what, source };
     nix::sys::prctl::set_keepcaps(true).map_err(fail("prctl(PR_SET_KEEPCAPS)".into()))?;
-    setgroups(&groups).map_err(fail(format!("setgroups {:?}", user.additional_gids)))?;
+    if !rootless_euid && !setgroups_denied() {
+        setgroups(&groups).map_err(fail(format!("setgroups {:?}", user.additional_gids)))?;
+    }
     let gid = Gid::from_raw(user.gid);
     setresgid(gid, gid, gid).map_err(fail(format!("setgid {gid}")))?;
     let uid = Uid::from_raw(user.uid);
     setresuid(uid, uid, uid).map_err(fail(format!("setuid {uid}")))?;
     nix::sys::prctl::set_keepcaps(false).map_err(fail("prctl(PR_SET_KEEPCAPS)".into()))?;
     Ok(())
+}
+
+/// `/proc/self/setgroups` says `deny` (a user namespace whose gid map an
+/// unprivileged process wrote).
+fn setgroups_denied() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny")
 }
 
 /// `prctl(PR_SET_NO_NEW_PRIVS)` for `process.noNewPrivileges`.

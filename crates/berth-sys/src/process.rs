@@ -47,15 +47,22 @@ fn forked_from(ret: libc::c_long) -> io::Result<Forked> {
 /// Fork-like `clone3(2)`: a new process with a copy of the caller's memory,
 /// created directly in the namespaces named by `namespace_flags`
 /// (`CLONE_NEW*`) and, when `cgroup` is given, directly in that cgroup v2
-/// directory (`CLONE_INTO_CGROUP`). `SIGCHLD` is delivered on its exit.
+/// directory (`CLONE_INTO_CGROUP`). `SIGCHLD` is delivered on its exit (to
+/// the caller's parent with `CLONE_PARENT`).
 ///
 /// The caller must be single-threaded (as after `fork`, only the calling
 /// thread exists in the child). Falls back to the legacy `clone(2)` when the
 /// kernel lacks `clone3` (then `cgroup` must be `None`; the error says so).
 pub fn fork_into(namespace_flags: i32, cgroup: Option<BorrowedFd<'_>>) -> io::Result<Forked> {
+    // With CLONE_PARENT clone3 takes no exit signal: the child gets the
+    // caller's own (SIGCHLD, from its fork) for its new parent.
+    let exit_signal = match namespace_flags & libc::CLONE_PARENT {
+        0 => libc::SIGCHLD as u64,
+        _ => 0,
+    };
     let mut args = CloneArgs {
         flags: namespace_flags as u32 as u64,
-        exit_signal: libc::SIGCHLD as u64,
+        exit_signal,
         ..CloneArgs::default()
     };
     if let Some(fd) = cgroup {

@@ -101,14 +101,17 @@ fn exit_before_logging(exit: CliExit) -> ! {
 fn run(cli: &Cli, command: &Command) -> Result<i32, Failure> {
     commands::check_global_flags(cli)?;
     let store = berth_container::Store::new(&cli.root);
-    let driver = match cli.systemd_cgroup {
-        true => berth_container::CgroupDriver::Systemd,
-        false => berth_container::CgroupDriver::Cgroupfs,
+    let cgroups = commands::lifecycle::CgroupManager {
+        driver: match cli.systemd_cgroup {
+            true => berth_container::CgroupDriver::Systemd,
+            false => berth_container::CgroupDriver::Cgroupfs,
+        },
+        rootless: cli.rootless_cgroups,
     };
     match command {
-        Command::Create(args) => commands::lifecycle::create(&store, args, driver).map(|()| 0),
+        Command::Create(args) => commands::lifecycle::create(&store, args, cgroups).map(|()| 0),
         Command::Start { id } => commands::lifecycle::start(&store, id).map(|()| 0),
-        Command::Run(args) => commands::lifecycle::run(&store, args, driver),
+        Command::Run(args) => commands::lifecycle::run(&store, args, cgroups),
         Command::Exec(args) => commands::exec::exec(&store, args),
         Command::State { id } => commands::lifecycle::state(&store, id).map(|()| 0),
         Command::Kill { all, id, signal } => {

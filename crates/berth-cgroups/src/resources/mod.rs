@@ -61,13 +61,17 @@ impl Cgroup {
     /// Performs a translation: the device program, then the writes in order.
     pub(crate) fn write_translation(&self, translation: &Translation) -> Result<(), CgroupError> {
         if let Some(rules) = &translation.device_program {
-            let dir = self
+            let installed = self
                 .unified_dir()
                 .ok_or_else(|| CgroupError::MissingHierarchy {
                     controller: "cgroup2 (unified)".to_string(),
                     needed_for: "linux.resources.devices".to_string(),
-                })?;
-            ebpf::install_device_program(dir, rules)?;
+                })
+                .and_then(|dir| ebpf::install_device_program(dir, rules));
+            // Rootless: device rules are not expected to work (runc).
+            if !self.rootless {
+                installed?;
+            }
         }
         let writes = &translation.writes;
         let unified_writes = writes.iter().any(|w| w.target == Target::Unified);
@@ -84,7 +88,7 @@ impl Cgroup {
     fn perform_all(&self, writes: &[CgroupWrite]) -> Result<(), CgroupError> {
         let mut deferred: Option<&CgroupWrite> = None;
         for w in writes {
-            match self.perform(w) {
+            match self.perform_tolerated(w) {
                 Err(e) if w.retry_after_next && e.errno() == Some(Errno::EINVAL) => {
                     deferred = Some(w);
                     continue;
@@ -92,10 +96,19 @@ impl Cgroup {
                 done => done?,
             }
             if let Some(retry) = deferred.take() {
-                self.perform(retry)?;
+                self.perform_tolerated(retry)?;
             }
         }
-        deferred.map_or(Ok(()), |retry| self.perform(retry))
+        deferred.map_or(Ok(()), |retry| self.perform_tolerated(retry))
+    }
+
+    /// One write; rootless, device rules are not expected to work (runc).
+    fn perform_tolerated(&self, w: &CgroupWrite) -> Result<(), CgroupError> {
+        let done = self.perform(w);
+        match w.target {
+            Target::V1("devices") if self.rootless => Ok(()),
+            _ => done,
+        }
     }
 
     /// `memory.checkBeforeUpdate` (runtime-spec 1.1, runc 1.2): a memory or
@@ -187,9 +200,18 @@ impl Cgroup {
             Target::V1(controller) => (self.v1_dir(controller), controller),
             Target::Unified => (self.unified_dir(), "cgroup2 (unified)"),
         };
-        dir.ok_or_else(|| CgroupError::MissingHierarchy {
-            controller: controller.to_string(),
-            needed_for: w.field.to_string(),
+        dir.ok_or_else(|| match self.rootless {
+            // A rootless create left this hierarchy out.
+            true => CgroupError::RootlessNotJoined {
+                controller: match w.target {
+                    Target::V1(controller) => controller.to_string(),
+                    Target::Unified => w.file.split('.').next().unwrap_or_default().to_string(),
+                },
+            },
+            false => CgroupError::MissingHierarchy {
+                controller: controller.to_string(),
+                needed_for: w.field.to_string(),
+            },
         })
     }
 }

@@ -6,7 +6,7 @@ mod flags;
 mod help;
 mod table;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use flags::{Matches, Placement};
@@ -25,10 +25,13 @@ pub struct Cli {
     pub log_format: String,
     /// Log debug messages too.
     pub debug: bool,
+    /// `--root` was not given and the default is under `$XDG_RUNTIME_DIR`:
+    /// made (0700, sticky) before any command, as runc does.
+    pub xdg_root: bool,
     /// Use the systemd cgroup driver.
     pub systemd_cgroup: bool,
-    /// Rootless mode: true, false or auto.
-    pub rootless: Option<String>,
+    /// `--rootless` (true, false, auto): runc's rootless cgroup manager.
+    pub rootless_cgroups: bool,
     /// The subcommand and its arguments, for [`parse_command`].
     pub rest: Vec<String>,
 }
@@ -255,26 +258,73 @@ fn known_command(name: &str) -> Result<&'static CommandSpec, CliExit> {
 
 fn global_flags(m: Matches) -> Result<Cli, String> {
     let rootless = m.value("rootless");
-    if let Some(value) = &rootless {
-        if !["true", "false", "auto"].contains(&value.as_str()) {
+    let rootless_cgroups = match parse_bool_or_auto(rootless.as_deref().unwrap_or("auto")) {
+        Ok(Some(value)) => value,
+        Ok(None) => caller_is_rootless(),
+        Err(()) => {
             return Err(format!(
-                "invalid --rootless value {value:?}: true, false or auto"
-            ));
+                "invalid --rootless value {:?}: true, false or auto",
+                rootless.unwrap_or_default()
+            ))
         }
-    }
+    };
+    let xdg_root = m.value("root").is_none().then(xdg_state_root).flatten();
     Ok(Cli {
         version: m.is_set("version"),
+        xdg_root: xdg_root.is_some(),
         root: m
             .value("root")
-            .unwrap_or_else(|| "/run/berth".into())
-            .into(),
+            .map(PathBuf::from)
+            .or(xdg_root)
+            .unwrap_or_else(|| "/run/berth".into()),
         log: m.value("log").map(PathBuf::from),
         log_format: m.value("log-format").unwrap_or_else(|| "text".into()),
         debug: m.is_set("debug"),
         systemd_cgroup: m.is_set("systemd-cgroup"),
-        rootless,
+        rootless_cgroups,
         rest: m.positionals,
     })
+}
+
+/// `--rootless`'s value as runc reads it: `auto` (any case) or empty is
+/// `None`, else Go's boolean spellings (`1`, `t`, `TRUE`, `false`, ...).
+fn parse_bool_or_auto(value: &str) -> Result<Option<bool>, ()> {
+    match value {
+        "" => Ok(None),
+        v if v.eq_ignore_ascii_case("auto") => Ok(None),
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(Some(true)),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(Some(false)),
+        _ => Err(()),
+    }
+}
+
+/// runc's `--rootless auto` (cgroupfs driver): not root, or root inside a
+/// user namespace.
+fn caller_is_rootless() -> bool {
+    !nix::unistd::geteuid().is_root() || berth_process::running_in_user_namespace()
+}
+
+/// The default state root under `$XDG_RUNTIME_DIR`, where runc uses one:
+/// see [`xdg_root_for`].
+fn xdg_state_root() -> Option<PathBuf> {
+    let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty())?;
+    let euid_root = nix::unistd::geteuid().is_root();
+    let in_userns = euid_root && berth_process::running_in_user_namespace();
+    let user = std::env::var("USER").ok();
+    xdg_root_for(Path::new(&xdg), euid_root, in_userns, user.as_deref())
+}
+
+/// runc's rule: `$XDG_RUNTIME_DIR/<name>` when the caller is not root, or
+/// is root in a user namespace and `$USER` is unset or not `root`; the
+/// host's root keeps `/run/berth`.
+fn xdg_root_for(
+    xdg: &Path,
+    euid_root: bool,
+    in_userns: bool,
+    user: Option<&str>,
+) -> Option<PathBuf> {
+    let honour = !euid_root || (in_userns && user != Some("root"));
+    honour.then(|| xdg.join("berth"))
 }
 
 /// runc's argument-count errors (`"kill" requires a minimum of 1 argument(s)`).

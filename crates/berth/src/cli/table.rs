@@ -40,7 +40,7 @@ pub const GLOBAL_FLAGS: &[FlagSpec] = &[
     valued(&["log-format"], "log line format: text (default) or json"),
     valued(
         &["root"],
-        "directory for the containers' state (default: \"/run/berth\")",
+        "directory for the containers' state (default: \"/run/berth\"; $XDG_RUNTIME_DIR/berth when not root)",
     ),
     // go-runc passes it with every command; only checkpoint/restore (which
     // berth does not have) would use it.
@@ -54,7 +54,7 @@ pub const GLOBAL_FLAGS: &[FlagSpec] = &[
     ),
     valued(
         &["rootless"],
-        "rootless mode: true, false or auto (true is not supported)",
+        "ignore cgroup permission errors: true, false or auto",
     ),
     flag(&["version", "v"], "print the version"),
 ];

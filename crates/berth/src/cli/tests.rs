@@ -208,3 +208,35 @@ fn events_interval_is_a_go_duration() {
     }
     assert!(usage_error("events --interval 2x c1").contains("-interval"));
 }
+
+#[test]
+fn rootless_takes_go_booleans_and_auto() {
+    for yes in ["1", "t", "T", "TRUE", "true", "True"] {
+        assert_eq!(parse_bool_or_auto(yes), Ok(Some(true)), "{yes}");
+    }
+    for no in ["0", "f", "F", "FALSE", "false", "False"] {
+        assert_eq!(parse_bool_or_auto(no), Ok(Some(false)), "{no}");
+    }
+    for auto in ["", "auto", "AUTO", "Auto"] {
+        assert_eq!(parse_bool_or_auto(auto), Ok(None), "{auto}");
+    }
+    assert_eq!(parse_bool_or_auto("yes"), Err(()));
+    let (cli, _) = parse_line("--rootless=true list");
+    assert!(cli.rootless_cgroups);
+    let (cli, _) = parse_line("--rootless false list");
+    assert!(!cli.rootless_cgroups);
+}
+
+#[test]
+fn state_root_follows_runc_xdg_rules() {
+    let xdg = Path::new("/run/user/1000");
+    let under_xdg = Some(PathBuf::from("/run/user/1000/berth"));
+    // Not root: always under $XDG_RUNTIME_DIR.
+    assert_eq!(xdg_root_for(xdg, false, false, Some("root")), under_xdg);
+    // The host's root keeps /run/berth.
+    assert_eq!(xdg_root_for(xdg, true, false, None), None);
+    // Root in a user namespace: unless $USER is root.
+    assert_eq!(xdg_root_for(xdg, true, true, None), under_xdg);
+    assert_eq!(xdg_root_for(xdg, true, true, Some("alice")), under_xdg);
+    assert_eq!(xdg_root_for(xdg, true, true, Some("root")), None);
+}

@@ -14,7 +14,14 @@ fn listen_fds() -> u32 {
         .unwrap_or(0)
 }
 
-fn options(args: &CreateArgs, foreground: bool, cgroup_driver: CgroupDriver) -> CreateOptions<'_> {
+/// The cgroup manager `--systemd-cgroup` and `--rootless` chose.
+#[derive(Debug, Clone, Copy)]
+pub struct CgroupManager {
+    pub driver: CgroupDriver,
+    pub rootless: bool,
+}
+
+fn options(args: &CreateArgs, foreground: bool, cgroups: CgroupManager) -> CreateOptions<'_> {
     CreateOptions {
         id: &args.id,
         bundle: &args.bundle,
@@ -26,12 +33,13 @@ fn options(args: &CreateArgs, foreground: bool, cgroup_driver: CgroupDriver) -> 
         preserve_fds: args.preserve_fds,
         listen_fds: listen_fds(),
         foreground,
-        cgroup_driver,
+        cgroup_driver: cgroups.driver,
+        rootless_cgroups: cgroups.rootless,
     }
 }
 
-pub fn create(store: &Store, args: &CreateArgs, driver: CgroupDriver) -> Result<(), Failure> {
-    let created = berth_container::create(store, &options(args, false, driver))?;
+pub fn create(store: &Store, args: &CreateArgs, cgroups: CgroupManager) -> Result<(), Failure> {
+    let created = berth_container::create(store, &options(args, false, cgroups))?;
     warn_all(created.warnings);
     tracing::debug!(
         "created container {} with init pid {}",
@@ -56,7 +64,7 @@ pub fn start(store: &Store, id: &str) -> Result<(), Failure> {
 
 /// create + start; in the foreground, forward signals, wait, and exit with
 /// the container's status (deleting it unless --keep).
-pub fn run(store: &Store, args: &RunArgs, driver: CgroupDriver) -> Result<i32, Failure> {
+pub fn run(store: &Store, args: &RunArgs, cgroups: CgroupManager) -> Result<i32, Failure> {
     let id = args.create.id.as_str();
     if !args.detach {
         supervise::block_signals()?;
@@ -64,7 +72,7 @@ pub fn run(store: &Store, args: &RunArgs, driver: CgroupDriver) -> Result<i32, F
             supervise::become_subreaper()?;
         }
     }
-    let created = berth_container::create(store, &options(&args.create, !args.detach, driver))?;
+    let created = berth_container::create(store, &options(&args.create, !args.detach, cgroups))?;
     warn_all(created.warnings);
     let pid = created.state.pid;
     let console = created.console;

@@ -13,15 +13,32 @@ pub mod version;
 use crate::cli::Cli;
 use crate::Failure;
 
-/// Global flags berth accepts but cannot honour yet are errors, never
-/// silently ignored.
+/// What the global flags need before any command: the default state root
+/// under `$XDG_RUNTIME_DIR` is made.
 pub fn check_global_flags(cli: &Cli) -> Result<(), Failure> {
-    if cli.rootless.as_deref() == Some("true") {
-        return Err(Failure(
-            "--rootless=true: rootless containers are not supported by berth yet".into(),
-        ));
+    if cli.xdg_root {
+        make_xdg_root(&cli.root)?;
     }
     Ok(())
+}
+
+/// The default state root under `$XDG_RUNTIME_DIR`, made 0700 with the
+/// sticky bit (XDG: not pruned), as runc does before every command.
+fn make_xdg_root(root: &std::path::Path) -> Result<(), Failure> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let fail = |what: &str, hint: &str, e: std::io::Error| {
+        let cause = berth_process::go_strerror_of(&e);
+        Failure(format!("{hint}: {what} {}: {cause}", root.display()))
+    };
+    let writable = "the path in $XDG_RUNTIME_DIR must be writable by the user";
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root)
+        .map_err(|e| fail("mkdir", writable, e))?;
+    let permission = "you should check permission of the path in $XDG_RUNTIME_DIR";
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o1700))
+        .map_err(|e| fail("chmod", permission, e))
 }
 
 /// A file's bytes; the error names the path in runc's words

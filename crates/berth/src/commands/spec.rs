@@ -9,8 +9,19 @@ use crate::Failure;
 
 const CAPS: [&str; 3] = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
 
-/// The default config, for a container run as root.
+/// The default config, for a container run as root; on a pure cgroup v2
+/// host with a cgroup namespace, as runc's.
 pub fn default_spec() -> Value {
+    let mut spec = base_spec();
+    if berth_cgroups::detect_layout().is_ok_and(|l| l == berth_cgroups::Layout::V2) {
+        if let Some(list) = spec["linux"]["namespaces"].as_array_mut() {
+            list.push(json!({"type": "cgroup"}));
+        }
+    }
+    spec
+}
+
+fn base_spec() -> Value {
     json!({
         "ociVersion": berth_container::OCI_VERSION,
         "process": {
@@ -63,34 +74,34 @@ pub fn default_spec() -> Value {
     })
 }
 
-/// The rootless variant: a user namespace mapping the caller to root, no
-/// network namespace, /sys bound from the host, no devpts gid, no
-/// resources.
+/// The rootless variant, made from the default as runc's `ToRootless`:
+/// the network namespace goes and a user namespace mapping the caller to
+/// root comes last, `/sys` is an rbind of the host's, no mount keeps a
+/// `uid=`/`gid=` option, no resources.
 pub fn rootless_spec() -> Value {
     let mut spec = default_spec();
     let uid = nix::unistd::geteuid().as_raw();
     let gid = nix::unistd::getegid().as_raw();
-    let linux = &mut spec["linux"];
-    if let Some(map) = linux.as_object_mut() {
-        map.shift_remove("resources");
+    if let Some(linux) = spec["linux"].as_object_mut() {
+        linux.shift_remove("resources");
+        // runc's order: the maps come first.
+        let own = |id: u32| json!([{"containerID": 0, "hostID": id, "size": 1}]);
+        linux.shift_insert(0, "uidMappings".into(), own(uid));
+        linux.shift_insert(1, "gidMappings".into(), own(gid));
     }
-    linux["uidMappings"] = json!([{"containerID": 0, "hostID": uid, "size": 1}]);
-    linux["gidMappings"] = json!([{"containerID": 0, "hostID": gid, "size": 1}]);
-    linux["namespaces"] = json!([
-        {"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "user"}
-    ]);
+    if let Some(list) = spec["linux"]["namespaces"].as_array_mut() {
+        list.retain(|ns| !matches!(ns["type"].as_str(), Some("network" | "user")));
+        list.push(json!({"type": "user"}));
+    }
     for mount in spec["mounts"].as_array_mut().into_iter().flatten() {
-        match mount["destination"].as_str() {
-            Some("/dev/pts") => {
-                if let Some(opts) = mount["options"].as_array_mut() {
-                    opts.retain(|o| o != "gid=5");
-                }
-            }
-            Some("/sys") => {
-                *mount = json!({"destination": "/sys", "type": "none", "source": "/sys",
-                    "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
-            }
-            _ => {}
+        if mount["destination"] == "/sys" {
+            *mount = json!({"destination": "/sys", "type": "none", "source": "/sys",
+                "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
+        } else if let Some(opts) = mount.get_mut("options").and_then(Value::as_array_mut) {
+            opts.retain(|o| {
+                let o = o.as_str().unwrap_or_default();
+                !o.starts_with("uid=") && !o.starts_with("gid=")
+            });
         }
     }
     spec
