@@ -206,7 +206,6 @@ fn the_runtimes_cpu_affinity_is_not_inherited() {
     let bundle = ctx.bundle();
     bundle.set_args(&["grep", "Cpus_allowed_list", "/proc/self/status"]);
     let id = ctx.id("taskset");
-    ctx.track(&id);
     let out = ctx.sh(&format!(
         "exec taskset -c 0 \"$RUNTIME\" --root \"$ROOT\" run --bundle {} {id}",
         bundle.path().display()
