@@ -206,7 +206,6 @@ fn the_runtimes_cpu_affinity_is_not_inherited() {
     let bundle = ctx.bundle();
     bundle.set_args(&["grep", "Cpus_allowed_list", "/proc/self/status"]);
     let id = ctx.id("taskset");
-    ctx.track(&id);
     let out = ctx.sh(&format!(
         "exec taskset -c 0 \"$RUNTIME\" --root \"$ROOT\" run --bundle {} {id}",
         bundle.path().display()
@@ -484,14 +483,15 @@ fn features_list_the_time_namespace_and_memory_policies() {
     assert!(modes.contains(&json!("MPOL_BIND")), "{features}");
 }
 
-/// What busybox `sh -c` and berth's init (with noNewPrivileges the filter
-/// loads just before Ready) need, none numbered above openat (257) on
-/// x86_64.
+/// What busybox `sh -c` and `sleep` and berth's init (with
+/// noNewPrivileges the filter loads just before Ready) need, none numbered
+/// above openat (257) on x86_64.
 const SMALL_ALLOW_LIST: &[&str] = &[
     "access",
     "arch_prctl",
     "brk",
     "chdir",
+    "clock_nanosleep",
     "clone",
     "close",
     "dup2",
@@ -514,6 +514,7 @@ const SMALL_ALLOW_LIST: &[&str] = &[
     "mmap",
     "mprotect",
     "munmap",
+    "nanosleep",
     "newfstatat",
     "open",
     "openat",
@@ -559,4 +560,9 @@ fn seccomp_syscalls_newer_than_the_profile_get_enosys() {
         .assert_stderr_contains("unshare(0x20000): Function not implemented")
         .assert_stderr_contains("ioprio_set: Operation not permitted");
     assert_eq!(out.stdout, "done\n");
+    // exec'd processes run under the same program.
+    let (id, _pid) = start_sleeper(&ctx, &bundle);
+    let out = ctx.run(&["exec", &id, "unshare", "-m", "true"]);
+    out.assert_fail()
+        .assert_stderr_contains("unshare(0x20000): Function not implemented");
 }
