@@ -178,7 +178,9 @@ fn set_up_container<'a>(
 }
 
 /// Ask the runtime to run prestart and createRuntime, then run
-/// createContainer here, in the container's namespaces before pivot_root.
+/// createContainer here, in the container's namespaces before pivot_root,
+/// with the container's root filesystem as working directory (as runc: a
+/// relative path in such a hook is inside the rootfs).
 /// Returns the state the hooks were given.
 fn container_creation_hooks(setup: &ContainerSetup, chan: &SyncChannel) -> Step<String> {
     step("hooks", || chan.send(&Message::RunHooks, &[]))?;
@@ -191,7 +193,7 @@ fn container_creation_hooks(setup: &ContainerSetup, chan: &SyncChannel) -> Step<
     })?;
     let hooks = setup.hooks.create_container.as_deref().unwrap_or_default();
     step("hooks", || {
-        run_hooks("createContainer", hooks, &state, Some(&setup.bundle))
+        run_hooks("createContainer", hooks, &state, Some(&setup.rootfs.rootfs))
     })?;
     Ok(state)
 }

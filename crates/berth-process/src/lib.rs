@@ -116,7 +116,8 @@ pub struct ContainerSetup {
     pub hooks: Hooks,
     /// The state hooks get, without `pid` (the runtime adds it).
     pub hook_state: serde_json::Value,
-    /// The bundle: the working directory of the runtime's hooks.
+    /// The bundle: the working directory of the runtime's hooks (prestart,
+    /// createRuntime).
     pub bundle: PathBuf,
 }
 

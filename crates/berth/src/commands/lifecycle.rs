@@ -39,8 +39,8 @@ pub fn create(store: &Store, args: &CreateArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// What runc logs as warnings: hook failures that do not stop the lifecycle
-/// (poststart, poststop), a non-empty cgroup at create.
+/// What runc logs as warnings: a poststop hook's failure, a non-empty
+/// cgroup at create.
 fn warn_all(warnings: Vec<String>) {
     for warning in warnings {
         tracing::warn!("{warning}");
@@ -48,8 +48,7 @@ fn warn_all(warnings: Vec<String>) {
 }
 
 pub fn start(store: &Store, id: &str) -> Result<(), Failure> {
-    warn_all(berth_container::start(store, id)?);
-    Ok(())
+    Ok(berth_container::start(store, id)?)
 }
 
 /// create + start; in the foreground, forward signals, wait, and exit with
@@ -67,12 +66,9 @@ pub fn run(store: &Store, args: &RunArgs) -> Result<i32, Failure> {
     let pid = created.state.pid;
     let console = created.console;
     drop(created.dir);
-    match berth_container::start(store, id) {
-        Ok(warnings) => warn_all(warnings),
-        Err(e) => {
-            let _ = berth_container::delete(store, id, true);
-            return Err(e.into());
-        }
+    if let Err(e) = berth_container::start(store, id) {
+        let _ = berth_container::delete(store, id, true);
+        return Err(e.into());
     }
     if args.detach {
         return Ok(0);
