@@ -20,7 +20,7 @@ pub mod stats;
 pub use cgroup::{Cgroup, CgroupEntry, UnifiedDir, V1Hierarchy};
 pub use error::CgroupError;
 pub use host::{detect_layout, Layout, CGROUP_ROOT};
-pub use resources::runc_device_rules;
+pub use resources::{ignored_settings, runc_device_rules};
 
 #[cfg(test)]
 mod live_tests;

@@ -81,7 +81,10 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         &linux_spec.gid_mappings,
     )?;
     let cgroup = Cgroup::plan(Some(linux(&bundle).cgroups_path.as_str()), opts.id)?;
-    let warnings = check_existing_cgroup(&cgroup)?;
+    let mut warnings = check_existing_cgroup(&cgroup)?;
+    if let Some(resources) = &linux(&bundle).resources {
+        warnings.extend(berth_cgroups::ignored_settings(resources));
+    }
     let dir = store.create(opts.id)?;
     let mut undo = Undo {
         dir: Some(dir),
