@@ -74,6 +74,26 @@ fn unconfigured_namespaces_are_shared_with_the_host() {
     assert_ne!(namespace_of(pid, "pid"), namespace_of(me, "pid"));
 }
 
+/// A UTS namespace joined by path is the container's own for `hostname`
+/// (runc sets the hostname in it). The joined one belongs to a first
+/// container here, so the host's is never touched.
+#[test]
+fn hostname_is_set_in_a_uts_namespace_joined_by_path() {
+    let ctx = Ctx::new();
+    let first = ctx.start_sleeper("utsowner");
+    let owner = state_pid(&ctx.state(&first));
+    let bundle = ctx.bundle();
+    bundle.set("/hostname", json!("joined-uts"));
+    bundle.set(
+        "/linux/namespaces",
+        json!([{"type": "pid"}, {"type": "mount"},
+               {"type": "uts", "path": format!("/proc/{owner}/ns/uts")}]),
+    );
+    assert_eq!(ctx.run_in(&bundle, &["hostname"]), "joined-uts\n");
+    let seen = ctx.run(&["exec", &first, "hostname"]);
+    assert_eq!(seen.assert_ok().stdout, "joined-uts\n");
+}
+
 #[test]
 fn hostname_without_uts_namespace_is_refused() {
     let ctx = Ctx::new();

@@ -188,15 +188,13 @@ fn validate_linux(linux: &Linux) -> Result<(), ContainerError> {
     refuse_present(&checks)
 }
 
-fn has_namespace(linux: &Linux, kind: LinuxNamespaceType) -> bool {
-    linux
+/// A hostname or domainname needs a UTS namespace of the container's own,
+/// new or joined by path (runc counts a joined one as private too).
+fn validate_names(spec: &Spec, linux: &Linux) -> Result<(), ContainerError> {
+    let own_uts = linux
         .namespaces
         .iter()
-        .any(|ns| ns.typ == kind && ns.path.is_none())
-}
-
-fn validate_names(spec: &Spec, linux: &Linux) -> Result<(), ContainerError> {
-    let own_uts = has_namespace(linux, LinuxNamespaceType::Uts);
+        .any(|ns| ns.typ == LinuxNamespaceType::Uts);
     if spec.hostname.as_ref().is_some_and(|h| !h.is_empty()) && !own_uts {
         return Err(invalid(
             "hostname: unable to set hostname without a private UTS namespace",

@@ -241,7 +241,7 @@ fn init_config(
     fifo: OwnedFd,
 ) -> InitConfig {
     let linux = linux(bundle);
-    let own_uts = namespaces.has_new(nix::sched::CloneFlags::CLONE_NEWUTS);
+    let own_uts = namespaces.has(nix::sched::CloneFlags::CLONE_NEWUTS);
     let rootfs = rootfs_plan(bundle, opts, &cgroup, namespaces.new_cgroupns);
     let mut cfg = InitConfig::for_process(
         process(bundle),

@@ -133,14 +133,18 @@ impl Namespaces {
         self.clone_flags.contains(flag)
     }
 
+    /// True when init gets a namespace of this kind other than the
+    /// runtime's: new, or joined by path.
+    pub fn has(&self, flag: CloneFlags) -> bool {
+        self.has_new(flag)
+            || self.join.iter().any(|(joined, _)| *joined == flag)
+            || (flag == CloneFlags::CLONE_NEWPID && self.join_pid.is_some())
+    }
+
     /// True when init runs in a user namespace other than the runtime's
     /// (new, or joined by path).
     pub fn in_user_namespace(&self) -> bool {
-        self.has_new(CloneFlags::CLONE_NEWUSER)
-            || self
-                .join
-                .iter()
-                .any(|(flag, _)| *flag == CloneFlags::CLONE_NEWUSER)
+        self.has(CloneFlags::CLONE_NEWUSER)
     }
 }
 
