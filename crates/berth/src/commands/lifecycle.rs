@@ -95,3 +95,23 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<(), Failure> {
     warn_all(berth_container::delete(store, id, force)?);
     Ok(())
 }
+
+/// What `checkpoint` and `restore` answer until CRIU is integrated.
+const NO_CRIU: &str = "berth does not support checkpoint/restore yet (CRIU is not integrated)";
+
+/// `checkpoint`: as runc, the container must exist and run; then refused.
+pub fn checkpoint(store: &Store, id: &str) -> Result<(), Failure> {
+    let loaded = berth_container::load(store, id, false)?;
+    if loaded.status != berth_container::Status::Running {
+        return Err(Failure("container is not running".into()));
+    }
+    Err(Failure(format!("checkpoint: {NO_CRIU}")))
+}
+
+/// `restore`: as runc, the id must be new; then refused.
+pub fn restore(store: &Store, id: &str) -> Result<(), Failure> {
+    if berth_container::load(store, id, false).is_ok() {
+        return Err(Failure("container with given ID already exists".into()));
+    }
+    Err(Failure(format!("restore: {NO_CRIU}")))
+}
