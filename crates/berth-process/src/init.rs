@@ -262,6 +262,9 @@ fn apply_process_settings(cfg: &InitConfig, chan: &SyncChannel) -> Step<()> {
         berth_security::drop_bounding_set(&cfg.capabilities)
     })?;
     let cwd_before = std::env::set_current_dir(&cfg.cwd);
+    step("give stdio to the user", || {
+        berth_security::give_stdio_to(cfg.user.uid)
+    })?;
     step("set user", || berth_security::switch_user(&cfg.user))?;
     umask(Mode::from_bits_truncate(
         cfg.user.umask.unwrap_or(0o022) as _
