@@ -7,7 +7,8 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use berth_cgroups::Cgroup;
-use berth_process::{ContainerSetup, InitConfig, Namespaces};
+use berth_process::trace::Phases;
+use berth_process::{ContainerSetup, InitConfig, Namespaces, StepTime};
 use berth_rootfs::{CgroupMountSource, RootfsPlan};
 use berth_spec::{Linux, LinuxResources, Process};
 use nix::sys::stat::Mode;
@@ -36,6 +37,8 @@ pub struct CreateOptions<'a> {
     pub listen_fds: u32,
     /// `run` in the foreground: the runtime itself will hold the terminal.
     pub foreground: bool,
+    /// Time the runtime's phases and init's steps (`--debug`).
+    pub trace: bool,
 }
 
 /// A created container: init is alive, blocked on exec.fifo.
@@ -47,6 +50,8 @@ pub struct Created {
     pub dir: ContainerDir,
     /// What runc would log as warnings (a non-empty cgroup, ignored fields).
     pub warnings: Vec<String>,
+    /// With `trace`: the runtime's phases and init's steps, in order.
+    pub trace: Vec<StepTime>,
 }
 
 /// Undo guard: removes the cgroup and the state directory unless disarmed.
@@ -67,11 +72,14 @@ impl Drop for Undo<'_> {
 }
 
 pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, ContainerError> {
+    let mut phases = Phases::new(opts.trace);
     validate_id(opts.id)?;
     let bundle = load_bundle(opts.bundle)?;
+    phases.mark("runtime: load and validate the bundle");
     let seccomp = crate::seccomp::build(linux(&bundle).seccomp.as_ref(), || {
         creating_state(&bundle, opts.id)
     })?;
+    phases.mark("runtime: build the seccomp filter");
     let terminal = process(&bundle).terminal;
     let console = connect_console(terminal, opts.console_socket, opts.foreground)?;
     let linux_spec = linux(&bundle);
@@ -93,11 +101,16 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     cgroup.create()?;
     undo.cgroup = Some(&cgroup);
     cgroup.apply_resources(&effective_resources(linux(&bundle)))?;
+    phases.mark("runtime: create the cgroup and apply the resources");
     let dir = undo.dir.as_ref().expect("set above");
     let fifo = make_fifo(&dir.fifo_path())?;
     let mut init = init_config(&bundle, opts, namespaces, cgroup.clone(), fifo);
     init.seccomp = seccomp;
-    let spawned = berth_process::spawn_init(&init, console.as_ref())?;
+    init.trace = opts.trace;
+    phases.mark("runtime: prepare init");
+    let mut spawned = berth_process::spawn_init(&init, console.as_ref())?;
+    phases.steps.append(&mut spawned.trace);
+    phases.mark("runtime: spawn init until Ready");
     let state = ContainerState {
         id: opts.id.to_string(),
         pid: spawned.pid,
@@ -119,11 +132,13 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     }
     undo.cgroup = None;
     let dir = undo.dir.take().expect("set above");
+    phases.mark("runtime: save the state");
     Ok(Created {
         state,
         console: spawned.console,
         dir,
         warnings,
+        trace: phases.steps,
     })
 }
 

@@ -30,6 +30,8 @@ pub struct ExecOptions<'a> {
     pub sub_cgroups: &'a [String],
     /// Not detached: the runtime waits and may proxy the terminal.
     pub foreground: bool,
+    /// Time the process' steps (`--debug`).
+    pub trace: bool,
 }
 
 /// The exec'd process, started.
@@ -38,6 +40,8 @@ pub struct Execed {
     pub pid: i32,
     /// The pty master when the runtime proxies the terminal itself.
     pub console: Option<OwnedFd>,
+    /// With `trace`: how long each step of the process took.
+    pub trace: Vec<berth_process::StepTime>,
 }
 
 /// Where exec may go: runc's refusals.
@@ -64,11 +68,13 @@ pub fn exec(store: &Store, opts: &ExecOptions<'_>) -> Result<Execed, ContainerEr
     let namespaces = Namespaces::of_process(loaded.state.pid);
     let mut cfg = InitConfig::for_process(&opts.process, namespaces, cgroup, opts.preserve_fds);
     cfg.seccomp = seccomp;
+    cfg.trace = opts.trace;
     let spawned = berth_process::spawn_init(&cfg, console.as_ref())?;
     write_pid_file(opts.pid_file, spawned.pid)?;
     Ok(Execed {
         pid: spawned.pid,
         console: spawned.console,
+        trace: spawned.trace,
     })
 }
 

@@ -20,6 +20,7 @@ use crate::exec_path::{find_executable, home_of};
 use crate::hooks::run_hooks;
 use crate::namespaces;
 use crate::sync::{InitFailure, Message, SyncChannel};
+use crate::trace;
 use crate::{ContainerSetup, InitConfig};
 
 /// A failed step, before it is flattened onto the channel.
@@ -30,12 +31,15 @@ struct StepError {
 
 type Step<T> = Result<T, StepError>;
 
-/// Run `f` as the step named `step`.
+/// Run `f` as the step named `step` (timed when the runtime traces).
 fn step<T, E>(step: &'static str, f: impl FnOnce() -> Result<T, E>) -> Step<T>
 where
     E: std::error::Error + 'static,
 {
-    f().map_err(|e| StepError {
+    let started = trace::begin();
+    let result = f();
+    trace::end(step, started);
+    result.map_err(|e| StepError {
         step,
         source: Box::new(e),
     })
@@ -87,6 +91,9 @@ fn steps(
     entry: CgroupEntry,
     cloned_into: bool,
 ) -> Step<Infallible> {
+    if cfg.trace {
+        trace::enable();
+    }
     // Until execve, /proc/<pid>/exe is the berth binary: non-dumpable, no
     // other process may open it (CVE-2019-5736). execve resets the flag.
     step("make init non-dumpable", || {
@@ -126,6 +133,11 @@ fn steps(
         // As late as possible, so that few syscalls run under the filter
         // (runc: before the exec.fifo wait and the startContainer hooks).
         load_seccomp(cfg, chan)?;
+    }
+    if let Some(steps) = trace::take() {
+        step("report the step times", || {
+            chan.send(&Message::Trace(steps), &[])
+        })?;
     }
     step("report ready", || chan.send(&Message::Ready, &[]))?;
     if let Some((fifo, hook_state)) = &created {

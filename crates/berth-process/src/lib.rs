@@ -13,6 +13,7 @@ mod spawn;
 pub mod supervise;
 pub mod sync;
 mod sysctl;
+pub mod trace;
 
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
@@ -23,6 +24,7 @@ pub use namespaces::Namespaces;
 pub use seccomp_agent::SeccompAgent;
 pub use spawn::{kill_and_reap, spawn_init, Spawned};
 pub use sync::InitFailure;
+pub use trace::StepTime;
 
 use berth_spec::{Hooks, LinuxCapabilities, PosixRlimit, Process, User};
 
@@ -52,6 +54,8 @@ pub struct InitConfig {
     pub extra_fds: u32,
     /// The container's `linux.seccomp` (for its init and for `exec`).
     pub seccomp: Option<Seccomp>,
+    /// Time init's steps and send them before `Ready` (`--debug`).
+    pub trace: bool,
 }
 
 /// A seccomp filter for init to load, and the agent that gets its listener
@@ -93,6 +97,7 @@ impl InitConfig {
             env: process.env.clone(),
             extra_fds,
             seccomp: None,
+            trace: false,
         }
     }
 }

@@ -25,12 +25,26 @@ fn options(args: &CreateArgs, foreground: bool) -> CreateOptions<'_> {
         preserve_fds: args.preserve_fds,
         listen_fds: listen_fds(),
         foreground,
+        trace: debug_on(),
+    }
+}
+
+/// `--debug` was given: the startup phase trace is wanted.
+pub fn debug_on() -> bool {
+    tracing::enabled!(tracing::Level::DEBUG)
+}
+
+/// One debug line per timed step: the runtime's phases and init's steps.
+pub fn log_trace(steps: &[berth_process::StepTime]) {
+    for s in steps {
+        tracing::debug!("{}: {}.{:03} ms", s.step, s.micros / 1000, s.micros % 1000);
     }
 }
 
 pub fn create(store: &Store, args: &CreateArgs) -> Result<(), Failure> {
     let created = berth_container::create(store, &options(args, false))?;
     warn_all(created.warnings);
+    log_trace(&created.trace);
     tracing::debug!(
         "created container {} with init pid {}",
         args.id,
@@ -63,6 +77,7 @@ pub fn run(store: &Store, args: &RunArgs) -> Result<i32, Failure> {
     }
     let created = berth_container::create(store, &options(&args.create, !args.detach))?;
     warn_all(created.warnings);
+    log_trace(&created.trace);
     let pid = created.state.pid;
     let console = created.console;
     drop(created.dir);
