@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use berth_cgroups::Cgroup;
 use berth_process::trace::Phases;
 use berth_process::{ContainerSetup, InitConfig, Namespaces, StepTime};
-use berth_rootfs::{CgroupMountSource, RootfsPlan};
+use berth_rootfs::{BindSources, CgroupMountSource, RootfsPlan};
 use berth_spec::{Linux, LinuxResources, Process};
 use nix::sys::stat::Mode;
 
@@ -107,6 +107,7 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     let mut init = init_config(&bundle, opts, namespaces, cgroup.clone(), fifo);
     init.seccomp = seccomp;
     init.trace = opts.trace;
+    open_bind_sources_for_userns(&mut init)?;
     phases.mark("runtime: prepare init");
     let mut spawned = berth_process::spawn_init(&init, console.as_ref())?;
     phases.steps.append(&mut spawned.trace);
@@ -140,6 +141,19 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         warnings,
         trace: phases.steps,
     })
+}
+
+/// In a user namespace init's root may not reach a bind source on the host:
+/// the runtime opens them now, as runc does, and init moves them in.
+fn open_bind_sources_for_userns(init: &mut InitConfig) -> Result<(), ContainerError> {
+    if !init.namespaces.in_user_namespace() {
+        return Ok(());
+    }
+    if let Some(setup) = init.setup.as_mut() {
+        setup.rootfs.bind_sources =
+            BindSources::open(&setup.rootfs.mounts).map_err(berth_process::ProcessError::from)?;
+    }
+    Ok(())
 }
 
 /// runc's checks of a cgroup that exists before the container: processes
@@ -245,6 +259,7 @@ fn rootfs_plan(
         readonly_paths: linux.readonly_paths.clone(),
         no_pivot: opts.no_pivot,
         cgroup: cgroup_source,
+        bind_sources: Default::default(),
     }
 }
 

@@ -62,6 +62,48 @@ pub struct RootfsPlan {
     pub no_pivot: bool,
     /// What a mount of type cgroup shows.
     pub cgroup: CgroupMountSource,
+    /// Bind sources the runtime opened for init (a user namespace).
+    pub bind_sources: BindSources,
+}
+
+/// Bind-mount sources opened by the runtime, before init enters a user
+/// namespace whose root may not reach them on the host (a 0700 directory
+/// of host root): each a detached copy of the source's mount
+/// (`open_tree(OPEN_TREE_CLONE)`, recursive for `rbind`), which init moves
+/// into place. runc passes such sources as fds too.
+#[derive(Debug, Clone, Default)]
+pub struct BindSources(Vec<(usize, std::sync::Arc<std::os::fd::OwnedFd>)>);
+
+impl BindSources {
+    /// Opens the source of every bind mount in `mounts` (sources absolute).
+    pub fn open(mounts: &[berth_spec::Mount]) -> Result<BindSources, RootfsError> {
+        let mut opened = Vec::new();
+        for (index, spec) in mounts.iter().enumerate() {
+            let m = SpecMount::new(spec)?;
+            if m.kind != mounts::MountKind::Bind {
+                continue;
+            }
+            let Some(source) = &spec.source else { continue };
+            let mut flags = berth_sys::mount::OPEN_TREE_CLONE;
+            if m.options.is_recursive_bind() {
+                flags |= berth_sys::mount::AT_RECURSIVE as u32;
+            }
+            let cwd = nix::fcntl::AT_FDCWD;
+            let fd = berth_sys::mount::open_tree(cwd, source, flags)
+                .map_err(RootfsError::at_both("open bind source", source, &m.dest))
+                .map_err(|e| m.wrap(e))?;
+            opened.push((index, std::sync::Arc::new(fd)));
+        }
+        Ok(BindSources(opened))
+    }
+
+    /// The opened source of mount `index`, if the runtime opened it.
+    fn get(&self, index: usize) -> Option<BorrowedFd<'_>> {
+        self.0
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, fd)| fd.as_fd())
+    }
 }
 
 /// What a mount of type `cgroup` shows.
@@ -134,10 +176,12 @@ pub fn absolutize_bind_sources(mounts: &mut [berth_spec::Mount], bundle: &Path) 
 fn mount_spec(
     root: &RootDir,
     m: &SpecMount<'_>,
-    cgroup_source: &CgroupMountSource,
+    plan: &RootfsPlan,
+    index: usize,
 ) -> Result<(), RootfsError> {
+    let cgroup_source = &plan.cgroup;
     let result = match m.kind {
-        mounts::MountKind::Bind => mounts::mount_bind(root, m),
+        mounts::MountKind::Bind => mounts::mount_bind(root, m, plan.bind_sources.get(index)),
         mounts::MountKind::ProcOrSys => mounts::mount_proc_or_sys(root, m),
         mounts::MountKind::Tmpfs => mounts::mount_tmpfs(root, m),
         mounts::MountKind::Cgroup => cgroup::mount_cgroup(root, m, cgroup_source),
@@ -156,8 +200,8 @@ pub fn prepare_rootfs(plan: &RootfsPlan) -> Result<(), RootfsError> {
     set_host_propagation(&plan.rootfs, propagation)?;
     bind_rootfs_on_itself(&plan.rootfs)?;
     let root = RootDir::open(&plan.rootfs)?;
-    for m in &mounts {
-        mount_spec(&root, m, &plan.cgroup)?;
+    for (index, m) in mounts.iter().enumerate() {
+        mount_spec(&root, m, plan, index)?;
     }
     if RootfsPlan::sets_up_dev(&mounts) {
         populate_dev(&root, plan, &mounts)?;
@@ -367,6 +411,7 @@ mod tests {
                 dir: PathBuf::from("/sys/fs/cgroup/x"),
                 own_cgroupns: false,
             },
+            bind_sources: BindSources::default(),
         }
     }
 

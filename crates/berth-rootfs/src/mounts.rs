@@ -215,33 +215,49 @@ pub(crate) fn is_dir(fd: BorrowedFd<'_>) -> Result<bool, Errno> {
     Ok(SFlag::from_bits_truncate(fstat(fd)?.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR)
 }
 
-pub(crate) fn mount_bind(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> {
+/// A bind mount; `opened` is the source when the runtime opened it (a
+/// detached mount, moved into place), else init opens it here.
+pub(crate) fn mount_bind(
+    root: &RootDir,
+    m: &SpecMount<'_>,
+    opened: Option<BorrowedFd<'_>>,
+) -> Result<(), RootfsError> {
     let source = m.spec.source.clone().ok_or(RootfsError::InvalidValue {
         field: "mounts[].source",
         value: String::new(),
         reason: "a bind mount needs a source",
     })?;
-    let src = nix::fcntl::open(&source, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(RootfsError::at_both("open bind source", &source, &m.dest))?;
-    let src_is_dir = is_dir(src.as_fd()).map_err(RootfsError::at_host("stat", &source))?;
+    let own;
+    let src = match opened {
+        Some(fd) => fd,
+        None => {
+            own = nix::fcntl::open(&source, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+                .map_err(RootfsError::at_both("open bind source", &source, &m.dest))?;
+            own.as_fd()
+        }
+    };
+    let src_is_dir = is_dir(src).map_err(RootfsError::at_host("stat", &source))?;
     let target = if src_is_dir {
         root.mkdir_all(&m.dest)?
     } else {
         root.create_file(&m.dest)?
     };
-    let src_is_proc = fstatfs(src.as_fd())
+    let src_is_proc = fstatfs(src)
         .map_err(RootfsError::at_host("statfs", &source))?
         .filesystem_type()
         == PROC_SUPER_MAGIC;
     let real = checked_mountpoint(root, target.as_fd(), m, src_is_proc)?;
-    let source_name = source.to_string_lossy();
-    mountops::bind(
-        src.as_fd(),
-        &source_name,
-        target.as_fd(),
-        &real,
-        m.options.is_recursive_bind(),
-    )?;
+    if opened.is_some() {
+        berth_sys::mount::move_mount_fd(src, target.as_fd()).map_err(RootfsError::at_both(
+            "move_mount bind source",
+            &source,
+            &real,
+        ))?;
+    } else {
+        let source_name = source.to_string_lossy();
+        let recursive = m.options.is_recursive_bind();
+        mountops::bind(src, &source_name, target.as_fd(), &real, recursive)?;
+    }
     if !m.options.bind_needs_remount() {
         return after_mount(root, &real, m);
     }
