@@ -82,6 +82,30 @@ pub fn validate(spec: &Spec) -> Result<(), ContainerError> {
         .ok_or_else(|| invalid("linux: linux must be set"))?;
     validate_linux(linux)?;
     validate_names(spec, linux)?;
+    validate_without_mount_namespace(linux)
+}
+
+/// Without a mount namespace the container's mounts are the host's (runc's
+/// chroot mode): what would change the host is refused, masked and
+/// read-only paths in runc's words.
+fn validate_without_mount_namespace(linux: &Linux) -> Result<(), ContainerError> {
+    if linux
+        .namespaces
+        .iter()
+        .any(|ns| ns.typ == LinuxNamespaceType::Mount)
+    {
+        return Ok(());
+    }
+    if !linux.masked_paths.is_empty() || !linux.readonly_paths.is_empty() {
+        return Err(invalid(
+            "linux.maskedPaths/readonlyPaths: unable to restrict sys entries without a private MNT namespace",
+        ));
+    }
+    if !linux.rootfs_propagation.is_empty() {
+        return Err(invalid(
+            "linux.rootfsPropagation: needs a mount namespace (it would change the host's mounts)",
+        ));
+    }
     Ok(())
 }
 

@@ -108,8 +108,13 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     init.seccomp = seccomp;
     init.trace = opts.trace;
     open_bind_sources_for_userns(&mut init)?;
+    let host_rootfs_mounts = host_rootfs_mounts(&init)?;
     phases.mark("runtime: prepare init");
-    let mut spawned = berth_process::spawn_init(&init, console.as_ref())?;
+    let spawned = berth_process::spawn_init(&init, console.as_ref());
+    if let (Err(_), Some(keep)) = (&spawned, host_rootfs_mounts) {
+        let _ = berth_rootfs::detach_mounts_above(&bundle.rootfs, keep);
+    }
+    let mut spawned = spawned?;
     phases.steps.append(&mut spawned.trace);
     phases.mark("runtime: spawn init until Ready");
     let state = ContainerState {
@@ -123,6 +128,7 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         cgroup: cgroup.clone(),
         hooks: bundle.spec.hooks.clone(),
         seccomp: crate::seccomp::to_raw(linux(&bundle).seccomp.as_ref()),
+        host_rootfs_mounts,
     };
     let saved = dir
         .save(&state)
@@ -141,6 +147,20 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         warnings,
         trace: phases.steps,
     })
+}
+
+/// Without a mount namespace init mounts in the host's table: how many
+/// mounts the rootfs path has there before, so that `delete` (or a failed
+/// create) detaches only what the container stacked on it.
+fn host_rootfs_mounts(init: &InitConfig) -> Result<Option<usize>, ContainerError> {
+    match &init.setup {
+        Some(setup) if setup.rootfs.host_mount_ns => {
+            let count = berth_rootfs::mounts_on(&setup.rootfs.rootfs)
+                .map_err(berth_process::ProcessError::from)?;
+            Ok(Some(count))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// In a user namespace init's root may not reach a bind source on the host:
@@ -236,6 +256,7 @@ fn rootfs_plan(
     opts: &CreateOptions<'_>,
     cgroup: &Cgroup,
     own_cgroupns: bool,
+    host_mount_ns: bool,
 ) -> RootfsPlan {
     let linux = linux(bundle);
     let cgroup_source = match cgroup.unified_dir() {
@@ -260,6 +281,7 @@ fn rootfs_plan(
         no_pivot: opts.no_pivot,
         cgroup: cgroup_source,
         bind_sources: Default::default(),
+        host_mount_ns,
     }
 }
 
@@ -272,7 +294,14 @@ fn init_config(
 ) -> InitConfig {
     let linux = linux(bundle);
     let own_uts = namespaces.has(nix::sched::CloneFlags::CLONE_NEWUTS);
-    let rootfs = rootfs_plan(bundle, opts, &cgroup, namespaces.new_cgroupns);
+    let host_mount_ns = !namespaces.has(nix::sched::CloneFlags::CLONE_NEWNS);
+    let rootfs = rootfs_plan(
+        bundle,
+        opts,
+        &cgroup,
+        namespaces.new_cgroupns,
+        host_mount_ns,
+    );
     let mut cfg = InitConfig::for_process(
         process(bundle),
         namespaces,

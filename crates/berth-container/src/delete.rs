@@ -58,13 +58,17 @@ fn wait_for_death(state: &ContainerState) -> Result<(), ContainerError> {
 }
 
 /// Remove what the container left: stray processes (no own pid namespace),
-/// the cgroup; run the poststop hooks; remove the state directory.
+/// the cgroup, its mounts in the host's table (no own mount namespace); run the poststop hooks; remove the state directory.
 fn destroy(loaded: Loaded) -> Result<Vec<String>, ContainerError> {
     let cgroup = &loaded.state.cgroup;
     if !cgroup.processes().unwrap_or_default().is_empty() {
         let _ = cgroup.kill_all(Signal::SIGKILL as i32);
     }
     cgroup.destroy()?;
+    if let Some(keep) = loaded.state.host_rootfs_mounts {
+        berth_rootfs::detach_mounts_above(&loaded.state.rootfs, keep)
+            .map_err(berth_process::ProcessError::from)?;
+    }
     let warnings = loaded
         .state
         .run_hooks_as_warnings("poststop", |h| &h.poststop, Status::Stopped);

@@ -34,6 +34,10 @@ pub struct ContainerState {
     /// `list` skip over.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seccomp: Option<Box<serde_json::value::RawValue>>,
+    /// No mount namespace of its own: how many mounts the rootfs path had
+    /// in the host's table before create; `delete` detaches those above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_rootfs_mounts: Option<usize>,
 }
 
 /// The JSON `state` prints (runc's fields and order).

@@ -120,11 +120,6 @@ impl Namespaces {
             plan.uid_mappings = required_mappings(uid_mappings, "uid")?;
             plan.gid_mappings = required_mappings(gid_mappings, "gid")?;
         }
-        if !seen.contains(CloneFlags::CLONE_NEWNS) {
-            return Err(ProcessError::Config(
-                "linux.namespaces: a mount namespace is required (pivot_root would change the host's root)".into(),
-            ));
-        }
         Ok(plan)
     }
 
@@ -292,8 +287,9 @@ mod tests {
         let err =
             Namespaces::from_spec(&[ns("mount", None), ns("mount", None)], &[], &[]).unwrap_err();
         assert!(err.to_string().contains("twice"), "{err}");
-        let err = Namespaces::from_spec(&[ns("pid", None)], &[], &[]).unwrap_err();
-        assert!(err.to_string().contains("mount namespace"), "{err}");
+        // No mount namespace: runc's chroot mode.
+        let plan = Namespaces::from_spec(&[ns("pid", None)], &[], &[]).unwrap();
+        assert!(!plan.has(CloneFlags::CLONE_NEWNS));
     }
 
     fn mapping(inside: u32, outside: u32, size: u32) -> LinuxIdMapping {

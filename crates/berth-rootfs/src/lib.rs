@@ -64,6 +64,10 @@ pub struct RootfsPlan {
     pub cgroup: CgroupMountSource,
     /// Bind sources the runtime opened for init (a user namespace).
     pub bind_sources: BindSources,
+    /// No mount namespace of its own (runc's chroot mode): every mount is
+    /// made in the runtime's mount table, the host's propagation is left
+    /// alone, and init chroots instead of pivot_root.
+    pub host_mount_ns: bool,
 }
 
 /// Bind-mount sources opened by the runtime, before init enters a user
@@ -197,7 +201,9 @@ pub fn prepare_rootfs(plan: &RootfsPlan) -> Result<(), RootfsError> {
     let propagation = plan.root_propagation()?;
     let mounts = plan.spec_mounts()?;
     check_host_proc()?;
-    set_host_propagation(&plan.rootfs, propagation)?;
+    if !plan.host_mount_ns {
+        set_host_propagation(&plan.rootfs, propagation)?;
+    }
     bind_rootfs_on_itself(&plan.rootfs)?;
     let root = RootDir::open(&plan.rootfs)?;
     for (index, m) in mounts.iter().enumerate() {
@@ -205,6 +211,32 @@ pub fn prepare_rootfs(plan: &RootfsPlan) -> Result<(), RootfsError> {
     }
     if RootfsPlan::sets_up_dev(&mounts) {
         populate_dev(&root, plan, &mounts)?;
+    }
+    Ok(())
+}
+
+/// How many mounts are stacked on `path` in the caller's mount table (for a
+/// container without a mount namespace, whose mounts are made there).
+pub fn mounts_on(path: &Path) -> Result<usize, RootfsError> {
+    let content =
+        std::fs::read_to_string("/proc/self/mountinfo").map_err(|source| RootfsError::Io {
+            step: "read",
+            at: Location::host("/proc/self/mountinfo"),
+            source,
+        })?;
+    Ok(mountinfo::parse(&content)
+        .iter()
+        .filter(|m| m.mount_point == path)
+        .count())
+}
+
+/// Detaches (with everything below them) the mounts stacked on `path` above
+/// the first `keep`: what a container without a mount namespace left in
+/// the host's mount table.
+pub fn detach_mounts_above(path: &Path, keep: usize) -> Result<(), RootfsError> {
+    while mounts_on(path)? > keep {
+        nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH)
+            .map_err(RootfsError::at_host("unmount", path))?;
     }
     Ok(())
 }
@@ -289,12 +321,14 @@ fn populate_dev(
 }
 
 /// pivot_root into the rootfs and detach the old root (or, with no_pivot,
-/// MS_MOVE + chroot), chdir /, apply a shared/unbindable rootfsPropagation
+/// MS_MOVE + chroot; without a mount namespace, a plain chroot), chdir /, apply a shared/unbindable rootfsPropagation
 /// to the new /, and point stdio that was the host's /dev/null at the
 /// container's.
 pub fn enter_rootfs(plan: &RootfsPlan) -> Result<(), RootfsError> {
-    let propagation = plan.root_propagation()?;
-    let jail = if plan.no_pivot {
+    let propagation = plan.root_propagation()?.filter(|_| !plan.host_mount_ns);
+    let jail = if plan.host_mount_ns {
+        pivot::chroot_into(&plan.rootfs)
+    } else if plan.no_pivot {
         pivot::move_into(&plan.rootfs)
     } else {
         pivot::pivot_into(&plan.rootfs)
@@ -412,6 +446,7 @@ mod tests {
                 own_cgroupns: false,
             },
             bind_sources: BindSources::default(),
+            host_mount_ns: false,
         }
     }
 
