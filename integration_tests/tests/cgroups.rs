@@ -647,3 +647,24 @@ fn unified_resources_on_cgroup_v1_are_an_invalid_configuration() {
         .assert_stderr_contains("invalid configuration: ")
         .assert_stderr_contains("cannot use unified on cgroup v1");
 }
+
+/// `memory.kernel` and `memory.kernelTCP` may be ignored (runtime-spec);
+/// runc ignores them with a warning, so configs made by older tools work.
+#[test]
+fn kernel_memory_settings_are_ignored_with_a_warning() {
+    let parent = CgroupParent::new();
+    let ctx = Ctx::new();
+    let path = parent.child("kmem");
+    let bundle = ctx.bundle();
+    bundle.set_args(integration_tests::LONG_RUNNING);
+    bundle.set("/linux/cgroupsPath", json!(path));
+    bundle.set(
+        "/linux/resources/memory",
+        json!({"limit": 67108864, "kernel": 33554432, "kernelTCP": 16777216}),
+    );
+    let id = ctx.id("kmem");
+    ctx.create(&bundle, &id)
+        .assert_ok()
+        .assert_stderr_contains("Kernel memory settings are ignored");
+    assert_eq!(memory_limit(&path), "67108864");
+}

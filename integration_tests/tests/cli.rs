@@ -118,3 +118,54 @@ fn unknown_command_exits_3_and_bad_usage_exits_1() {
     );
     ctx.run(&["help", "create"]).assert_ok();
 }
+
+/// `checkpoint` and `restore` exist with runc's flags (`-h` lists them); an
+/// unknown container is refused first. berth then refuses to checkpoint a
+/// running container by name (CRIU is not integrated).
+#[test]
+fn checkpoint_and_restore_take_runcs_flags() {
+    let ctx = Ctx::new();
+    for command in ["checkpoint", "restore"] {
+        let help = ctx.run(&[command, "-h"]);
+        help.assert_ok();
+        let text = format!("{}{}", help.stdout, help.stderr);
+        for flag in [
+            "--image-path",
+            "--work-path",
+            "--tcp-established",
+            "--manage-cgroups-mode",
+        ] {
+            assert!(text.contains(flag), "{command} -h lacks {flag}: {help}");
+        }
+    }
+    ctx.run(&[
+        "checkpoint",
+        "--image-path",
+        "/nonexistent",
+        "--leave-running",
+        "no-such-ctr",
+    ])
+    .assert_fail()
+    .assert_stderr_contains("container does not exist");
+    if integration_tests::runtime_is_runc() {
+        return; // runc has CRIU: checkpointing a container is not refused
+    }
+    let id = ctx.start_sleeper("ckpt");
+    ctx.run(&["checkpoint", "--image-path", "/nonexistent", &id])
+        .assert_fail()
+        .assert_stderr_contains("checkpoint: berth does not support checkpoint/restore");
+    let bundle = ctx.bundle();
+    let path = bundle.path().to_str().unwrap().to_string();
+    ctx.run(&[
+        "restore",
+        "-d",
+        "--bundle",
+        &path,
+        "--image-path",
+        "/nonexistent",
+        &ctx.id("rst"),
+    ])
+    .assert_fail()
+    .assert_stderr_contains("restore: berth does not support checkpoint/restore");
+    assert_eq!(ctx.status(&id).as_deref(), Some("running"));
+}

@@ -113,3 +113,44 @@ fn console_size_sets_the_terminal_size() {
     let text = text + &console.read_until("\n", WAIT);
     assert!(text.contains("size=33 77"), "terminal output: {text:?}");
 }
+
+/// With a non-root `process.user` the pty slave belongs to that user and the
+/// tty group (gid 5 in the default devpts mount), on run and on exec, so the
+/// process can reopen its terminal (runc chowns it to the process' uid).
+#[test]
+fn pty_belongs_to_the_process_user() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set("/process/terminal", json!(true));
+    bundle.set("/process/user", json!({"uid": 1000, "gid": 1000}));
+    let show = "echo owner=$(stat -c %u:%g $(tty)); sleep 3600";
+    bundle.set_args(&["sh", "-c", show]);
+    let socket = ConsoleSocket::bind(&ctx.work().join("console.sock"));
+    let id = ctx.id("ttyuser");
+    ctx.create_with_console(&bundle, &id, socket.path())
+        .assert_ok();
+    let mut console = socket.receive(WAIT);
+    ctx.start(&id).assert_ok();
+    let text = console.read_until("owner=", WAIT) + &console.read_until("\n", WAIT);
+    assert!(text.contains("owner=1000:5"), "terminal output: {text:?}");
+
+    let exec_socket = ConsoleSocket::bind(&ctx.work().join("exec.sock"));
+    let process = json!({"terminal": true, "user": {"uid": 1001, "gid": 1001}, "cwd": "/",
+                         "args": ["sh", "-c", show],
+                         "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]});
+    let file = ctx.work().join("exec-tty.json");
+    std::fs::write(&file, process.to_string()).expect("write process.json");
+    ctx.run(&[
+        "exec".as_ref(),
+        "--process".as_ref(),
+        file.as_os_str(),
+        "--console-socket".as_ref(),
+        exec_socket.path().as_os_str(),
+        "--detach".as_ref(),
+        id.as_ref(),
+    ])
+    .assert_ok();
+    let mut console = exec_socket.receive(WAIT);
+    let text = console.read_until("owner=", WAIT) + &console.read_until("\n", WAIT);
+    assert!(text.contains("owner=1001:5"), "terminal output: {text:?}");
+}

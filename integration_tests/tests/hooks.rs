@@ -212,3 +212,72 @@ fn a_start_container_hook_killed_by_seccomp_fails_run() {
         out.assert_stderr_contains("error running startContainer hook #0");
     }
 }
+
+/// The working directory of each creation hook, as runc: the bundle for
+/// prestart and createRuntime (run by the runtime), the container's root
+/// filesystem for createContainer (runc's hooks test creates files there by
+/// a relative path), the process' cwd for startContainer.
+#[test]
+fn creation_hooks_run_in_the_bundle_the_rootfs_and_the_cwd() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set_args(&["true"]);
+    bundle.set("/process/cwd", json!("/tmp"));
+    bundle.writable();
+    let pwd_to =
+        |file: &str| json!([{"path": "/bin/sh", "args": ["sh", "-c", format!("pwd > {file}")]}]);
+    bundle.set("/hooks/prestart", pwd_to("./prestart-cwd"));
+    bundle.set("/hooks/createRuntime", pwd_to("./createRuntime-cwd"));
+    bundle.set("/hooks/createContainer", pwd_to("./createContainer-cwd"));
+    bundle.set("/hooks/startContainer", pwd_to("./startContainer-cwd"));
+    let id = ctx.id("hookcwd");
+    ctx.run_container(&bundle, &id).assert_ok();
+    let read = |path: std::path::PathBuf| {
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .trim()
+            .to_string()
+    };
+    let rootfs = bundle.rootfs();
+    for name in ["prestart", "createRuntime"] {
+        let cwd = read(bundle.path().join(format!("{name}-cwd")));
+        assert_eq!(Path::new(&cwd), bundle.path(), "{name}");
+    }
+    let cwd = read(rootfs.join("createContainer-cwd"));
+    assert_eq!(Path::new(&cwd), rootfs, "createContainer");
+    assert_eq!(read(rootfs.join("tmp/startContainer-cwd")), "/tmp");
+}
+
+/// A failing poststart hook fails the container (runtime-spec 1.3): `run`
+/// fails and leaves nothing behind, on runc (which runs poststart at create)
+/// as on berth (which runs it at start, after the program started, and
+/// kills the container).
+#[test]
+fn failing_poststart_hook_fails_run_and_stops_the_container() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set_args(integration_tests::LONG_RUNNING);
+    bundle.set("/hooks/poststart", json!([{"path": "/bin/false"}]));
+    let id = ctx.id("poststartfail");
+    ctx.run(&[
+        "run",
+        "--detach",
+        "--bundle",
+        bundle.path().to_str().unwrap(),
+        &id,
+    ])
+    .assert_fail()
+    .assert_stderr_contains("error running")
+    .assert_stderr_contains("hook #0: error running hook: exit status 1");
+    assert!(ctx.listed_ids().is_empty());
+    if integration_tests::runtime_is_runc() {
+        return; // runc 1.1.5 runs poststart at create: `create` fails there
+    }
+    let id = ctx.id("poststartfail");
+    ctx.create(&bundle, &id).assert_ok();
+    ctx.start(&id)
+        .assert_fail()
+        .assert_stderr_contains("error running poststart hook #0");
+    ctx.wait_status(&id, "stopped", WAIT);
+    ctx.delete(&id).assert_ok();
+}

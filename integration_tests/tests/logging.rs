@@ -116,3 +116,71 @@ fn unknown_log_format_is_refused() {
         .assert_fail()
         .assert_stderr_contains("invalid log-format: yaml");
 }
+
+/// `--debug` adds debug lines for run, exec and create: text lines on stderr
+/// (`level=debug`), JSON lines in `--log` (`"level":"debug"`). berth's are a
+/// startup phase trace: one line per init step with its duration.
+#[test]
+fn debug_writes_debug_lines_for_run_create_and_exec() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set_args(&["true"]);
+    let id = ctx.id("dbgrun");
+    let bundle_arg = bundle.path().to_str().unwrap().to_string();
+    let out = ctx.run(&["--debug", "run", "--bundle", &bundle_arg, &id]);
+    out.assert_ok();
+    assert!(out.stderr.contains("level=debug"), "{out}");
+    if !integration_tests::runtime_is_runc() {
+        for step in [
+            "init: prepare rootfs: ",
+            "init: set user: ",
+            "runtime: spawn init",
+        ] {
+            assert!(out.stderr.contains(step), "{step} missing: {out}");
+        }
+        assert!(out.stderr.contains(" ms\""), "{out}");
+    }
+
+    let log = ctx.work().join("debug.json");
+    let log_arg = log.to_str().unwrap().to_string();
+    let debug_json = ["--debug", "--log", &log_arg, "--log-format", "json"];
+    bundle.set_args(integration_tests::LONG_RUNNING);
+    let id = ctx.id("dbgcreate");
+    ctx.track(&id);
+    let mut create = debug_json.to_vec();
+    create.extend(["create", "--bundle", &bundle_arg, &id]);
+    ctx.run(&create).assert_ok();
+    let debug_lines = |lines: &[Value]| lines.iter().filter(|l| l["level"] == "debug").count();
+    let after_create = log_lines(&log);
+    after_create.iter().for_each(assert_log_shape);
+    assert!(debug_lines(&after_create) > 0, "{after_create:?}");
+
+    ctx.start(&id).assert_ok();
+    let mut exec = debug_json.to_vec();
+    exec.extend(["exec", &id, "true"]);
+    ctx.run(&exec).assert_ok();
+    let after_exec = log_lines(&log);
+    assert!(
+        debug_lines(&after_exec) > debug_lines(&after_create),
+        "exec logged no debug line: {after_exec:?}"
+    );
+    if !integration_tests::runtime_is_runc() {
+        let steps = after_exec[after_create.len()..]
+            .iter()
+            .filter(|l| l["msg"].as_str().is_some_and(|m| m.starts_with("init: ")))
+            .count();
+        assert!(steps > 3, "{after_exec:?}");
+    }
+}
+
+/// Without `--debug` nothing but errors and warnings is logged.
+#[test]
+fn without_debug_no_debug_lines() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set_args(&["true"]);
+    let id = ctx.id("nodebug");
+    let out = ctx.run(&["run", "--bundle", bundle.path().to_str().unwrap(), &id]);
+    out.assert_ok();
+    assert!(!out.stderr.contains("level=debug"), "{out}");
+}

@@ -74,6 +74,26 @@ fn unconfigured_namespaces_are_shared_with_the_host() {
     assert_ne!(namespace_of(pid, "pid"), namespace_of(me, "pid"));
 }
 
+/// A UTS namespace joined by path is the container's own for `hostname`
+/// (runc sets the hostname in it). The joined one belongs to a first
+/// container here, so the host's is never touched.
+#[test]
+fn hostname_is_set_in_a_uts_namespace_joined_by_path() {
+    let ctx = Ctx::new();
+    let first = ctx.start_sleeper("utsowner");
+    let owner = state_pid(&ctx.state(&first));
+    let bundle = ctx.bundle();
+    bundle.set("/hostname", json!("joined-uts"));
+    bundle.set(
+        "/linux/namespaces",
+        json!([{"type": "pid"}, {"type": "mount"},
+               {"type": "uts", "path": format!("/proc/{owner}/ns/uts")}]),
+    );
+    assert_eq!(ctx.run_in(&bundle, &["hostname"]), "joined-uts\n");
+    let seen = ctx.run(&["exec", &first, "hostname"]);
+    assert_eq!(seen.assert_ok().stdout, "joined-uts\n");
+}
+
 #[test]
 fn hostname_without_uts_namespace_is_refused() {
     let ctx = Ctx::new();
@@ -255,4 +275,57 @@ fn readonly_rootfs_refuses_writes() {
         "wrote\n"
     );
     assert!(bundle.rootfs().join("newfile").exists());
+}
+
+/// Without a mount namespace runc runs the container chroot-like: its
+/// mounts go into the host's mount table under the rootfs, / is the rootfs.
+/// runc leaves those mounts behind after delete (the test's cleanup
+/// unmounts them); berth detaches them at delete.
+#[test]
+fn no_mount_namespace_runs_chrooted_in_the_host_mount_table() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set(
+        "/linux/namespaces",
+        json!([{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}]),
+    );
+    bundle.remove("/linux/maskedPaths");
+    bundle.remove("/linux/readonlyPaths");
+    std::fs::write(bundle.rootfs().join("marker"), "in the rootfs\n").expect("marker");
+    bundle.set_args(integration_tests::LONG_RUNNING);
+    let id = ctx.id("nomntns");
+    ctx.create(&bundle, &id).assert_ok();
+    let pid = state_pid(&ctx.state(&id));
+    let me = std::process::id();
+    assert_eq!(namespace_of(pid, "mnt"), namespace_of(me, "mnt"));
+    let on_host = integration_tests::mounts_under(&bundle.rootfs());
+    assert!(
+        on_host.iter().any(|m| m.ends_with("proc")),
+        "the container's /proc is in the host's table: {on_host:?}"
+    );
+    let root = std::fs::read_link(format!("/proc/{pid}/root")).expect("root link");
+    assert_eq!(root, bundle.rootfs());
+    ctx.kill(&id, "KILL").assert_ok();
+    ctx.wait_status(&id, "stopped", std::time::Duration::from_secs(10));
+    ctx.delete(&id).assert_ok();
+    if !integration_tests::runtime_is_runc() {
+        let left = integration_tests::mounts_under(&bundle.rootfs());
+        assert!(left.is_empty(), "mounts left on the host: {left:?}");
+    }
+}
+
+/// Masked and read-only paths need a mount namespace (runc's words).
+#[test]
+fn masked_paths_without_a_mount_namespace_are_refused() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set(
+        "/linux/namespaces",
+        json!([{"type": "pid"}, {"type": "uts"}]),
+    );
+    let id = ctx.id("nomntmask");
+    ctx.create(&bundle, &id)
+        .assert_fail()
+        .assert_stderr_contains("unable to restrict sys entries without a private MNT namespace");
+    assert!(integration_tests::mounts_under(&bundle.rootfs()).is_empty());
 }

@@ -147,3 +147,34 @@ fn sysctls_are_applied() {
     );
     assert_eq!(out, "1\n123456789\n");
 }
+
+/// A bind-mount source the container's root cannot reach on the host (under
+/// a 0700 directory of host root) still mounts in a user namespace: the
+/// runtime opens it before init enters the namespace (runc passes such fds
+/// too). What is bound stays readable as its modes allow.
+#[test]
+fn user_namespace_binds_a_source_its_root_cannot_reach() {
+    use std::os::unix::fs::PermissionsExt;
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    with_user_namespace(&bundle);
+    let private = ctx.work().join("private");
+    let data = private.join("data");
+    std::fs::create_dir_all(&data).expect("mkdir private/data");
+    std::fs::write(data.join("hello"), "hello from the host\n").expect("write hello");
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).expect("chmod 0700");
+    // The mount point exists: the mapped root may not create it in a rootfs
+    // owned by host root.
+    std::fs::create_dir_all(bundle.rootfs().join("mnt/data")).expect("mkdir mnt/data");
+    bundle.update(|config| {
+        config["mounts"]
+            .as_array_mut()
+            .expect("mounts")
+            .push(json!({
+                "destination": "/mnt/data", "type": "bind",
+                "source": data, "options": ["bind", "ro"]
+            }));
+    });
+    let out = ctx.run_in(&bundle, &["cat", "/mnt/data/hello"]);
+    assert_eq!(out, "hello from the host\n");
+}

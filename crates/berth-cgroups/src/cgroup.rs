@@ -342,11 +342,8 @@ fn clean_below(path: &Path) -> Option<PathBuf> {
     for part in path.components() {
         match part {
             std::path::Component::Normal(name) => cleaned.push(name),
-            std::path::Component::ParentDir => {
-                if !cleaned.pop() {
-                    return None;
-                }
-            }
+            // `..` pops a level; with none left it climbs out.
+            std::path::Component::ParentDir if !cleaned.pop() => return None,
             _ => {}
         }
     }

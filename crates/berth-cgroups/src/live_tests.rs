@@ -391,10 +391,11 @@ fn refused_fields_write_nothing() {
         return;
     }
     let f = Fixture::nested();
-    let json = r#"{"pids":{"limit":55},"memory":{"kernel":1048576}}"#;
+    let json = r#"{"pids":{"limit":55},"memory":{"useHierarchy":true}}"#;
     let err = f.cg.apply_resources(&resources(json)).unwrap_err();
     assert!(
-        err.to_string().contains("linux.resources.memory.kernel"),
+        err.to_string()
+            .contains("linux.resources.memory.useHierarchy"),
         "{err}"
     );
     let pids_dir = match f.cg.layout() {

@@ -85,6 +85,30 @@ pub fn validate(spec: &Spec) -> Result<(), ContainerError> {
         .ok_or_else(|| invalid("linux: linux must be set"))?;
     validate_linux(linux)?;
     validate_names(spec, linux)?;
+    validate_without_mount_namespace(linux)
+}
+
+/// Without a mount namespace the container's mounts are the host's (runc's
+/// chroot mode): what would change the host is refused, masked and
+/// read-only paths in runc's words.
+fn validate_without_mount_namespace(linux: &Linux) -> Result<(), ContainerError> {
+    if linux
+        .namespaces
+        .iter()
+        .any(|ns| ns.typ == LinuxNamespaceType::Mount)
+    {
+        return Ok(());
+    }
+    if !linux.masked_paths.is_empty() || !linux.readonly_paths.is_empty() {
+        return Err(invalid(
+            "linux.maskedPaths/readonlyPaths: unable to restrict sys entries without a private MNT namespace",
+        ));
+    }
+    if !linux.rootfs_propagation.is_empty() {
+        return Err(invalid(
+            "linux.rootfsPropagation: needs a mount namespace (it would change the host's mounts)",
+        ));
+    }
     Ok(())
 }
 
@@ -267,15 +291,13 @@ pub(crate) fn validate_rootless(spec: &Spec) -> Result<(), ContainerError> {
     Ok(())
 }
 
-fn has_namespace(linux: &Linux, kind: LinuxNamespaceType) -> bool {
-    linux
+/// A hostname or domainname needs a UTS namespace of the container's own,
+/// new or joined by path (runc counts a joined one as private too).
+fn validate_names(spec: &Spec, linux: &Linux) -> Result<(), ContainerError> {
+    let own_uts = linux
         .namespaces
         .iter()
-        .any(|ns| ns.typ == kind && ns.path.is_none())
-}
-
-fn validate_names(spec: &Spec, linux: &Linux) -> Result<(), ContainerError> {
-    let own_uts = has_namespace(linux, LinuxNamespaceType::Uts);
+        .any(|ns| ns.typ == LinuxNamespaceType::Uts);
     if spec.hostname.as_ref().is_some_and(|h| !h.is_empty()) && !own_uts {
         return Err(invalid(
             "hostname: unable to set hostname without a private UTS namespace",

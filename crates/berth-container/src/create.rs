@@ -7,9 +7,12 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use berth_cgroups::Cgroup;
-use berth_process::{ContainerSetup, InitConfig, Namespaces, NetDevice, PidfdOf, PidfdSocket};
+use berth_process::trace::Phases;
+use berth_process::{
+    ContainerSetup, InitConfig, Namespaces, NetDevice, PidfdOf, PidfdSocket, StepTime,
+};
 use berth_rootfs::idmap::ContainerUserns;
-use berth_rootfs::{CgroupMountSource, RootfsPlan};
+use berth_rootfs::{BindSources, CgroupMountSource, RootfsPlan};
 use berth_spec::{Linux, LinuxResources, Process};
 use nix::sys::stat::Mode;
 
@@ -45,6 +48,8 @@ pub struct CreateOptions<'a> {
     /// runc's rootless cgroup manager (`--rootless`): see
     /// [`Cgroup::create_rootless`].
     pub rootless_cgroups: bool,
+    /// Time the runtime's phases and init's steps (`--debug`).
+    pub trace: bool,
 }
 
 /// A created container: init is alive, blocked on exec.fifo.
@@ -56,6 +61,8 @@ pub struct Created {
     pub dir: ContainerDir,
     /// What runc would log as warnings (a non-empty cgroup, ignored fields).
     pub warnings: Vec<String>,
+    /// With `trace`: the runtime's phases and init's steps, in order.
+    pub trace: Vec<StepTime>,
 }
 
 /// Undo guard: removes the cgroup and the state directory unless disarmed.
@@ -76,11 +83,14 @@ impl Drop for Undo {
 }
 
 pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, ContainerError> {
+    let mut phases = Phases::new(opts.trace);
     validate_id(opts.id)?;
     let bundle = load_bundle(opts.bundle)?;
+    phases.mark("runtime: load and validate the bundle");
     let seccomp = crate::seccomp::build(linux(&bundle).seccomp.as_ref(), || {
         creating_state(&bundle, opts.id)
     })?;
+    phases.mark("runtime: build the seccomp filter");
     let terminal = process(&bundle).terminal;
     let console = connect_console(terminal, opts.console_socket, opts.foreground)?;
     let pidfd_socket = opts.pidfd_socket.map(PidfdSocket::connect).transpose()?;
@@ -99,7 +109,10 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     let mut rdt_group = crate::intel_rdt::plan(linux_spec, opts.id)?;
     let cgroups_path = linux(&bundle).cgroups_path.as_str();
     let planned = Cgroup::plan_for(opts.cgroup_driver, Some(cgroups_path), opts.id)?;
-    let warnings = check_existing_cgroup(&planned)?;
+    let mut warnings = check_existing_cgroup(&planned)?;
+    if let Some(resources) = &linux(&bundle).resources {
+        warnings.extend(berth_cgroups::ignored_settings(resources));
+    }
     let dir = store.create(opts.id)?;
     let mut undo = Undo {
         dir: Some(dir),
@@ -121,13 +134,16 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         planned
     };
     state.cgroup = cgroup.clone();
+    phases.mark("runtime: create the cgroup and apply the resources");
     let fifo = make_fifo(&dir.fifo_path())?;
+    let host_mount_ns = !namespaces.has(nix::sched::CloneFlags::CLONE_NEWNS);
     let rootfs = rootfs_plan(
         &bundle,
         opts,
         cgroup.mount_view(),
         namespaces.new_cgroupns,
         mounts,
+        host_mount_ns,
     );
     let mut init = init_config(
         &bundle,
@@ -142,14 +158,25 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         setup.idmapped = idmapped;
     }
     init.seccomp = seccomp;
+    init.trace = opts.trace;
     // execCPUAffinity is not init's (runtime-spec): it gets every CPU of
     // its cgroup.
     init.attrs = attrs;
+    open_bind_sources_for_userns(&mut init)?;
+    let host_rootfs_mounts = host_rootfs_mounts(&init)?;
+    state.host_rootfs_mounts = host_rootfs_mounts;
+    phases.mark("runtime: prepare init");
     let spawned = berth_process::spawn_init(&init, console.as_ref(), |pid| {
         state.pid = pid;
         state.start_time = stat_of(pid).map(|s| s.start_time).unwrap_or(0);
         dir.save_draft(&state).map_err(std::io::Error::other)
-    })?;
+    });
+    if let (Err(_), Some(keep)) = (&spawned, host_rootfs_mounts) {
+        let _ = berth_rootfs::detach_mounts_above(&bundle.rootfs, keep);
+    }
+    let mut spawned = spawned?;
+    phases.steps.append(&mut spawned.trace);
+    phases.mark("runtime: spawn init until Ready");
     if let Err(e) = crate::intel_rdt::apply(rdt_group.as_mut(), linux(&bundle), spawned.pid) {
         berth_process::kill_and_reap(spawned.pid);
         let _ = rdt_group.map(|g| g.destroy());
@@ -168,12 +195,41 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     }
     undo.cgroup = None;
     let dir = undo.dir.take().expect("set above");
+    phases.mark("runtime: save the state");
     Ok(Created {
         state,
         console: spawned.console,
         dir,
         warnings,
+        trace: phases.steps,
     })
+}
+
+/// Without a mount namespace init mounts in the host's table: how many
+/// mounts the rootfs path has there before, so that `delete` (or a failed
+/// create) detaches only what the container stacked on it.
+fn host_rootfs_mounts(init: &InitConfig) -> Result<Option<usize>, ContainerError> {
+    match &init.setup {
+        Some(setup) if setup.rootfs.host_mount_ns => {
+            let count = berth_rootfs::mounts_on(&setup.rootfs.rootfs)
+                .map_err(berth_process::ProcessError::from)?;
+            Ok(Some(count))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// In a user namespace init's root may not reach a bind source on the host:
+/// the runtime opens them now, as runc does, and init moves them in.
+fn open_bind_sources_for_userns(init: &mut InitConfig) -> Result<(), ContainerError> {
+    if !init.namespaces.in_user_namespace() {
+        return Ok(());
+    }
+    if let Some(setup) = init.setup.as_mut() {
+        setup.rootfs.bind_sources =
+            BindSources::open(&setup.rootfs.mounts).map_err(berth_process::ProcessError::from)?;
+    }
+    Ok(())
 }
 
 /// runc's checks of a cgroup that exists before the container: processes
@@ -215,6 +271,7 @@ fn creating_container_state(
         creating: true,
         inherited,
         intel_rdt: None,
+        host_rootfs_mounts: None,
     }
 }
 
@@ -306,6 +363,7 @@ fn rootfs_plan(
     cgroup: &Cgroup,
     own_cgroupns: bool,
     mounts: Vec<berth_spec::Mount>,
+    host_mount_ns: bool,
 ) -> RootfsPlan {
     let linux = linux(bundle);
     let cgroup_source = match cgroup.unified_dir() {
@@ -327,6 +385,8 @@ fn rootfs_plan(
         readonly_paths: linux.readonly_paths.clone(),
         no_pivot: opts.no_pivot,
         cgroup: cgroup_source,
+        bind_sources: Default::default(),
+        host_mount_ns,
     }
 }
 
@@ -340,7 +400,7 @@ fn init_config(
     resources: LinuxResources,
 ) -> InitConfig {
     let linux = linux(bundle);
-    let own_uts = namespaces.has_new(nix::sched::CloneFlags::CLONE_NEWUTS);
+    let own_uts = namespaces.has(nix::sched::CloneFlags::CLONE_NEWUTS);
     let mut cfg = InitConfig::for_process(
         process(bundle),
         namespaces,

@@ -60,7 +60,8 @@ fn wait_for_death(state: &ContainerState) -> Result<(), ContainerError> {
 }
 
 /// Remove what the container left: stray processes (no own pid namespace),
-/// the cgroup; run the poststop hooks; remove the state directory.
+/// the cgroup, the resctrl group, its mounts in the host's table (no own
+/// mount namespace); run the poststop hooks; remove the state directory.
 fn destroy(loaded: Loaded) -> Result<Vec<String>, ContainerError> {
     let cgroup = &loaded.state.cgroup;
     if !cgroup.processes().unwrap_or_default().is_empty() {
@@ -69,6 +70,10 @@ fn destroy(loaded: Loaded) -> Result<Vec<String>, ContainerError> {
     cgroup.destroy()?;
     if let Some(group) = &loaded.state.intel_rdt {
         group.destroy()?;
+    }
+    if let Some(keep) = loaded.state.host_rootfs_mounts {
+        berth_rootfs::detach_mounts_above(&loaded.state.rootfs, keep)
+            .map_err(berth_process::ProcessError::from)?;
     }
     let warnings = loaded
         .state

@@ -32,6 +32,8 @@ pub struct ExecOptions<'a> {
     pub sub_cgroups: &'a [String],
     /// Not detached: the runtime waits and may proxy the terminal.
     pub foreground: bool,
+    /// Time the process' steps (`--debug`).
+    pub trace: bool,
 }
 
 /// The exec'd process, started.
@@ -40,6 +42,8 @@ pub struct Execed {
     pub pid: i32,
     /// The pty master when the runtime proxies the terminal itself.
     pub console: Option<OwnedFd>,
+    /// With `trace`: how long each step of the process took.
+    pub trace: Vec<berth_process::StepTime>,
 }
 
 /// Where exec may go: runc's refusals.
@@ -72,6 +76,7 @@ pub fn exec(store: &Store, opts: &ExecOptions<'_>) -> Result<Execed, ContainerEr
     cfg.seccomp = seccomp;
     cfg.attrs = attrs;
     cfg.cpu_affinity = cpu_affinity;
+    cfg.trace = opts.trace;
     let spawned = berth_process::spawn_init(&cfg, console.as_ref(), |_| Ok(()))?;
     let joined = match &loaded.state.intel_rdt {
         Some(group) => group.add(spawned.pid).map_err(ContainerError::from),
@@ -88,6 +93,7 @@ pub fn exec(store: &Store, opts: &ExecOptions<'_>) -> Result<Execed, ContainerEr
     Ok(Execed {
         pid: spawned.pid,
         console: spawned.console,
+        trace: spawned.trace,
     })
 }
 

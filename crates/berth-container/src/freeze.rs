@@ -25,13 +25,15 @@ pub fn processes(store: &Store, id: &str) -> Result<Vec<i32>, ContainerError> {
     Ok(loaded.state.cgroup.processes()?)
 }
 
-/// Apply new resources; zero values leave a setting unchanged.
+/// Apply new resources; zero values leave a setting unchanged. Returns a
+/// warning for each field ignored (`memory.kernel`, `kernelTCP`).
 pub fn update(
     store: &Store,
     id: &str,
     resources: &berth_spec::LinuxResources,
-) -> Result<(), ContainerError> {
+) -> Result<Vec<String>, ContainerError> {
     let loaded = load(store, id, true)?;
     check(loaded.status, Operation::Update, id)?;
-    Ok(loaded.state.cgroup.apply_resources(resources)?)
+    loaded.state.cgroup.apply_resources(resources)?;
+    Ok(berth_cgroups::ignored_settings(resources))
 }

@@ -46,6 +46,10 @@ pub struct ContainerState {
     /// The resctrl group of `linux.intelRdt`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intel_rdt: Option<berth_cgroups::resctrl::RdtGroup>,
+    /// No mount namespace of its own: how many mounts the rootfs path had
+    /// in the host's table before create; `delete` detaches those above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_rootfs_mounts: Option<usize>,
 }
 
 /// The JSON `state` prints (runc's fields and order).
@@ -128,23 +132,34 @@ impl ContainerState {
         serde_json::to_string(&view).unwrap_or_default()
     }
 
-    /// Run the hooks of one kind from the persisted config; failures are
-    /// returned as warnings (poststart and poststop do not stop the
-    /// lifecycle, as the spec says).
+    /// Run the hooks of one kind from the persisted config, with the bundle
+    /// as working directory; the first failure stops the list.
+    pub fn run_hooks(
+        &self,
+        kind: &'static str,
+        pick: impl Fn(&berth_spec::Hooks) -> &Option<Vec<berth_spec::Hook>>,
+        status: Status,
+    ) -> Result<(), berth_process::hooks::HookError> {
+        let Some(list) = self.hooks.as_ref().and_then(|h| pick(h).as_ref()) else {
+            return Ok(());
+        };
+        let state = self.hook_state(status);
+        berth_process::hooks::run_hooks(kind, list, &state, Some(&self.bundle))
+    }
+
+    /// [`Self::run_hooks`] with the failure returned as a warning (poststop
+    /// does not stop the lifecycle, as the spec says).
     pub fn run_hooks_as_warnings(
         &self,
         kind: &'static str,
         pick: impl Fn(&berth_spec::Hooks) -> &Option<Vec<berth_spec::Hook>>,
         status: Status,
     ) -> Vec<String> {
-        let Some(list) = self.hooks.as_ref().and_then(|h| pick(h).as_ref()) else {
-            return Vec::new();
-        };
-        let state = self.hook_state(status);
-        match berth_process::hooks::run_hooks(kind, list, &state, Some(&self.bundle)) {
-            Ok(()) => Vec::new(),
-            Err(e) => vec![e.to_string()],
-        }
+        self.run_hooks(kind, pick, status)
+            .err()
+            .map(|e| e.to_string())
+            .into_iter()
+            .collect()
     }
 
     /// Is init alive and ours?

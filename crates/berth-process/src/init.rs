@@ -20,6 +20,7 @@ use crate::exec_path::{find_executable, home_of};
 use crate::hooks::run_hooks;
 use crate::namespaces;
 use crate::sync::{InitFailure, Message, SyncChannel};
+use crate::trace;
 use crate::{ContainerSetup, InitConfig};
 
 /// A failed step, before it is flattened onto the channel.
@@ -30,12 +31,15 @@ struct StepError {
 
 type Step<T> = Result<T, StepError>;
 
-/// Run `f` as the step named `step`.
+/// Run `f` as the step named `step` (timed when the runtime traces).
 fn step<T, E>(step: &'static str, f: impl FnOnce() -> Result<T, E>) -> Step<T>
 where
     E: std::error::Error + 'static,
 {
-    f().map_err(|e| StepError {
+    let started = trace::begin();
+    let result = f();
+    trace::end(step, started);
+    result.map_err(|e| StepError {
         step,
         source: Box::new(e),
     })
@@ -87,6 +91,9 @@ fn steps(
     entry: CgroupEntry,
     cloned_into: bool,
 ) -> Step<Infallible> {
+    if cfg.trace {
+        trace::enable();
+    }
     // Until execve, /proc/<pid>/exe is the berth binary: non-dumpable, no
     // other process may open it (CVE-2019-5736). execve resets the flag.
     // A runtime that is not root may open /proc/<init>/uid_map only while
@@ -162,6 +169,11 @@ fn steps(
     if notify {
         load_seccomp(cfg, chan)?;
     }
+    if let Some(steps) = trace::take() {
+        step("report the step times", || {
+            chan.send(&Message::Trace(steps), &[])
+        })?;
+    }
     step("report ready", || chan.send(&Message::Ready, &[]))?;
     step("wait for the runtime to let go", || be_released(chan))?;
     if let Some((fifo, hook_state)) = &created {
@@ -186,8 +198,9 @@ fn die_with_the_runtime() -> std::io::Result<()> {
 
 /// The fds init keeps: the channel, the exec.fifo (an `O_PATH` fd of a
 /// fifo, not a directory), `--preserve-fds` (the caller's choice; the
-/// cwd check below still applies) and the idmapped trees the runtime sent
-/// (closed once mounted, before pivot_root).
+/// cwd check below still applies) and the detached trees the runtime made
+/// (idmapped copies and bind sources opened for a user namespace: mounted
+/// before pivot_root).
 fn kept_fds(
     cfg: &InitConfig,
     chan: &SyncChannel,
@@ -195,9 +208,11 @@ fn kept_fds(
 ) -> Vec<std::os::fd::RawFd> {
     let preserved = (0..cfg.extra_fds).map(|n| 3 + n as std::os::fd::RawFd);
     let fifo = cfg.setup.as_ref().map(|s| s.fifo.as_raw_fd());
+    let bind_sources = cfg.setup.as_ref().map(|s| &s.rootfs.bind_sources);
     preserved
         .chain(fifo)
         .chain(idmapped.iter().map(|(_, fd)| fd.as_raw_fd()))
+        .chain(bind_sources.into_iter().flat_map(|b| b.raw_fds()))
         .chain(std::iter::once(chan.as_raw_fd()))
         .collect()
 }
@@ -258,7 +273,9 @@ fn set_up_container<'a>(
 }
 
 /// Ask the runtime to run prestart and createRuntime, then run
-/// createContainer here, in the container's namespaces before pivot_root.
+/// createContainer here, in the container's namespaces before pivot_root,
+/// with the container's root filesystem as working directory (as runc: a
+/// relative path in such a hook is inside the rootfs).
 /// Returns the state the hooks were given.
 fn container_creation_hooks(setup: &ContainerSetup, chan: &SyncChannel) -> Step<String> {
     step("hooks", || chan.send(&Message::RunHooks, &[]))?;
@@ -271,7 +288,7 @@ fn container_creation_hooks(setup: &ContainerSetup, chan: &SyncChannel) -> Step<
     })?;
     let hooks = setup.hooks.create_container.as_deref().unwrap_or_default();
     step("hooks", || {
-        run_hooks("createContainer", hooks, &state, Some(&setup.bundle))
+        run_hooks("createContainer", hooks, &state, Some(&setup.rootfs.rootfs))
     })?;
     Ok(state)
 }
@@ -360,6 +377,9 @@ fn apply_process_settings(cfg: &InitConfig) -> Step<()> {
         berth_security::drop_bounding_set(&cfg.capabilities)
     })?;
     let cwd_before = std::env::set_current_dir(&cfg.cwd);
+    step("give stdio to the user", || {
+        berth_security::give_stdio_to(cfg.user.uid)
+    })?;
     step("set user", || {
         berth_security::switch_user(&cfg.user, cfg.rootless_euid)
     })?;

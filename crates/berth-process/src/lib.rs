@@ -16,6 +16,7 @@ mod spawn;
 pub mod supervise;
 pub mod sync;
 mod sysctl;
+pub mod trace;
 mod via_userns;
 
 use std::collections::HashMap;
@@ -29,6 +30,7 @@ pub use pidfd::{PidfdOf, PidfdSocket};
 pub use seccomp_agent::SeccompAgent;
 pub use spawn::{kill_and_reap, spawn_init, Spawned};
 pub use sync::InitFailure;
+pub use trace::StepTime;
 
 use berth_spec::{Hooks, LinuxCapabilities, PosixRlimit, Process, User};
 
@@ -66,6 +68,8 @@ pub struct InitConfig {
     /// of a new user namespace under the kernel's unprivileged rules and
     /// init leaves the supplementary groups alone.
     pub rootless_euid: bool,
+    /// Time init's steps and send them before `Ready` (`--debug`).
+    pub trace: bool,
 }
 
 /// A seccomp filter for init to load, and the agent that gets its listener
@@ -111,6 +115,7 @@ impl InitConfig {
             attrs: Default::default(),
             cpu_affinity: Default::default(),
             rootless_euid: !nix::unistd::geteuid().is_root(),
+            trace: false,
         }
     }
 }
@@ -134,7 +139,8 @@ pub struct ContainerSetup {
     pub hooks: Hooks,
     /// The state hooks get, without `pid` (the runtime adds it).
     pub hook_state: serde_json::Value,
-    /// The bundle: the working directory of the runtime's hooks.
+    /// The bundle: the working directory of the runtime's hooks (prestart,
+    /// createRuntime).
     pub bundle: PathBuf,
     /// The idmapped mounts of `rootfs.mounts`, made by the runtime.
     pub idmapped: Vec<berth_rootfs::idmap::IdmapRequest>,

@@ -119,11 +119,6 @@ impl Namespaces {
                 "linux.namespaces: time namespaces aren't enabled in the kernel".into(),
             ));
         }
-        if !seen.contains(CloneFlags::CLONE_NEWNS) {
-            return Err(ProcessError::Config(
-                "linux.namespaces: a mount namespace is required (pivot_root would change the host's root)".into(),
-            ));
-        }
         Ok(plan)
     }
 
@@ -169,14 +164,18 @@ impl Namespaces {
         self.clone_flags.contains(flag)
     }
 
+    /// True when init gets a namespace of this kind other than the
+    /// runtime's: new, or joined by path.
+    pub fn has(&self, flag: CloneFlags) -> bool {
+        self.has_new(flag)
+            || self.join.iter().any(|(joined, _)| *joined == flag)
+            || (flag == CloneFlags::CLONE_NEWPID && self.join_pid.is_some())
+    }
+
     /// True when init runs in a user namespace other than the runtime's
     /// (new, or joined by path).
     pub fn in_user_namespace(&self) -> bool {
-        self.has_new(CloneFlags::CLONE_NEWUSER)
-            || self
-                .join
-                .iter()
-                .any(|(flag, _)| *flag == CloneFlags::CLONE_NEWUSER)
+        self.has(CloneFlags::CLONE_NEWUSER)
     }
 }
 
@@ -443,8 +442,9 @@ mod tests {
         let err =
             Namespaces::from_spec(&[ns("mount", None), ns("mount", None)], &[], &[]).unwrap_err();
         assert!(err.to_string().contains("twice"), "{err}");
-        let err = Namespaces::from_spec(&[ns("pid", None)], &[], &[]).unwrap_err();
-        assert!(err.to_string().contains("mount namespace"), "{err}");
+        // No mount namespace: runc's chroot mode.
+        let plan = Namespaces::from_spec(&[ns("pid", None)], &[], &[]).unwrap();
+        assert!(!plan.has(CloneFlags::CLONE_NEWNS));
     }
 
     fn offsets(list: &[(&str, i64, u32)]) -> HashMap<String, LinuxTimeOffset> {

@@ -26,6 +26,8 @@ pub struct Spawned {
     /// The pty master, when init has a terminal and no console socket was
     /// given (`run` in the foreground proxies it).
     pub console: Option<OwnedFd>,
+    /// How long each of init's steps took (with `InitConfig::trace`).
+    pub trace: Vec<crate::StepTime>,
     /// Until [`Spawned::release`], init dies with the runtime.
     chan: SyncChannel,
 }
@@ -122,11 +124,12 @@ pub fn spawn_init(
                     netdev::move_devices(&setup.net_devices, &netns)?;
                 }
             }
-            let console = serve_init(cfg, &parent, pid, console_socket)?;
+            let (console, trace) = serve_init(cfg, &parent, pid, console_socket)?;
             guard.disarm();
             Ok(Spawned {
                 pid,
                 console,
+                trace,
                 chan: parent,
             })
         }
@@ -158,18 +161,21 @@ fn clone_init(
 }
 
 /// Let init proceed, forward its console (or keep it when there is no
-/// console socket), and wait for its verdict.
+/// console socket), and wait for its verdict; with it, init's step times
+/// when it traces.
 fn serve_init(
     cfg: &InitConfig,
     chan: &SyncChannel,
     pid: i32,
     console_socket: Option<&UnixStream>,
-) -> Result<Option<OwnedFd>, ProcessError> {
+) -> Result<(Option<OwnedFd>, Vec<crate::StepTime>), ProcessError> {
     chan.send(&Message::Continue, &[])?;
     let mut kept = None;
+    let mut trace = Vec::new();
     loop {
         match chan.recv() {
-            Ok((Message::Ready, _)) => return Ok(kept),
+            Ok((Message::Ready, _)) => return Ok((kept, trace)),
+            Ok((Message::Trace(steps), _)) => trace = named_init_steps(steps),
             Ok((Message::Failed(failure), _)) => return Err(ProcessError::Init(failure)),
             Ok((Message::ConsoleMaster, fds)) => {
                 kept = forward_console(console_socket, fds)?;
@@ -246,6 +252,17 @@ fn run_runtime_hooks(setup: &ContainerSetup, pid: i32) -> Result<String, Process
     let create_runtime = setup.hooks.create_runtime.as_deref().unwrap_or_default();
     run_hooks("createRuntime", create_runtime, &state, Some(&setup.bundle))?;
     Ok(state)
+}
+
+/// Init's steps as the runtime reports them: `init: <step>`.
+fn named_init_steps(steps: Vec<crate::StepTime>) -> Vec<crate::StepTime> {
+    steps
+        .into_iter()
+        .map(|s| crate::StepTime {
+            step: format!("init: {}", s.step),
+            ..s
+        })
+        .collect()
 }
 
 /// How a child that closed the channel ended, in words.

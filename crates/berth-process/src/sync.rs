@@ -14,6 +14,7 @@
 //!   | <-------------- ConsoleMaster+fd - |   only with process.terminal
 //!   | <------------ SeccompListener+fd - |   only with SCMP_ACT_NOTIFY rules:
 //!   | -- SeccompListenerDone ----------> |   the agent has the listener
+//!   | <------------------ Trace{steps} - |   only with --debug: step timings
 //!   | <-------------------------- Ready  |   set up
 //!   | -- Release ----------------------> |   recorded: stop dying with us
 //!   | <----------------------- Released  |   then exec.fifo (create) / exec
@@ -75,6 +76,9 @@ pub enum Message {
     SeccompListener,
     /// parent -> init: the agent has the listener; init closes its copy.
     SeccompListenerDone,
+    /// init -> parent, only when the runtime traces (`--debug`): how long
+    /// each step took, sent right before `Ready`.
+    Trace(Vec<crate::trace::StepTime>),
     /// init -> parent: set up, about to block on exec.fifo.
     Ready,
     /// init -> parent: a step failed; init exits after sending this.

@@ -69,6 +69,8 @@ fn main() {
         cgroup: CgroupMountSource::V1 {
             hierarchies: v1_hierarchies(),
         },
+        bind_sources: Default::default(),
+        host_mount_ns: false,
     };
     let argv = cmd.unwrap_or_else(|| spec.process.as_ref().unwrap().args.clone());
     std::env::set_current_dir(&bundle).unwrap();

@@ -63,6 +63,59 @@ pub struct RootfsPlan {
     pub no_pivot: bool,
     /// What a mount of type cgroup shows.
     pub cgroup: CgroupMountSource,
+    /// Bind sources the runtime opened for init (a user namespace).
+    pub bind_sources: BindSources,
+    /// No mount namespace of its own (runc's chroot mode): every mount is
+    /// made in the runtime's mount table, the host's propagation is left
+    /// alone, and init chroots instead of pivot_root.
+    pub host_mount_ns: bool,
+}
+
+/// Bind-mount sources opened by the runtime, before init enters a user
+/// namespace whose root may not reach them on the host (a 0700 directory
+/// of host root): each a detached copy of the source's mount
+/// (`open_tree(OPEN_TREE_CLONE)`, recursive for `rbind`), which init moves
+/// into place. runc passes such sources as fds too.
+#[derive(Debug, Clone, Default)]
+pub struct BindSources(Vec<(usize, std::sync::Arc<std::os::fd::OwnedFd>)>);
+
+impl BindSources {
+    /// Opens the source of every bind mount in `mounts` (sources absolute).
+    pub fn open(mounts: &[berth_spec::Mount]) -> Result<BindSources, RootfsError> {
+        let mut opened = Vec::new();
+        for (index, spec) in mounts.iter().enumerate() {
+            let m = SpecMount::new(spec)?;
+            if m.kind != mounts::MountKind::Bind {
+                continue;
+            }
+            let Some(source) = &spec.source else { continue };
+            let mut flags = berth_sys::mount::OPEN_TREE_CLONE;
+            if m.options.is_recursive_bind() {
+                flags |= berth_sys::mount::AT_RECURSIVE as u32;
+            }
+            let cwd = nix::fcntl::AT_FDCWD;
+            let fd = berth_sys::mount::open_tree(cwd, source, flags)
+                .map_err(RootfsError::at_both("open bind source", source, &m.dest))
+                .map_err(|e| m.wrap(e))?;
+            opened.push((index, std::sync::Arc::new(fd)));
+        }
+        Ok(BindSources(opened))
+    }
+
+    /// The fds of the opened sources.
+    pub fn raw_fds(&self) -> impl Iterator<Item = std::os::fd::RawFd> + '_ {
+        self.0
+            .iter()
+            .map(|(_, fd)| std::os::fd::AsRawFd::as_raw_fd(fd.as_ref()))
+    }
+
+    /// The opened source of mount `index`, if the runtime opened it.
+    fn get(&self, index: usize) -> Option<BorrowedFd<'_>> {
+        self.0
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, fd)| fd.as_fd())
+    }
 }
 
 /// What a mount of type `cgroup` shows.
@@ -132,12 +185,13 @@ pub fn absolutize_bind_sources(mounts: &mut [berth_spec::Mount], bundle: &Path) 
 }
 
 /// Mounts one spec mount inside the rootfs; an idmapped one from the
-/// detached tree the runtime made for it.
+/// detached tree the runtime made for it, a bind source the runtime opened
+/// from that.
 fn mount_spec(
     root: &RootDir,
     (index, m): (usize, &SpecMount<'_>),
     tree: Option<BorrowedFd<'_>>,
-    cgroup_source: &CgroupMountSource,
+    plan: &RootfsPlan,
 ) -> Result<(), RootfsError> {
     if m.is_idmapped() && tree.is_none() {
         return Err(m.wrap(RootfsError::IdmapConfig {
@@ -145,11 +199,14 @@ fn mount_spec(
             reason: "the runtime prepared no idmapped mount for it",
         }));
     }
+    // The runtime's detached tree: an idmapped copy, or the source it
+    // opened before init entered a user namespace.
+    let prepared = tree.or_else(|| plan.bind_sources.get(index));
     let result = match m.kind {
-        mounts::MountKind::Bind => mounts::mount_bind(root, m, tree),
+        mounts::MountKind::Bind => mounts::mount_bind(root, m, prepared),
         mounts::MountKind::ProcOrSys => mounts::mount_proc_or_sys(root, m),
         mounts::MountKind::Tmpfs => mounts::mount_tmpfs(root, m),
-        mounts::MountKind::Cgroup => cgroup::mount_cgroup(root, m, cgroup_source),
+        mounts::MountKind::Cgroup => cgroup::mount_cgroup(root, m, &plan.cgroup),
         mounts::MountKind::Other => mounts::mount_other(root, m),
     };
     result.map_err(|e| m.wrap(e))
@@ -164,7 +221,9 @@ pub fn prepare_rootfs(plan: &RootfsPlan, idmapped: &[(usize, OwnedFd)]) -> Resul
     let propagation = plan.root_propagation()?;
     let mounts = plan.spec_mounts()?;
     check_host_proc()?;
-    set_host_propagation(&plan.rootfs, propagation)?;
+    if !plan.host_mount_ns {
+        set_host_propagation(&plan.rootfs, propagation)?;
+    }
     bind_rootfs_on_itself(&plan.rootfs)?;
     let root = RootDir::open(&plan.rootfs)?;
     for (index, m) in mounts.iter().enumerate() {
@@ -172,10 +231,36 @@ pub fn prepare_rootfs(plan: &RootfsPlan, idmapped: &[(usize, OwnedFd)]) -> Resul
             .iter()
             .find(|(i, _)| *i == index)
             .map(|(_, fd)| fd.as_fd());
-        mount_spec(&root, (index, m), tree, &plan.cgroup)?;
+        mount_spec(&root, (index, m), tree, plan)?;
     }
     if RootfsPlan::sets_up_dev(&mounts) {
         populate_dev(&root, plan, &mounts)?;
+    }
+    Ok(())
+}
+
+/// How many mounts are stacked on `path` in the caller's mount table (for a
+/// container without a mount namespace, whose mounts are made there).
+pub fn mounts_on(path: &Path) -> Result<usize, RootfsError> {
+    let content =
+        std::fs::read_to_string("/proc/self/mountinfo").map_err(|source| RootfsError::Io {
+            step: "read",
+            at: Location::host("/proc/self/mountinfo"),
+            source,
+        })?;
+    Ok(mountinfo::parse(&content)
+        .iter()
+        .filter(|m| m.mount_point == path)
+        .count())
+}
+
+/// Detaches (with everything below them) the mounts stacked on `path` above
+/// the first `keep`: what a container without a mount namespace left in
+/// the host's mount table.
+pub fn detach_mounts_above(path: &Path, keep: usize) -> Result<(), RootfsError> {
+    while mounts_on(path)? > keep {
+        nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH)
+            .map_err(RootfsError::at_host("unmount", path))?;
     }
     Ok(())
 }
@@ -260,12 +345,14 @@ fn populate_dev(
 }
 
 /// pivot_root into the rootfs and detach the old root (or, with no_pivot,
-/// MS_MOVE + chroot), chdir /, apply a shared/unbindable rootfsPropagation
+/// MS_MOVE + chroot; without a mount namespace, a plain chroot), chdir /, apply a shared/unbindable rootfsPropagation
 /// to the new /, and point stdio that was the host's /dev/null at the
 /// container's.
 pub fn enter_rootfs(plan: &RootfsPlan) -> Result<(), RootfsError> {
-    let propagation = plan.root_propagation()?;
-    let jail = if plan.no_pivot {
+    let propagation = plan.root_propagation()?.filter(|_| !plan.host_mount_ns);
+    let jail = if plan.host_mount_ns {
+        pivot::chroot_into(&plan.rootfs)
+    } else if plan.no_pivot {
         pivot::move_into(&plan.rootfs)
     } else {
         pivot::pivot_into(&plan.rootfs)
@@ -382,6 +469,8 @@ mod tests {
                 dir: PathBuf::from("/sys/fs/cgroup/x"),
                 own_cgroupns: false,
             },
+            bind_sources: BindSources::default(),
+            host_mount_ns: false,
         }
     }
 

@@ -202,25 +202,26 @@ pub(crate) fn is_dir(fd: BorrowedFd<'_>) -> Result<bool, Errno> {
     Ok(SFlag::from_bits_truncate(fstat(fd)?.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR)
 }
 
-/// A bind mount: of the host source, or, for an idmapped mount, of the
-/// detached idmapped copy of it the runtime made (`tree`).
+/// A bind mount: of the host source, or of the detached tree the runtime
+/// made for it (`prepared`: an idmapped copy, or the source opened before
+/// init entered a user namespace), moved into place.
 pub(crate) fn mount_bind(
     root: &RootDir,
     m: &SpecMount<'_>,
-    tree: Option<BorrowedFd<'_>>,
+    prepared: Option<BorrowedFd<'_>>,
 ) -> Result<(), RootfsError> {
     let source = m.spec.source.clone().ok_or(RootfsError::InvalidValue {
         field: "mounts[].source",
         value: String::new(),
         reason: "a bind mount needs a source",
     })?;
-    let opened;
-    let src = match tree {
-        Some(tree) => tree,
+    let own;
+    let src = match prepared {
+        Some(fd) => fd,
         None => {
-            opened = nix::fcntl::open(&source, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+            own = nix::fcntl::open(&source, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
                 .map_err(RootfsError::at_both("open bind source", &source, &m.dest))?;
-            opened.as_fd()
+            own.as_fd()
         }
     };
     let src_is_dir = is_dir(src).map_err(RootfsError::at_host("stat", &source))?;
@@ -234,9 +235,9 @@ pub(crate) fn mount_bind(
         .filesystem_type()
         == PROC_SUPER_MAGIC;
     let real = checked_mountpoint(root, target.as_fd(), m, src_is_proc)?;
-    match tree {
+    match prepared {
         Some(tree) => move_mount_fd(tree, target.as_fd()).map_err(RootfsError::at_both(
-            "move_mount idmapped",
+            "move_mount prepared source",
             &source,
             &real,
         ))?,

@@ -49,6 +49,14 @@ pub fn pivot_into(rootfs: &Path) -> Result<(), RootfsError> {
     chdir("/").map_err(RootfsError::at_dest("chdir", "/"))
 }
 
+/// Without a mount namespace of its own (runc's chroot mode): chroot into
+/// the rootfs; nothing is moved in the host's mount table.
+pub fn chroot_into(rootfs: &Path) -> Result<(), RootfsError> {
+    chdir(rootfs).map_err(RootfsError::at_host("chdir", rootfs))?;
+    chroot(".").map_err(RootfsError::at_host("chroot", rootfs))?;
+    chdir("/").map_err(RootfsError::at_dest("chdir", "/"))
+}
+
 /// --no-pivot: hides the host's full procfs/sysfs mounts (a later procfs
 /// mount in the container would otherwise be allowed), moves the rootfs
 /// onto / and chroots into it.

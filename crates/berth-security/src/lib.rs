@@ -204,6 +204,42 @@ fn setgroups_denied() -> bool {
     std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny")
 }
 
+/// Before the process becomes `uid`: give it its stdio (fds 0-2, the pty
+/// slave with `terminal`), keeping each one's group, as runc does, so that
+/// it may reopen them (`/dev/stdout`, `tty`). `/dev/null` and what `uid`
+/// already owns are left alone, and so is what cannot be changed (EINVAL:
+/// the group is not mapped in the user namespace; EPERM: the owner is not;
+/// EROFS), as in runc.
+pub fn give_stdio_to(uid: u32) -> Result<()> {
+    use std::os::fd::AsFd;
+    let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    let fds = [stdin.as_fd(), stdout.as_fd(), stderr.as_fd()];
+    for (n, fd) in fds.into_iter().enumerate() {
+        let Ok(st) = nix::sys::stat::fstat(fd) else {
+            continue; // closed
+        };
+        let is_char = st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFCHR;
+        let dev_null = is_char && st.st_rdev == nix::sys::stat::makedev(1, 3);
+        if dev_null || st.st_uid == uid {
+            continue;
+        }
+        let owner = Some(Uid::from_raw(uid));
+        match nix::unistd::fchown(fd, owner, Some(Gid::from_raw(st.st_gid))) {
+            Ok(())
+            | Err(
+                nix::errno::Errno::EINVAL | nix::errno::Errno::EPERM | nix::errno::Errno::EROFS,
+            ) => {}
+            Err(source) => {
+                return Err(SecurityError::User {
+                    what: format!("fchown stdio fd {n} to uid {uid}"),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `prctl(PR_SET_NO_NEW_PRIVS)` for `process.noNewPrivileges`.
 pub fn set_no_new_privs() -> Result<()> {
     nix::sys::prctl::set_no_new_privs().map_err(|source| SecurityError::User {

@@ -138,5 +138,7 @@ fn run(cli: &Cli, command: &Command) -> Result<i32, Failure> {
         }
         Command::Spec { bundle, rootless } => commands::spec::write(bundle, *rootless).map(|()| 0),
         Command::Features => commands::features::print().map(|()| 0),
+        Command::Checkpoint { id } => commands::lifecycle::checkpoint(&store, id).map(|()| 0),
+        Command::Restore { id } => commands::lifecycle::restore(&store, id).map(|()| 0),
     }
 }

@@ -17,7 +17,7 @@ use nix::errno::Errno;
 
 pub use devices::{runc_device_rules, DeviceRule};
 pub use ebpf::device_program;
-pub use settings::{settings_from_spec, Setting, Throttle};
+pub use settings::{ignored_settings, settings_from_spec, Setting, Throttle};
 pub use translate::{
     blkio_weight_to_io_weight, shares_to_weight, translate, CgroupWrite, Dialect, HostFacts,
     Target, Translation,

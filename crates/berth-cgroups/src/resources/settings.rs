@@ -155,18 +155,25 @@ fn set<T: Default + PartialEq>(value: Option<T>) -> Option<T> {
     value.filter(|v| *v != T::default())
 }
 
+/// Fields the runtime-spec lets a runtime ignore and that berth ignores,
+/// as runc does, with a warning for each present one (in runc's words):
+/// `memory.kernel` and `memory.kernelTCP` (kernel memory accounting is
+/// deprecated by Linux; configs made by older tools still carry them).
+pub fn ignored_settings(r: &LinuxResources) -> Vec<String> {
+    let Some(m) = &r.memory else {
+        return Vec::new();
+    };
+    [
+        ("linux.resources.memory.kernel", m.kernel.is_some()),
+        ("linux.resources.memory.kernelTCP", m.kernel_tcp.is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, given)| *given)
+    .map(|(field, _)| format!("Kernel memory settings are ignored and will be removed ({field})"))
+    .collect()
+}
+
 fn memory_settings(m: &LinuxMemory, out: &mut Vec<Setting>) -> Result<(), CgroupError> {
-    for (field, value) in [
-        ("linux.resources.memory.kernel", m.kernel),
-        ("linux.resources.memory.kernelTCP", m.kernel_tcp),
-    ] {
-        if set(value).is_some() {
-            return Err(CgroupError::unsupported(
-                field,
-                "(kernel memory limits are deprecated by Linux)",
-            ));
-        }
-    }
     if m.use_hierarchy == Some(true) {
         return Err(CgroupError::unsupported(
             "linux.resources.memory.useHierarchy",

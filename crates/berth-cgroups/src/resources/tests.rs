@@ -196,13 +196,14 @@ fn memory_extras_are_v1_only() {
 }
 
 #[test]
-fn kernel_memory_is_refused_by_name() {
-    let err = writes(r#"{"memory":{"kernel":1048576}}"#, &v1()).unwrap_err();
-    assert!(
-        err.to_string()
-            .starts_with("linux.resources.memory.kernel is not supported"),
-        "{err}"
-    );
+fn kernel_memory_is_ignored_with_a_warning_by_name() {
+    let json = r#"{"memory":{"kernel":1048576,"kernelTCP":0}}"#;
+    assert_eq!(writes(json, &v1()).unwrap(), []);
+    let resources: LinuxResources = serde_json::from_str(json).unwrap();
+    let warnings = super::ignored_settings(&resources);
+    assert_eq!(warnings.len(), 2);
+    assert!(warnings[1].ends_with("(linux.resources.memory.kernelTCP)"));
+    assert!(super::ignored_settings(&LinuxResources::default()).is_empty());
 }
 
 #[test]

@@ -127,6 +127,13 @@ pub enum Command {
         rootless: bool,
     },
     Features,
+    /// Parsed with runc's flags, refused: CRIU is not integrated.
+    Checkpoint {
+        id: String,
+    },
+    Restore {
+        id: String,
+    },
 }
 
 #[derive(Debug)]
@@ -397,6 +404,8 @@ fn command(spec: &CommandSpec, m: Matches) -> Result<Command, String> {
             rootless: m.is_set("rootless"),
         },
         "features" => Command::Features,
+        "checkpoint" => Command::Checkpoint { id: id() },
+        "restore" => Command::Restore { id: id() },
         other => unreachable!("command {other} is in the table but not built"),
     })
 }

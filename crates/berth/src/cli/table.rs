@@ -43,7 +43,7 @@ pub const GLOBAL_FLAGS: &[FlagSpec] = &[
         "directory for the containers' state (default: \"/run/berth\"; $XDG_RUNTIME_DIR/berth when not root)",
     ),
     // go-runc passes it with every command; only checkpoint/restore (which
-    // berth does not have) would use it.
+    // berth refuses) would use it.
     valued(
         &["criu"],
         "path to criu (accepted; berth has no checkpointing)",
@@ -180,6 +180,58 @@ const UPDATE_FLAGS: &[FlagSpec] = &[
     ),
 ];
 
+/// What `checkpoint` and `restore` share: runc's CRIU options. berth parses
+/// them and refuses both commands (CRIU is not integrated).
+const CRIU_FLAGS: &[FlagSpec] = &[
+    valued(&["image-path"], "path for the criu image files"),
+    valued(&["work-path"], "path for criu's work files and logs"),
+    flag(&["tcp-established"], "allow open tcp connections"),
+    flag(&["ext-unix-sk"], "allow external unix sockets"),
+    flag(&["shell-job"], "allow shell jobs"),
+    flag(&["file-locks"], "handle file locks"),
+    flag(&["lazy-pages"], "restore memory pages lazily (userfaultfd)"),
+    valued(
+        &["manage-cgroups-mode"],
+        "cgroups mode: soft (default), full or strict",
+    ),
+    valued(
+        &["empty-ns"],
+        "create a namespace, but do not restore its properties",
+    ),
+    flag(&["auto-dedup"], "deduplicate memory images"),
+];
+
+const CHECKPOINT_ONLY_FLAGS: &[FlagSpec] = &[
+    valued(&["parent-path"], "path of a previous pre-dump's images"),
+    flag(&["leave-running"], "leave the container running"),
+    valued(
+        &["status-fd"],
+        "fd criu writes \\0 to once lazy pages are ready",
+    ),
+    valued(&["page-server"], "ADDRESS:PORT of the page server"),
+    flag(
+        &["pre-dump"],
+        "dump the memory only, leave the container running",
+    ),
+];
+
+const RESTORE_ONLY_FLAGS: &[FlagSpec] = &[
+    valued(
+        &["console-socket"],
+        "unix socket that receives the pty master",
+    ),
+    valued(&["bundle", "b"], "bundle directory"),
+    flag(&["detach", "d"], "detach from the container's process"),
+    valued(&["pid-file"], "file to write the process's pid to"),
+    flag(&["no-subreaper"], "do not become a subreaper"),
+    flag(
+        &["no-pivot"],
+        "use MS_MOVE and chroot instead of pivot_root",
+    ),
+    valued(&["lsm-profile"], "LSM profile TYPE:NAME for the restore"),
+    valued(&["lsm-mount-context"], "LSM mount context for the restore"),
+];
+
 const SPEC_FLAGS: &[FlagSpec] = &[
     valued(
         &["bundle", "b"],
@@ -292,6 +344,20 @@ pub const COMMANDS: &[CommandSpec] = &[
         "",
         &[SPEC_FLAGS],
         (0, 0),
+    ),
+    command(
+        "checkpoint",
+        "checkpoint a running container (not supported: needs CRIU)",
+        ID,
+        &[CRIU_FLAGS, CHECKPOINT_ONLY_FLAGS],
+        (1, 1),
+    ),
+    command(
+        "restore",
+        "restore a container from a checkpoint (not supported: needs CRIU)",
+        ID,
+        &[CRIU_FLAGS, RESTORE_ONLY_FLAGS],
+        (1, 1),
     ),
     command(
         "features",

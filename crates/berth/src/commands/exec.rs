@@ -30,8 +30,10 @@ pub fn exec(store: &Store, args: &ExecArgs) -> Result<i32, Failure> {
             ignore_paused: args.ignore_paused,
             sub_cgroups: &args.cgroup,
             foreground: !args.detach,
+            trace: crate::commands::lifecycle::debug_on(),
         },
     )?;
+    crate::commands::lifecycle::log_trace(&execed.trace);
     if args.detach {
         return Ok(0);
     }

@@ -35,12 +35,26 @@ fn options(args: &CreateArgs, foreground: bool, cgroups: CgroupManager) -> Creat
         foreground,
         cgroup_driver: cgroups.driver,
         rootless_cgroups: cgroups.rootless,
+        trace: debug_on(),
+    }
+}
+
+/// `--debug` was given: the startup phase trace is wanted.
+pub fn debug_on() -> bool {
+    tracing::enabled!(tracing::Level::DEBUG)
+}
+
+/// One debug line per timed step: the runtime's phases and init's steps.
+pub fn log_trace(steps: &[berth_process::StepTime]) {
+    for s in steps {
+        tracing::debug!("{}: {}.{:03} ms", s.step, s.micros / 1000, s.micros % 1000);
     }
 }
 
 pub fn create(store: &Store, args: &CreateArgs, cgroups: CgroupManager) -> Result<(), Failure> {
     let created = berth_container::create(store, &options(args, false, cgroups))?;
     warn_all(created.warnings);
+    log_trace(&created.trace);
     tracing::debug!(
         "created container {} with init pid {}",
         args.id,
@@ -49,8 +63,8 @@ pub fn create(store: &Store, args: &CreateArgs, cgroups: CgroupManager) -> Resul
     Ok(())
 }
 
-/// What runc logs as warnings: hook failures that do not stop the lifecycle
-/// (poststart, poststop), a non-empty cgroup at create.
+/// What runc logs as warnings: a poststop hook's failure, a non-empty
+/// cgroup at create.
 fn warn_all(warnings: Vec<String>) {
     for warning in warnings {
         tracing::warn!("{warning}");
@@ -58,8 +72,7 @@ fn warn_all(warnings: Vec<String>) {
 }
 
 pub fn start(store: &Store, id: &str) -> Result<(), Failure> {
-    warn_all(berth_container::start(store, id)?);
-    Ok(())
+    Ok(berth_container::start(store, id)?)
 }
 
 /// create + start; in the foreground, forward signals, wait, and exit with
@@ -74,15 +87,13 @@ pub fn run(store: &Store, args: &RunArgs, cgroups: CgroupManager) -> Result<i32,
     }
     let created = berth_container::create(store, &options(&args.create, !args.detach, cgroups))?;
     warn_all(created.warnings);
+    log_trace(&created.trace);
     let pid = created.state.pid;
     let console = created.console;
     drop(created.dir);
-    match berth_container::start(store, id) {
-        Ok(warnings) => warn_all(warnings),
-        Err(e) => {
-            let _ = berth_container::delete(store, id, true);
-            return Err(e.into());
-        }
+    if let Err(e) = berth_container::start(store, id) {
+        let _ = berth_container::delete(store, id, true);
+        return Err(e.into());
     }
     if args.detach {
         return Ok(0);
@@ -108,4 +119,24 @@ pub fn kill(store: &Store, id: &str, signal: &str, all: bool) -> Result<(), Fail
 pub fn delete(store: &Store, id: &str, force: bool) -> Result<(), Failure> {
     warn_all(berth_container::delete(store, id, force)?);
     Ok(())
+}
+
+/// What `checkpoint` and `restore` answer until CRIU is integrated.
+const NO_CRIU: &str = "berth does not support checkpoint/restore yet (CRIU is not integrated)";
+
+/// `checkpoint`: as runc, the container must exist and run; then refused.
+pub fn checkpoint(store: &Store, id: &str) -> Result<(), Failure> {
+    let loaded = berth_container::load(store, id, false)?;
+    if loaded.status != berth_container::Status::Running {
+        return Err(Failure("container is not running".into()));
+    }
+    Err(Failure(format!("checkpoint: {NO_CRIU}")))
+}
+
+/// `restore`: as runc, the id must be new; then refused.
+pub fn restore(store: &Store, id: &str) -> Result<(), Failure> {
+    if berth_container::load(store, id, false).is_ok() {
+        return Err(Failure("container with given ID already exists".into()));
+    }
+    Err(Failure(format!("restore: {NO_CRIU}")))
 }

@@ -27,7 +27,10 @@ pub fn update(store: &Store, args: &UpdateArgs) -> Result<(), Failure> {
     apply_flags(&mut value, args)?;
     let resources: LinuxResources =
         serde_json::from_value(value).map_err(|e| Failure(format!("decoding resources: {e}")))?;
-    Ok(berth_container::update(store, &args.id, &resources)?)
+    for warning in berth_container::update(store, &args.id, &resources)? {
+        tracing::warn!("{warning}");
+    }
+    Ok(())
 }
 
 fn read_resources(source: &str) -> Result<Value, Failure> {
