@@ -218,14 +218,16 @@ fn kept_fds(
 }
 
 /// After `Ready` the runtime records init and sends `Release`; init stops
-/// dying with it and says so, so the runtime may exit.
+/// dying with it and says so, so the runtime may exit. Nobody reads the
+/// channel after that: a later failure goes to the container's stderr.
 fn be_released(chan: &SyncChannel) -> Result<(), crate::sync::SyncError> {
     chan.expect(&Message::Release, "Release")?;
     berth_sys::process::set_parent_death_signal(0).map_err(|e| crate::sync::SyncError::Io {
         op: "prctl(PR_SET_PDEATHSIG, 0)",
         source: nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)),
     })?;
-    chan.send(&Message::Released, &[])
+    chan.send(&Message::Released, &[])?;
+    chan.close_write()
 }
 
 /// The container's own setup (create, not exec): cgroup namespace,

@@ -207,6 +207,17 @@ impl SyncChannel {
         Ok((msg, fds))
     }
 
+    /// Shut down our sending side: a later `send` fails (EPIPE) instead of
+    /// queueing a message nobody will read.
+    pub fn close_write(&self) -> Result<(), SyncError> {
+        nix::sys::socket::shutdown(self.fd.as_raw_fd(), nix::sys::socket::Shutdown::Write).map_err(
+            |source| SyncError::Io {
+                op: "shutdown",
+                source,
+            },
+        )
+    }
+
     /// Receive one message that must be `expected`.
     pub fn expect(&self, expected: &Message, name: &'static str) -> Result<(), SyncError> {
         let (got, _) = self.recv()?;
