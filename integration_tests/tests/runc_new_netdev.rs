@@ -1,4 +1,4 @@
-//! `linux.netDevices` (runtime-spec 1.3, runc 1.3+): a host interface moved
+//! `linux.netDevices` (runtime-spec 1.3, runc 1.4+): a host interface moved
 //! into the container's network namespace, optionally renamed, with its
 //! addresses. Debian's runc 1.1.5 does not know the field (it ignores it),
 //! so these tests are berth-only.
@@ -61,7 +61,7 @@ fn with_netns_and_devices(bundle: &Bundle, devices: serde_json::Value) {
 
 #[test]
 fn a_host_interface_moves_into_the_container_renamed_with_its_address() {
-    // berth-only: runc >= 1.3 feature (linux.netDevices).
+    // berth-only: runc >= 1.4 feature (linux.netDevices).
     if runtime_is_runc() {
         return;
     }
@@ -87,7 +87,7 @@ fn a_host_interface_moves_into_the_container_renamed_with_its_address() {
 
 #[test]
 fn a_device_keeps_its_name_without_one() {
-    // berth-only: runc >= 1.3 feature (linux.netDevices).
+    // berth-only: runc >= 1.4 feature (linux.netDevices).
     if runtime_is_runc() {
         return;
     }
@@ -101,7 +101,7 @@ fn a_device_keeps_its_name_without_one() {
 
 #[test]
 fn net_device_refusals_name_the_field() {
-    // berth-only: runc >= 1.3 feature (linux.netDevices; 1.1.5 ignores it).
+    // berth-only: runc >= 1.4 feature (linux.netDevices; 1.1.5 ignores it).
     if runtime_is_runc() {
         return;
     }

@@ -214,7 +214,7 @@ fn validate_linux(linux: &Linux) -> Result<(), ContainerError> {
     validate_net_devices(linux)
 }
 
-/// `linux.netDevices` (runc 1.3's checks): a network namespace (new or
+/// `linux.netDevices` (runc 1.4's checks): a network namespace (new or
 /// joined), and interface names the kernel takes.
 fn validate_net_devices(linux: &Linux) -> Result<(), ContainerError> {
     if linux.net_devices.is_empty() {

@@ -1,4 +1,4 @@
-//! `linux.netDevices` (runtime-spec 1.3, runc 1.3+): the runtime moves each
+//! `linux.netDevices` (runtime-spec 1.3, runc 1.4+): the runtime moves each
 //! host interface into the container's network namespace before init goes
 //! on, as runc does: link down, its permanent global addresses noted, moved
 //! and renamed in one rtnetlink request, the addresses added again in the
