@@ -56,10 +56,15 @@ impl Cgroup {
                     view.unified = Some(u.clone());
                 }
                 Err(e) if !path_given && is_permission_error(&e) => {
-                    if self.layout() == Layout::V2 && self.needs_unified(resources)? {
-                        return Err(CgroupError::RootlessNeedsPermission(Box::new(e)));
+                    if self.layout() == Layout::V2 {
+                        if self.needs_unified(resources)? {
+                            return Err(CgroupError::RootlessNeedsPermission(Box::new(e)));
+                        }
+                        // No cgroup of its own: the container's
+                        // /sys/fs/cgroup is masked (runc).
+                    } else {
+                        view.unified = runtime_own()?.unified;
                     }
-                    view.unified = runtime_own()?.unified;
                 }
                 Err(e) => return Err(e),
             }

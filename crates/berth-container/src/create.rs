@@ -366,12 +366,12 @@ fn rootfs_plan(
     host_mount_ns: bool,
 ) -> RootfsPlan {
     let linux = linux(bundle);
-    let cgroup_source = match cgroup.unified_dir() {
-        Some(dir) if cgroup.v1_hierarchies().is_empty() => CgroupMountSource::V2 {
-            dir: dir.to_path_buf(),
+    let cgroup_source = match cgroup.layout() {
+        berth_cgroups::Layout::V2 => CgroupMountSource::V2 {
+            dir: cgroup.unified_dir().map(Path::to_path_buf),
             own_cgroupns,
         },
-        _ => CgroupMountSource::V1 {
+        berth_cgroups::Layout::V1 | berth_cgroups::Layout::Hybrid => CgroupMountSource::V1 {
             hierarchies: cgroup.v1_mount_sources(),
         },
     };

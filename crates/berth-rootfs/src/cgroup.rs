@@ -31,12 +31,40 @@ pub fn mount_cgroup(
     match source {
         CgroupMountSource::V1 { hierarchies } => mount_v1(root, m, hierarchies),
         CgroupMountSource::V2 {
-            own_cgroupns: true, ..
-        } => mount_v2_fresh(root, m),
+            dir,
+            own_cgroupns: true,
+        } => match mount_v2_fresh(root, m) {
+            // As runc: in a user namespace the kernel may refuse a cgroup2
+            // mount (EBUSY when the cgroup namespace's root is the
+            // hierarchy's, as for a rootless init left in the root
+            // cgroup); bind the container's cgroup instead.
+            Err(e) if matches!(e.errno(), Some(Errno::EPERM | Errno::EBUSY)) => {
+                mount_v2_container_dir(root, m, dir.as_deref())
+            }
+            other => other,
+        },
         CgroupMountSource::V2 {
             dir,
             own_cgroupns: false,
-        } => mount_v2_bind(root, m, dir),
+        } => mount_v2_container_dir(root, m, dir.as_deref()),
+    }
+}
+
+/// v2 without a fresh cgroup2 mount: bind the container's cgroup
+/// directory, or, for a rootless container without one, mask the mount
+/// point with an empty read-only tmpfs (runc masks it likewise).
+fn mount_v2_container_dir(
+    root: &RootDir,
+    m: &SpecMount<'_>,
+    dir: Option<&Path>,
+) -> Result<(), RootfsError> {
+    match dir {
+        Some(dir) => mount_v2_bind(root, m, dir),
+        None => {
+            let (target, real) = mountpoint_dir(root, m)?;
+            let mask = crate::finish::empty_readonly_tmpfs(&real)?;
+            crate::finish::attach(mask.as_fd(), target.as_fd(), &real)
+        }
     }
 }
 

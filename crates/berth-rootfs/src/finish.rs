@@ -94,7 +94,7 @@ pub fn mask_path(root: &RootDir, dest: &Path, dev_null: BorrowedFd<'_>) -> Resul
 }
 
 /// A detached, empty tmpfs, read-only both as superblock and as mount.
-fn empty_readonly_tmpfs(dest: &Path) -> Result<OwnedFd, RootfsError> {
+pub(crate) fn empty_readonly_tmpfs(dest: &Path) -> Result<OwnedFd, RootfsError> {
     let err = |step| RootfsError::at_dest(step, dest);
     let fs = fsopen("tmpfs").map_err(err("fsopen tmpfs for mask of"))?;
     fsconfig_set_string(fs.as_fd(), "source", "tmpfs")

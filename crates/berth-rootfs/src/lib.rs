@@ -131,8 +131,10 @@ pub enum CgroupMountSource {
     /// pure v2: the host directory of the container's cgroup;
     /// `own_cgroupns` true when the init has its own cgroup namespace.
     V2 {
-        /// Host directory of the container's cgroup.
-        dir: PathBuf,
+        /// Host directory of the container's cgroup; `None` for a rootless
+        /// container that could not get one (the mount is then masked
+        /// with an empty read-only tmpfs, as runc does).
+        dir: Option<PathBuf>,
         /// The init has its own cgroup namespace.
         own_cgroupns: bool,
     },
@@ -466,7 +468,7 @@ mod tests {
             readonly_paths: Vec::new(),
             no_pivot,
             cgroup: CgroupMountSource::V2 {
-                dir: PathBuf::from("/sys/fs/cgroup/x"),
+                dir: Some(PathBuf::from("/sys/fs/cgroup/x")),
                 own_cgroupns: false,
             },
             bind_sources: BindSources::default(),
