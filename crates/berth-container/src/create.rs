@@ -129,6 +129,9 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         hooks: bundle.spec.hooks.clone(),
         seccomp: crate::seccomp::to_raw(linux(&bundle).seccomp.as_ref()),
         host_rootfs_mounts,
+        new_pid_ns: init
+            .namespaces
+            .has_new(nix::sched::CloneFlags::CLONE_NEWPID),
     };
     let saved = dir
         .save(&state)
