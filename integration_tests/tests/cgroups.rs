@@ -490,7 +490,7 @@ fn existing_cgroup(controller: &str, path: &str) -> PathBuf {
 fn a_non_empty_cgroup_is_used_with_a_warning() {
     let parent = CgroupParent::new();
     let path = parent.child("busy");
-    let _outsider = Outsider::spawn_into(&existing_cgroup("devices", &path));
+    let mut outsider = Outsider::spawn_into(&existing_cgroup("devices", &path));
     let ctx = Ctx::new();
     let bundle = ctx.bundle();
     bundle.set_args(integration_tests::LONG_RUNNING);
@@ -500,6 +500,14 @@ fn a_non_empty_cgroup_is_used_with_a_warning() {
         .assert_ok()
         .assert_stderr_contains("container's cgroup is not empty: 1 process(es) found");
     assert_eq!(ctx.status(&id).as_deref(), Some("created"));
+    // The container has its own pid namespace: deleting it leaves the
+    // process it does not own alone (and with it the cgroup).
+    ctx.delete_force(&id).assert_ok();
+    assert!(ctx.status(&id).is_none());
+    assert!(
+        outsider.0.try_wait().expect("try_wait").is_none(),
+        "delete killed a process outside the container"
+    );
 }
 
 /// A frozen cgroup would freeze init: runc refuses it before creating

@@ -122,6 +122,7 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     // Recoverable from its first moment: what will be made is on disk
     // before it is made (a killed runtime leaves what `delete -f` needs).
     let mut state = creating_container_state(&bundle, opts.id, &planned, inherited);
+    state.new_pid_ns = namespaces.has_new(nix::sched::CloneFlags::CLONE_NEWPID);
     dir.save_draft(&state)?;
     undo.cgroup = Some(planned.clone());
     let resources = effective_resources(linux(&bundle));
@@ -272,6 +273,7 @@ fn creating_container_state(
         inherited,
         intel_rdt: None,
         host_rootfs_mounts: None,
+        new_pid_ns: false,
     }
 }
 

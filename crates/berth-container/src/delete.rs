@@ -59,25 +59,34 @@ fn wait_for_death(state: &ContainerState) -> Result<(), ContainerError> {
     Ok(())
 }
 
-/// Remove what the container left: stray processes (no own pid namespace),
-/// the cgroup, the resctrl group, its mounts in the host's table (no own
-/// mount namespace); run the poststop hooks; remove the state directory.
+/// Remove what the container left: stray processes (no new pid
+/// namespace), the cgroup, the resctrl group, its mounts in the host's
+/// table (no own mount namespace); run the poststop hooks; remove the state
+/// directory. A cgroup that others' processes keep busy stays, with a
+/// warning (runc).
 fn destroy(loaded: Loaded) -> Result<Vec<String>, ContainerError> {
-    let cgroup = &loaded.state.cgroup;
-    if !cgroup.processes().unwrap_or_default().is_empty() {
+    let state = &loaded.state;
+    let cgroup = &state.cgroup;
+    let mut warnings = Vec::new();
+    if !state.new_pid_ns && !cgroup.processes().unwrap_or_default().is_empty() {
         let _ = cgroup.kill_all(Signal::SIGKILL as i32);
     }
-    cgroup.destroy()?;
-    if let Some(group) = &loaded.state.intel_rdt {
+    if let Err(e) = cgroup.destroy() {
+        if !state.new_pid_ns || cgroup.processes().unwrap_or_default().is_empty() {
+            return Err(e.into());
+        }
+        warnings.push(format!(
+            "container's cgroup still has processes, left in place: {e}"
+        ));
+    }
+    if let Some(group) = &state.intel_rdt {
         group.destroy()?;
     }
-    if let Some(keep) = loaded.state.host_rootfs_mounts {
-        berth_rootfs::detach_mounts_above(&loaded.state.rootfs, keep)
+    if let Some(keep) = state.host_rootfs_mounts {
+        berth_rootfs::detach_mounts_above(&state.rootfs, keep)
             .map_err(berth_process::ProcessError::from)?;
     }
-    let warnings = loaded
-        .state
-        .run_hooks_as_warnings("poststop", |h| &h.poststop, Status::Stopped);
+    warnings.extend(state.run_hooks_as_warnings("poststop", |h| &h.poststop, Status::Stopped));
     loaded.dir.remove()?;
     Ok(warnings)
 }

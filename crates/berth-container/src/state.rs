@@ -50,6 +50,12 @@ pub struct ContainerState {
     /// in the host's table before create; `delete` detaches those above.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_rootfs_mounts: Option<usize>,
+    /// Init got a new pid namespace: its death ends every process of the
+    /// container, so what is left in the cgroup at `delete` is not the
+    /// container's (processes put there by others) and is left alone, as
+    /// runc does. Without one, `delete` kills what is left.
+    #[serde(default)]
+    pub new_pid_ns: bool,
 }
 
 /// The JSON `state` prints (runc's fields and order).
