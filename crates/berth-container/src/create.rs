@@ -221,9 +221,11 @@ fn host_rootfs_mounts(init: &InitConfig) -> Result<Option<usize>, ContainerError
 }
 
 /// In a user namespace init's root may not reach a bind source on the host:
-/// the runtime opens them now, as runc does, and init moves them in.
+/// the runtime opens them now, as runc does, and init moves them in. A
+/// runtime that is not root (rootless) may not clone mounts, and its
+/// container's root is the caller itself: init opens them.
 fn open_bind_sources_for_userns(init: &mut InitConfig) -> Result<(), ContainerError> {
-    if !init.namespaces.in_user_namespace() {
+    if !init.namespaces.in_user_namespace() || init.rootless_euid {
         return Ok(());
     }
     if let Some(setup) = init.setup.as_mut() {

@@ -176,16 +176,19 @@ fn steps(
     }
     step("report ready", || chan.send(&Message::Ready, &[]))?;
     step("wait for the runtime to let go", || be_released(chan))?;
-    if let Some((fifo, hook_state)) = &created {
+    if let Some((fifo, _)) = &created {
         wait_for_start(fifo)?;
-        start_container_hooks(cfg, hook_state.as_deref())?;
     }
     restore_signal_dispositions();
     if !notify {
         // The last step before execve: under the filter runs nothing but
-        // execve, so any profile that lets the program run lets init
-        // finish.
+        // the startContainer hooks (as with runc, whose init loads it
+        // before them) and execve, so any profile that lets the program
+        // run lets init finish.
         load_seccomp(cfg, chan)?;
+    }
+    if let Some((_, hook_state)) = &created {
+        start_container_hooks(cfg, hook_state.as_deref())?;
     }
     exec(&program)
 }
