@@ -21,9 +21,12 @@ pub fn events(store: &Store, id: &str, interval: Duration, once: bool) -> Result
     Ok(())
 }
 
-/// One event per line, flushed at once (a reader follows the stream).
+/// One event per line, in one write and flushed at once (a reader that
+/// follows the stream never sees part of a line: stdout's line buffer is
+/// 1 KiB and a v2 stats line is longer).
 fn write_line(out: &mut impl Write, event: &Event<'_>) -> std::io::Result<()> {
-    serde_json::to_writer(&mut *out, event)?;
-    out.write_all(b"\n")?;
+    let mut line = serde_json::to_vec(event)?;
+    line.push(b'\n');
+    out.write_all(&line)?;
     out.flush()
 }
