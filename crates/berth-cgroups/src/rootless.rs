@@ -28,13 +28,8 @@ impl Cgroup {
         let mut made = Cgroup::from_parts(self.layout(), Vec::new(), None);
         made.rootless = true;
         let mut view = made.clone();
-        let mut own = None;
-        let mut runtime_own = || -> Result<Cgroup, CgroupError> {
-            if own.is_none() {
-                own = Some(Cgroup::runtime_own()?);
-            }
-            Ok(own.clone().expect("set above"))
-        };
+        // Where init stays in a v1 hierarchy it cannot join.
+        let own = Cgroup::runtime_own()?;
         for h in self.v1_hierarchies() {
             match create_v1(h).and_then(|()| check_writable(&h.dir.join("tasks"))) {
                 Ok(()) => {
@@ -42,7 +37,6 @@ impl Cgroup {
                     view.v1.push(h.clone());
                 }
                 Err(e) if !path_given && is_permission_error(&e) => {
-                    let own = runtime_own()?;
                     let stays = own.v1.iter().find(|o| o.controllers == h.controllers);
                     view.v1.extend(stays.cloned());
                 }
@@ -55,15 +49,11 @@ impl Cgroup {
                     made.unified = Some(u.clone());
                     view.unified = Some(u.clone());
                 }
+                // Left out; on pure v2 the container's /sys/fs/cgroup is
+                // then masked (runc), on hybrid it shows only v1.
                 Err(e) if !path_given && is_permission_error(&e) => {
-                    if self.layout() == Layout::V2 {
-                        if self.needs_unified(resources)? {
-                            return Err(CgroupError::RootlessNeedsPermission(Box::new(e)));
-                        }
-                        // No cgroup of its own: the container's
-                        // /sys/fs/cgroup is masked (runc).
-                    } else {
-                        view.unified = runtime_own()?.unified;
+                    if self.layout() == Layout::V2 && self.needs_unified(resources)? {
+                        return Err(CgroupError::RootlessNeedsPermission(Box::new(e)));
                     }
                 }
                 Err(e) => return Err(e),
