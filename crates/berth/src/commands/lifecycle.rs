@@ -34,6 +34,19 @@ pub fn debug_on() -> bool {
     tracing::enabled!(tracing::Level::DEBUG)
 }
 
+/// With `--debug`, a failed init's steps (the failed one last) are logged
+/// before the error.
+pub fn log_failed_init_steps<T>(
+    result: Result<T, berth_container::ContainerError>,
+) -> Result<T, berth_container::ContainerError> {
+    if let Err(berth_container::ContainerError::Process(berth_process::ProcessError::Init(f))) =
+        &result
+    {
+        log_trace(&f.steps);
+    }
+    result
+}
+
 /// One debug line per timed step: the runtime's phases and init's steps.
 pub fn log_trace(steps: &[berth_process::StepTime]) {
     for s in steps {
@@ -42,7 +55,7 @@ pub fn log_trace(steps: &[berth_process::StepTime]) {
 }
 
 pub fn create(store: &Store, args: &CreateArgs) -> Result<(), Failure> {
-    let created = berth_container::create(store, &options(args, false))?;
+    let created = log_failed_init_steps(berth_container::create(store, &options(args, false)))?;
     warn_all(created.warnings);
     log_trace(&created.trace);
     tracing::debug!(
@@ -75,7 +88,10 @@ pub fn run(store: &Store, args: &RunArgs) -> Result<i32, Failure> {
             supervise::become_subreaper()?;
         }
     }
-    let created = berth_container::create(store, &options(&args.create, !args.detach))?;
+    let created = log_failed_init_steps(berth_container::create(
+        store,
+        &options(&args.create, !args.detach),
+    ))?;
     warn_all(created.warnings);
     log_trace(&created.trace);
     let pid = created.state.pid;
