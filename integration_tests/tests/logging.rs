@@ -173,6 +173,36 @@ fn debug_writes_debug_lines_for_run_create_and_exec() {
     }
 }
 
+/// berth: with `--debug` a failed init's steps are logged before the one
+/// error line, the failed step last.
+#[test]
+fn debug_shows_the_steps_of_a_failed_init() {
+    if integration_tests::runtime_is_runc() {
+        return; // berth-only: the step trace is berth's (runc logs nsexec stages)
+    }
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set_args(&["/no/such/program"]);
+    let id = ctx.id("dbgfail");
+    let out = ctx.run(&[
+        "--debug",
+        "run",
+        "--bundle",
+        bundle.path().to_str().unwrap(),
+        &id,
+    ]);
+    out.assert_fail();
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    let last_debug = lines
+        .iter()
+        .rev()
+        .find(|l| l.contains("level=debug"))
+        .unwrap_or_else(|| panic!("no debug line: {out}"));
+    assert!(last_debug.contains("msg=\"init: exec: "), "{out}");
+    let errors = lines.iter().filter(|l| l.contains("level=error")).count();
+    assert_eq!(errors, 1, "{out}");
+}
+
 /// Without `--debug` nothing but errors and warnings is logged.
 #[test]
 fn without_debug_no_debug_lines() {

@@ -59,6 +59,7 @@ impl StepError {
             step: self.step.to_string(),
             errno: root_errno(self.source.as_ref()),
             message,
+            steps: Vec::new(),
         }
     }
 }
@@ -69,15 +70,17 @@ pub fn run(cfg: &InitConfig, chan: SyncChannel, entry: CgroupEntry, cloned_into:
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         steps(cfg, &chan, entry, cloned_into)
     }));
-    let failure = match result {
+    let mut failure = match result {
         Ok(Err(e)) => e.into_failure(),
         Ok(Ok(never)) => match never {},
         Err(_) => InitFailure {
             step: "init".into(),
             errno: 0,
             message: "init panicked".into(),
+            steps: Vec::new(),
         },
     };
+    failure.steps = trace::take().unwrap_or_default();
     if chan.send(&Message::Failed(failure.clone()), &[]).is_err() {
         // After Ready nobody listens: the container's stderr is all we have.
         eprintln!("berth init: {}", failure.message);

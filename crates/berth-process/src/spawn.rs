@@ -176,7 +176,10 @@ fn serve_init(
         match chan.recv() {
             Ok((Message::Ready, _)) => return Ok((kept, trace)),
             Ok((Message::Trace(steps), _)) => trace = named_init_steps(steps),
-            Ok((Message::Failed(failure), _)) => return Err(ProcessError::Init(failure)),
+            Ok((Message::Failed(mut failure), _)) => {
+                failure.steps = named_init_steps(std::mem::take(&mut failure.steps));
+                return Err(ProcessError::Init(failure));
+            }
             Ok((Message::ConsoleMaster, fds)) => {
                 kept = forward_console(console_socket, fds)?;
             }

@@ -42,12 +42,16 @@ use serde::{Deserialize, Serialize};
 const MAX_MESSAGE: usize = 64 * 1024;
 
 /// An init failure as it crosses the channel: which step failed, the errno
-/// of the root cause (0 when there is none) and the whole cause chain.
+/// of the root cause (0 when there is none) and the whole cause chain; when
+/// the runtime traces (`--debug`), the steps done until then, the failed
+/// one last.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct InitFailure {
     pub step: String,
     pub errno: i32,
     pub message: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<crate::StepTime>,
 }
 
 /// Everything that travels on the channel.
@@ -279,6 +283,7 @@ mod tests {
             step: "mount".into(),
             errno: 2,
             message: "no such file".into(),
+            steps: Vec::new(),
         });
         a.send(&failure, &[]).unwrap();
         assert_eq!(b.recv().unwrap().0, failure);

@@ -161,11 +161,11 @@ pub struct CpuAffinity {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
-    /// User id.
-    #[serde(default)]
+    /// User id (absent or null: 0, as Go reads it).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub uid: u32,
-    /// Primary group id.
-    #[serde(default)]
+    /// Primary group id (absent or null: 0).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub gid: u32,
     /// File creation mask; absent: 0022.
     #[serde(default, skip_serializing_if = "Option::is_none")]

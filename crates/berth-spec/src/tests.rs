@@ -321,6 +321,8 @@ fn required_fields_are_required() {
     // empty cwd is refused by validation, not by the parser.
     let p: Process = serde_json::from_str(r#"{"user":null}"#).unwrap();
     assert_eq!((p.user, p.cwd), (User::default(), PathBuf::new()));
+    let p: Process = serde_json::from_str(r#"{"user":{"uid":null,"gid":null}}"#).unwrap();
+    assert_eq!(p.user, User::default());
     let err = serde_json::from_str::<Mount>("{}").unwrap_err().to_string();
     assert!(err.contains("destination"), "{err}");
     let err = serde_json::from_str::<Hook>("{}").unwrap_err().to_string();

@@ -18,7 +18,7 @@ pub fn exec(store: &Store, args: &ExecArgs) -> Result<i32, Failure> {
     if !args.detach {
         supervise::block_signals()?;
     }
-    let execed = berth_container::exec(
+    let execed = crate::commands::lifecycle::log_failed_init_steps(berth_container::exec(
         store,
         &ExecOptions {
             id: &args.id,
@@ -32,7 +32,7 @@ pub fn exec(store: &Store, args: &ExecArgs) -> Result<i32, Failure> {
             foreground: !args.detach,
             trace: crate::commands::lifecycle::debug_on(),
         },
-    )?;
+    ))?;
     crate::commands::lifecycle::log_trace(&execed.trace);
     if args.detach {
         return Ok(0);

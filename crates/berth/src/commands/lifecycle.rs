@@ -44,6 +44,19 @@ pub fn debug_on() -> bool {
     tracing::enabled!(tracing::Level::DEBUG)
 }
 
+/// With `--debug`, a failed init's steps (the failed one last) are logged
+/// before the error.
+pub fn log_failed_init_steps<T>(
+    result: Result<T, berth_container::ContainerError>,
+) -> Result<T, berth_container::ContainerError> {
+    if let Err(berth_container::ContainerError::Process(berth_process::ProcessError::Init(f))) =
+        &result
+    {
+        log_trace(&f.steps);
+    }
+    result
+}
+
 /// One debug line per timed step: the runtime's phases and init's steps.
 pub fn log_trace(steps: &[berth_process::StepTime]) {
     for s in steps {
@@ -52,7 +65,10 @@ pub fn log_trace(steps: &[berth_process::StepTime]) {
 }
 
 pub fn create(store: &Store, args: &CreateArgs, cgroups: CgroupManager) -> Result<(), Failure> {
-    let created = berth_container::create(store, &options(args, false, cgroups))?;
+    let created = log_failed_init_steps(berth_container::create(
+        store,
+        &options(args, false, cgroups),
+    ))?;
     warn_all(created.warnings);
     log_trace(&created.trace);
     tracing::debug!(
@@ -85,7 +101,10 @@ pub fn run(store: &Store, args: &RunArgs, cgroups: CgroupManager) -> Result<i32,
             supervise::become_subreaper()?;
         }
     }
-    let created = berth_container::create(store, &options(&args.create, !args.detach, cgroups))?;
+    let created = log_failed_init_steps(berth_container::create(
+        store,
+        &options(&args.create, !args.detach, cgroups),
+    ))?;
     warn_all(created.warnings);
     log_trace(&created.trace);
     let pid = created.state.pid;
