@@ -157,7 +157,16 @@ impl Drop for HostUser {
             let pid = nix::unistd::Pid::from_raw(pid);
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
         }
-        let _ = Command::new("userdel").arg(&self.name).output();
+        // userdel refuses a user that still has a process (the pause
+        // process until it is reaped): retry for a while.
+        for _ in 0..100 {
+            let deleted = Command::new("userdel").arg(&self.name).output();
+            if deleted.is_ok_and(|out| out.status.success()) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("warning: could not remove the test user {}", self.name);
     }
 }
 

@@ -448,3 +448,45 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod rootless_tests {
+    use super::*;
+
+    fn rootless_check(linux: serde_json::Value, mounts: serde_json::Value) -> String {
+        let spec: Spec = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.0.2",
+            "process": {"user": {"uid": 0, "gid": 0}, "args": ["sh"], "cwd": "/"},
+            "root": {"path": "rootfs"},
+            "mounts": mounts,
+            "linux": linux
+        }))
+        .unwrap();
+        match validate_rootless(&spec) {
+            Ok(()) => "ok".into(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn an_unprivileged_runtime_needs_a_user_namespace_and_mapped_mount_ids() {
+        let maps = |ns: serde_json::Value| {
+            serde_json::json!({
+                "namespaces": ns,
+                "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+                "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 6}]
+            })
+        };
+        let devpts = |opt: &str| serde_json::json!([{"destination": "/dev/pts", "type": "devpts", "options": ["nosuid", opt]}]);
+        let user = serde_json::json!([{"type": "mount"}, {"type": "user"}]);
+        assert_eq!(rootless_check(maps(user.clone()), devpts("gid=5")), "ok");
+        assert!(rootless_check(maps(user.clone()), devpts("gid=6"))
+            .contains("cannot specify gid= mount options for unmapped gid"));
+        assert!(rootless_check(maps(user.clone()), devpts("uid=1"))
+            .contains("cannot specify uid= mount options for unmapped uid"));
+        assert_eq!(rootless_check(maps(user), devpts("uid=x")), "ok");
+        let no_user = serde_json::json!([{"type": "mount"}]);
+        assert!(rootless_check(maps(no_user), devpts("gid=0"))
+            .contains("rootless container requires user namespaces"));
+    }
+}
