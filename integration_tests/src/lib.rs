@@ -904,6 +904,20 @@ impl Bundle {
         self.set("/process/args", json!(args))
     }
 
+    /// Adds a new user namespace mapping container ids 0-65535 to host
+    /// 100000-165535 (as a kubelet asks for a pod with `hostUsers: false`).
+    pub fn with_user_namespace(&self) -> &Bundle {
+        self.update(|config| {
+            config["linux"]["namespaces"]
+                .as_array_mut()
+                .expect("namespaces")
+                .push(json!({"type": "user"}));
+            let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            config["linux"]["uidMappings"] = map.clone();
+            config["linux"]["gidMappings"] = map;
+        })
+    }
+
     /// Makes the rootfs writable (`root.readonly = false`).
     pub fn writable(&self) -> &Bundle {
         self.set("/root/readonly", json!(false))

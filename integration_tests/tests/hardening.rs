@@ -557,20 +557,6 @@ fn blocking_hook(flag: &Path, marker: &str, seconds: u32) -> Value {
     })
 }
 
-/// Adds a user namespace mapping container ids 0-65535 to host
-/// 100000-165535.
-fn with_user_namespace(bundle: &Bundle) {
-    bundle.update(|config| {
-        config["linux"]["namespaces"]
-            .as_array_mut()
-            .expect("namespaces")
-            .push(json!({"type": "user"}));
-        let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-        config["linux"]["uidMappings"] = map.clone();
-        config["linux"]["gidMappings"] = map;
-    });
-}
-
 #[test]
 fn create_killed_inside_each_hook_leaves_nothing_after_delete() {
     let sweep = CgroupSweep::default();
@@ -601,7 +587,7 @@ fn create_killed_inside_each_hook_leaves_nothing_after_delete() {
         let marker = format!("BERTH_IT_KILL={id}");
         let (bundle, cgroup) = marked_bundle(&ctx, &sweep, &id, &marker);
         if userns {
-            with_user_namespace(&bundle);
+            bundle.with_user_namespace();
         }
         let flag = flags.join(format!("{id}.flag"));
         // A prestart or createRuntime hook runs in the runtime's namespaces

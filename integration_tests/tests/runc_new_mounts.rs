@@ -20,15 +20,7 @@ fn with_user_namespace(bundle: &Bundle, dirs: &[&str]) {
     for dir in dirs {
         fs::create_dir_all(bundle.rootfs().join(dir)).unwrap();
     }
-    bundle.update(|config| {
-        config["linux"]["namespaces"]
-            .as_array_mut()
-            .expect("namespaces")
-            .push(json!({"type": "user"}));
-        let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-        config["linux"]["uidMappings"] = map.clone();
-        config["linux"]["gidMappings"] = map;
-    });
+    bundle.with_user_namespace();
 }
 
 fn add_mount(bundle: &Bundle, m: Value) {

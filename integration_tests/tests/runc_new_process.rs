@@ -127,10 +127,7 @@ fn time_namespace_in_a_user_namespace_for_init_and_exec() {
     }
     let ctx = Ctx::new();
     let bundle = ctx.bundle();
-    add_namespace(&bundle, json!({"type": "user"}));
-    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    bundle.set("/linux/uidMappings", map.clone());
-    bundle.set("/linux/gidMappings", map);
+    bundle.with_user_namespace();
     add_namespace(&bundle, json!({"type": "time"}));
     bundle.set("/linux/timeOffsets", offsets());
     let (id, pid) = start_sleeper(&ctx, &bundle);

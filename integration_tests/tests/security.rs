@@ -42,24 +42,11 @@ fn seccomp_kill_action_kills_with_sigsys() {
     assert_eq!(out.code(), Some(128 + 31), "killed by SIGSYS: {out}");
 }
 
-/// Adds a user namespace mapping container ids 0-65535 to host 100000-165535.
-fn with_user_namespace(bundle: &integration_tests::Bundle) {
-    bundle.update(|config| {
-        config["linux"]["namespaces"]
-            .as_array_mut()
-            .expect("namespaces")
-            .push(json!({"type": "user"}));
-        let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-        config["linux"]["uidMappings"] = map.clone();
-        config["linux"]["gidMappings"] = map;
-    });
-}
-
 #[test]
 fn user_namespace_maps_root_to_an_unprivileged_host_uid() {
     let ctx = Ctx::new();
     let bundle = ctx.bundle();
-    with_user_namespace(&bundle);
+    bundle.with_user_namespace();
     let out = ctx.run_in(
         &bundle,
         &[
@@ -84,7 +71,7 @@ fn user_namespace_maps_root_to_an_unprivileged_host_uid() {
 fn user_namespace_owns_what_it_creates_and_exec_joins_it() {
     let ctx = Ctx::new();
     let bundle = ctx.bundle();
-    with_user_namespace(&bundle);
+    bundle.with_user_namespace();
     bundle.set_args(integration_tests::LONG_RUNNING);
     let id = ctx.id("userns");
     ctx.create(&bundle, &id).assert_ok();
@@ -120,7 +107,7 @@ fn user_namespace_owns_what_it_creates_and_exec_joins_it() {
 fn user_namespace_without_mappings_is_refused() {
     let ctx = Ctx::new();
     let bundle = ctx.bundle();
-    with_user_namespace(&bundle);
+    bundle.with_user_namespace();
     bundle.remove("/linux/uidMappings");
     let id = ctx.id("usernomap");
     ctx.create(&bundle, &id)
@@ -157,7 +144,7 @@ fn user_namespace_binds_a_source_its_root_cannot_reach() {
     use std::os::unix::fs::PermissionsExt;
     let ctx = Ctx::new();
     let bundle = ctx.bundle();
-    with_user_namespace(&bundle);
+    bundle.with_user_namespace();
     let private = ctx.work().join("private");
     let data = private.join("data");
     std::fs::create_dir_all(&data).expect("mkdir private/data");
