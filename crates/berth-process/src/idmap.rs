@@ -11,8 +11,8 @@ use berth_rootfs::idmap::{IdmapRequest, IdmapUserns};
 use berth_sys::process::{fork_into, Forked};
 use nix::sched::CloneFlags;
 
+use crate::child::kill_and_reap;
 use crate::namespaces::{write_id_maps, Namespaces};
-use crate::spawn::kill_and_reap;
 use crate::sync::{Message, SyncChannel};
 use crate::ProcessError;
 

@@ -2,6 +2,7 @@
 //! re-exec of the runtime), a typed sync channel, and init as a list of
 //! small named steps (see `init`).
 
+mod child;
 mod console;
 mod errors;
 mod exec_path;
@@ -23,12 +24,13 @@ use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
+pub use child::kill_and_reap;
 pub use errors::{error_chain, go_strerror, go_strerror_of};
 pub use namespaces::{running_in_user_namespace, Namespaces};
 pub use netdev::NetDevice;
 pub use pidfd::{PidfdOf, PidfdSocket};
 pub use seccomp_agent::SeccompAgent;
-pub use spawn::{kill_and_reap, spawn_init, Spawned};
+pub use spawn::{spawn_init, Spawned};
 pub use sync::InitFailure;
 pub use trace::StepTime;
 

@@ -8,10 +8,10 @@ use std::os::unix::net::UnixStream;
 use berth_cgroups::CgroupEntry;
 use berth_sys::process::{fork_into, Forked};
 use nix::sched::CloneFlags;
-use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 
+use crate::child::ChildGuard;
 use crate::console::send_to_console_socket;
 use crate::hooks::run_hooks;
 use crate::idmap::send_idmapped_mounts;
@@ -50,31 +50,6 @@ impl Spawned {
             Err(e) => Err(e.into()),
         }
     }
-}
-
-/// Kills and reaps the child unless disarmed: a failed spawn leaves no
-/// process behind.
-struct ChildGuard(Option<Pid>);
-
-impl ChildGuard {
-    fn disarm(mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        if let Some(pid) = self.0 {
-            kill_and_reap(pid.as_raw());
-        }
-    }
-}
-
-/// SIGKILL a child of ours and reap it (a spawn that cannot be completed).
-pub fn kill_and_reap(pid: i32) {
-    let pid = Pid::from_raw(pid);
-    let _ = kill(pid, Signal::SIGKILL);
-    let _ = waitpid(pid, None);
 }
 
 /// Clone init and drive it to `Ready`. The caller must be single-threaded
