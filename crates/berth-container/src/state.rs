@@ -9,7 +9,7 @@ use crate::liveness::is_alive;
 use crate::status::Status;
 
 /// The OCI runtime-spec version berth implements (state's `ociVersion`).
-pub const OCI_VERSION: &str = "1.2.0";
+pub const OCI_VERSION: &str = "1.3.0";
 
 /// Persisted in `<root>/<id>/state.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
