@@ -9,8 +9,9 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
 # Debian packages the build and the suite need (iproute2 for `ip netns` in the
-# namespace tests).
-packages=(busybox-static runc jq libseccomp-dev iproute2)
+# namespace tests; podman, conmon, containerd and docker.io for engines.rs,
+# which drives the runtime under real engines).
+packages=(busybox-static runc jq libseccomp-dev iproute2 podman conmon containerd docker.io)
 
 install_missing_packages() {
     local missing=() pkg
