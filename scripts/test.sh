@@ -10,8 +10,9 @@ cd "$repo"
 
 # Debian packages the build and the suite need (iproute2 for `ip netns` in the
 # namespace tests; podman, conmon, containerd and docker.io for engines.rs,
-# which drives the runtime under real engines).
-packages=(busybox-static runc jq libseccomp-dev iproute2 podman conmon containerd docker.io)
+# which drives the runtime under real engines; apparmor for apparmor_parser,
+# without which dockerd refuses every container on an AppArmor host).
+packages=(busybox-static runc jq libseccomp-dev iproute2 podman conmon containerd docker.io apparmor)
 
 install_missing_packages() {
     local missing=() pkg

@@ -225,6 +225,21 @@ fn log_tail(path: &Path) -> String {
     lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
+/// AppArmor is enabled and its parser installed: docker and podman then
+/// load their default profile and put it in every container's config.
+fn apparmor_active() -> bool {
+    fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|text| text.starts_with('Y'))
+        && find_binary("apparmor_parser").is_some()
+}
+
+/// `cat /proc/self/attr/current` of a command's output: the AppArmor label
+/// it ran under.
+fn assert_apparmor_label(out: &Output, prefix: &str) {
+    out.assert_ok();
+    assert!(out.stdout.starts_with(prefix), "label {prefix}...: {out}");
+}
+
 fn is_socket(path: &Path) -> bool {
     fs::metadata(path).is_ok_and(|meta| meta.file_type().is_socket())
 }
@@ -338,6 +353,11 @@ fn podman_runs_execs_pauses_and_stops() {
     let out = podman.run(&["--rm"], &["echo", "hi"]);
     out.assert_ok();
     assert_eq!(out.stdout, "hi\n", "{out}");
+
+    if apparmor_active() {
+        let out = podman.run(&["--rm"], &["cat", "/proc/self/attr/current"]);
+        assert_apparmor_label(&out, "containers-default");
+    }
 
     let out = podman.run(&["--rm", "-t"], &["tty"]);
     out.assert_ok();
@@ -786,6 +806,13 @@ fn docker_runs_execs_updates_and_stops() {
     out.assert_ok();
     assert_eq!(out.stdout, "hi\n", "{out}");
 
+    // On an AppArmor host every container and exec gets docker-default.
+    let apparmor = apparmor_active();
+    if apparmor {
+        let out = docker.run(&["--rm"], &["cat", "/proc/self/attr/current"]);
+        assert_apparmor_label(&out, "docker-default");
+    }
+
     // docker turns the create error's text into 127, as with runc.
     let out = docker.run(&["--rm"], &["/nonexistent"]);
     assert_eq!(out.code(), Some(127), "{out}");
@@ -795,6 +822,10 @@ fn docker_runs_execs_updates_and_stops() {
     let out = docker.docker(&["exec", &name, "sh", "-c", "echo in-exec; exit 3"]);
     assert_eq!(out.code(), Some(3), "{out}");
     assert_eq!(out.stdout, "in-exec\n", "{out}");
+    if apparmor {
+        let out = docker.docker(&["exec", &name, "cat", "/proc/self/attr/current"]);
+        assert_apparmor_label(&out, "docker-default");
+    }
 
     // Zero values in docker's update JSON mean "leave unchanged".
     docker
