@@ -9,8 +9,11 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
 # Debian packages the build and the suite need (iproute2 for `ip netns` in the
-# namespace tests; uidmap for newuidmap/newgidmap in the rootless tests).
-packages=(busybox-static runc jq libseccomp-dev iproute2 uidmap)
+# namespace tests; uidmap for newuidmap/newgidmap in the rootless tests;
+# podman, conmon, containerd and docker.io for engines.rs, which drives the
+# runtime under real engines; apparmor for apparmor_parser, without which
+# dockerd refuses every container on an AppArmor host).
+packages=(busybox-static runc jq libseccomp-dev iproute2 uidmap podman conmon containerd docker.io apparmor)
 
 install_missing_packages() {
     local missing=() pkg

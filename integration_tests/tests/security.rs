@@ -165,3 +165,44 @@ fn user_namespace_binds_a_source_its_root_cannot_reach() {
     let out = ctx.run_in(&bundle, &["cat", "/mnt/data/hello"]);
     assert_eq!(out, "hello from the host\n");
 }
+
+/// True when the host's kernel has AppArmor enabled.
+fn apparmor_enabled() -> bool {
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|text| text.starts_with('Y'))
+}
+
+/// `process.apparmorProfile` is applied (AppArmor's change_onexec), not
+/// refused: docker and podman set one on every container of an AppArmor
+/// host. A profile the kernel does not have fails in runc's words, with
+/// nothing left behind; on an AppArmor host `unconfined` is what the
+/// program then runs under. (engines.rs checks docker's `docker-default`.)
+#[test]
+fn apparmor_profile_is_applied_on_exec() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set(
+        "/process/apparmorProfile",
+        json!("berth-test-no-such-profile"),
+    );
+    let id = ctx.id("apparmor");
+    ctx.run_container(&bundle, &id)
+        .assert_fail()
+        .assert_stderr_contains("apparmor failed to apply profile: write /proc/self/attr/");
+    assert!(
+        !ctx.listed_ids().contains(&id),
+        "a failed run leaves nothing"
+    );
+    if !apparmor_enabled() {
+        eprintln!(
+            "apparmor_profile_is_applied_on_exec: AppArmor is not enabled here, no positive case"
+        );
+        return;
+    }
+    bundle.set("/process/apparmorProfile", json!("unconfined"));
+    bundle.set_args(&["cat", "/proc/self/attr/current"]);
+    let id = ctx.id("apparmor");
+    let out = ctx.run_container(&bundle, &id);
+    out.assert_ok();
+    assert_eq!(out.stdout.trim(), "unconfined", "{out}");
+}

@@ -153,13 +153,7 @@ pub(crate) fn validate_process(process: &Process) -> Result<(), ContainerError> 
     }
     berth_security::check_capabilities(&process.capabilities)
         .map_err(|e| invalid(format!("process.capabilities: {e}")))?;
-    let checks = [
-        (
-            "process.apparmorProfile",
-            !process.apparmor_profile.is_empty(),
-        ),
-        ("process.selinuxLabel", !process.selinux_label.is_empty()),
-    ];
+    let checks = [("process.selinuxLabel", !process.selinux_label.is_empty())];
     refuse_present(&checks)?;
     let attrs = ProcessAttrs::from_spec(
         process.scheduler.as_ref(),

@@ -379,6 +379,10 @@ fn set_names(setup: &ContainerSetup) -> Step<()> {
 /// Without no_new_privs, loading a seccomp filter needs CAP_SYS_ADMIN: init
 /// keeps it effective until execve (which does not pass it on).
 fn apply_process_settings(cfg: &InitConfig) -> Step<()> {
+    // While init is still root, in the container's /proc (runc's order).
+    step("apply apparmor profile", || {
+        berth_security::apply_apparmor_profile(&cfg.apparmor_profile)
+    })?;
     step("set rlimits", || berth_security::set_rlimits(&cfg.rlimits))?;
     set_scheduling_attributes(cfg)?;
     step("drop bounding set", || {

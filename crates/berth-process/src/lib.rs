@@ -53,6 +53,8 @@ pub struct InitConfig {
     /// All five sets; a config without `process.capabilities` means none.
     pub capabilities: LinuxCapabilities,
     pub no_new_privileges: bool,
+    /// `process.apparmorProfile` (empty: none).
+    pub apparmor_profile: String,
     pub user: User,
     pub cwd: PathBuf,
     pub args: Vec<String>,
@@ -108,6 +110,7 @@ impl InitConfig {
             rlimits: process.rlimits.clone(),
             capabilities: process.capabilities.clone(),
             no_new_privileges: process.no_new_privileges,
+            apparmor_profile: process.apparmor_profile.clone(),
             user: process.user.clone(),
             cwd: process.cwd.clone(),
             args: process.args.clone(),

@@ -28,6 +28,12 @@ pub enum SecurityError {
         #[source]
         source: caps::errors::CapsError,
     },
+    #[error("apparmor failed to apply profile: write {path}: {source}")]
+    AppArmor {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("error setting rlimit type {kind}: {source}")]
     Rlimit {
         kind: String,
@@ -155,6 +161,35 @@ fn resource_of(kind: PosixRlimitType) -> Resource {
         T::Rtprio => Resource::RLIMIT_RTPRIO,
         T::Rttime => Resource::RLIMIT_RTTIME,
     }
+}
+
+/// `process.apparmorProfile`: the AppArmor profile the program runs under
+/// from its `execve` on ("exec PROFILE" in the process's `exec` attribute:
+/// AppArmor's change_onexec), as runc does; an empty name means none. It
+/// needs the container's `/proc` and a host where AppArmor is enabled (the
+/// kernel refuses the write otherwise, with runc's words: `invalid
+/// argument`). The engines set a profile only where AppArmor is enabled.
+pub fn apply_apparmor_profile(profile: &str) -> Result<()> {
+    if profile.is_empty() {
+        return Ok(());
+    }
+    // Kernels with LSM stacking (5.1+) have a per-LSM directory.
+    let stacked = std::path::Path::new("/proc/self/attr/apparmor/exec");
+    let path = if stacked.exists() {
+        stacked
+    } else {
+        std::path::Path::new("/proc/self/attr/exec")
+    };
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|mut attr| {
+            std::io::Write::write_all(&mut attr, format!("exec {profile}").as_bytes())
+        });
+    written.map_err(|source| SecurityError::AppArmor {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// Apply `process.rlimits` in order. The message names the kernel's number

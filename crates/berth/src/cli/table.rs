@@ -115,7 +115,7 @@ const EXEC_FLAGS: &[FlagSpec] = &[
     flag(&["detach", "d"], "do not wait for the process"),
     valued(&["pid-file"], "file to write the process's pid to"),
     valued(&["process-label"], "SELinux label (not supported)"),
-    valued(&["apparmor"], "AppArmor profile (not supported)"),
+    valued(&["apparmor"], "AppArmor profile for the process"),
     flag(&["no-new-privs"], "set no_new_privs"),
     valued(
         &["cap", "c"],

@@ -41,10 +41,7 @@ pub fn exec(store: &Store, args: &ExecArgs) -> Result<i32, Failure> {
 }
 
 fn refuse_unsupported(args: &ExecArgs) -> Result<(), Failure> {
-    let refused = [
-        ("--process-label", args.process_label.is_some()),
-        ("--apparmor", args.apparmor.is_some()),
-    ];
+    let refused = [("--process-label", args.process_label.is_some())];
     match refused.iter().find(|(_, given)| *given) {
         Some((flag, _)) => Err(Failure(format!("{flag}: not supported by berth yet"))),
         None => Ok(()),
@@ -110,6 +107,9 @@ fn apply_flags(p: &mut Process, args: &ExecArgs) -> Result<(), Failure> {
     }
     if args.no_new_privs {
         p.no_new_privileges = true;
+    }
+    if let Some(profile) = &args.apparmor {
+        p.apparmor_profile = profile.clone();
     }
     if let Some(user) = &args.user {
         set_user(p, user)?;

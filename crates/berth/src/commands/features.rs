@@ -112,7 +112,7 @@ pub fn features() -> Value {
             "capabilities": capabilities(),
             "cgroup": {"v1": true, "v2": true, "systemd": true, "systemdUser": false, "rdma": true},
             "seccomp": seccomp(),
-            "apparmor": {"enabled": false},
+            "apparmor": {"enabled": true},
             "selinux": {"enabled": false},
             "memoryPolicy": memory_policy(),
             "intelRdt": intel_rdt(),
