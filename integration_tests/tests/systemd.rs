@@ -554,7 +554,9 @@ impl<'a> Containerd<'a> {
     /// CRI plugin sets for `SystemdCgroup = true`), `rootfs` as the root (no
     /// image) and `slice:prefix:name` of `unit` as the cgroups path.
     fn run_detached(&self, unit: &Unit, rootfs: &Path, memory_limit: u64, args: &[&str]) -> Output {
-        let runtime = runtime();
+        // the shim runs it from the bundle directory: a relative
+        // BERTH_TEST_RUNTIME would not be found there
+        let runtime = std::path::absolute(runtime()).expect("absolute runtime path");
         let runc_root = self.ctx.root().parent().expect("--root has a parent");
         let cgroups_path = unit.cgroups_path("system.slice");
         let limit = memory_limit.to_string();
