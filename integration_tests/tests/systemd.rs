@@ -1,9 +1,11 @@
 //! The systemd cgroup driver (`--systemd-cgroup`): the container's cgroup is a
 //! transient scope that systemd creates, carries the limits as unit
 //! properties, follows `update`, and is gone after `delete` or a failed
-//! create. These need systemd as PID 1 with a system bus: they return early
-//! with a note elsewhere. CI runs them in `shared/vm` with `--init systemd`
-//! on pure v2 and hybrid (`scripts/test-systemd-vm.sh`).
+//! create, also when containerd's runc v2 shim drives the runtime with
+//! `SystemdCgroup` (a private containerd, `ctr run`). These need systemd as
+//! PID 1 with a system bus: they return early with a note elsewhere. CI runs
+//! them in `shared/vm` with `--init systemd` on pure v2 and hybrid
+//! (`scripts/test-systemd-vm.sh`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
