@@ -9,8 +9,8 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
 # Debian packages the build and the suite need (iproute2 for `ip netns` in the
-# namespace tests, containerd for the shim test in tests/systemd.rs).
-packages=(busybox-static runc jq libseccomp-dev iproute2 containerd)
+# namespace tests).
+packages=(busybox-static runc jq libseccomp-dev iproute2)
 
 install_missing_packages() {
     local missing=() pkg
