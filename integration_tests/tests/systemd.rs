@@ -1,15 +1,22 @@
 //! The systemd cgroup driver (`--systemd-cgroup`): the container's cgroup is a
 //! transient scope that systemd creates, carries the limits as unit
 //! properties, follows `update`, and is gone after `delete` or a failed
-//! create. These need systemd as PID 1 with a system bus: they return early
-//! with a note elsewhere. CI runs them in `shared/vm` with `--init systemd`
-//! on pure v2 and hybrid (`scripts/test-systemd-vm.sh`).
+//! create, also when containerd's runc v2 shim drives the runtime with
+//! `SystemdCgroup` (a private containerd, `ctr run`). These need systemd as
+//! PID 1 with a system bus: they return early with a note elsewhere. CI runs
+//! them in `shared/vm` with `--init systemd` on pure v2 and hybrid
+//! (`scripts/test-systemd-vm.sh`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
-use integration_tests::{runtime_is_runc, state_pid, Bundle, Ctx, Output, LONG_RUNNING};
+use integration_tests::{
+    runtime, runtime_is_runc, state_pid, Bundle, Ctx, Output, Spawned, LONG_RUNNING,
+};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use serde_json::json;
 
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
@@ -162,6 +169,25 @@ fn container_cgroups(ctx: &Ctx, id: &str) -> String {
     out.stdout
 }
 
+/// A container process's `/proc/self/cgroup` (`lines`) puts it in the unit's
+/// cgroup, in every hierarchy systemd or the runtime placed it in.
+#[track_caller]
+fn assert_cgroups_in_unit(lines: &str, unit: &Unit) {
+    let in_unit = |controller: &str| {
+        lines
+            .lines()
+            .find(|l| l.split(':').nth(1) == Some(controller))
+            .is_some_and(|l| l.ends_with(&format!(":{}", unit.cgroup)))
+    };
+    if pure_v2() {
+        assert!(in_unit(""), "{lines}");
+    } else {
+        for controller in ["name=systemd", "memory", "pids", "devices", "freezer"] {
+            assert!(in_unit(controller), "{controller}: {lines}");
+        }
+    }
+}
+
 /// The memory limit property name for this host's cgroup version (runc's).
 fn memory_property() -> &'static str {
     if pure_v2() {
@@ -208,22 +234,7 @@ fn scope_carries_the_limits_and_holds_the_container() {
         assert_eq!(props["CPUShares"], "512", "{props:?}");
     }
 
-    // the container's processes are in the scope, in every hierarchy systemd
-    // or the runtime placed them in
-    let lines = container_cgroups(&ctx, &unit.id);
-    let in_unit = |controller: &str| {
-        lines
-            .lines()
-            .find(|l| l.split(':').nth(1) == Some(controller))
-            .is_some_and(|l| l.ends_with(&format!(":{}", unit.cgroup)))
-    };
-    if pure_v2() {
-        assert!(in_unit(""), "{lines}");
-    } else {
-        for controller in ["name=systemd", "memory", "pids", "devices", "freezer"] {
-            assert!(in_unit(controller), "{controller}: {lines}");
-        }
-    }
+    assert_cgroups_in_unit(&container_cgroups(&ctx, &unit.id), &unit);
     let init_cgroups = std::fs::read_to_string(format!("/proc/{}/cgroup", unit.pid())).unwrap();
     assert!(init_cgroups.contains(&unit.cgroup), "{init_cgroups}");
 
@@ -449,4 +460,222 @@ fn systemd_cgroup_needs_systemd() {
         "systemd not running on this host, cannot use systemd cgroups manager",
     );
     assert!(!ctx.has_state_dir(&unit.id));
+}
+
+/// How long containerd may take to serve its socket, and a killed task to be
+/// reported stopped (TCG emulation in the test VM makes both slow).
+const CONTAINERD_WAIT: Duration = Duration::from_secs(60);
+
+/// containerd's config: everything under `dir`, no CRI plugin (ctr needs none)
+/// and no snapshotters that only warn here.
+fn containerd_config(dir: &Path) -> String {
+    let dir = dir.display();
+    format!(
+        r#"version = 2
+root = "{dir}/root"
+state = "{dir}/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.zfs"]
+[grpc]
+  address = "{dir}/containerd.sock"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "{dir}/opt"
+"#
+    )
+}
+
+/// A private containerd for one test: its config, root, state and socket are
+/// in the test's work directory (its shims' sockets still go to
+/// /run/containerd/s/). The runc v2 shim runs the runtime with
+/// `--root <runc-root>/<namespace>`: the namespace is the name of the Ctx's
+/// `--root` and the runc root its parent, so the runtime state of the shim's
+/// containers is the Ctx's own (`ctx.state`, cleanup on drop).
+struct Containerd<'a> {
+    ctx: &'a Ctx,
+    dir: PathBuf,
+    namespace: String,
+    daemon: Option<Spawned>,
+}
+
+impl<'a> Containerd<'a> {
+    fn start(ctx: &'a Ctx) -> Containerd<'a> {
+        let dir = ctx.work().join("containerd");
+        std::fs::create_dir_all(&dir).expect("create the containerd directory");
+        let config = dir.join("config.toml");
+        std::fs::write(&config, containerd_config(&dir)).expect("write containerd's config");
+        let namespace = ctx
+            .root()
+            .file_name()
+            .expect("the test's --root has a name")
+            .to_string_lossy()
+            .into_owned();
+        let mut cmd = Command::new("containerd");
+        cmd.arg("--config").arg(&config);
+        let containerd = Containerd {
+            ctx,
+            dir,
+            namespace,
+            daemon: Some(ctx.spawn_command(cmd)),
+        };
+        containerd.wait_until_serving();
+        containerd
+    }
+
+    fn address(&self) -> PathBuf {
+        self.dir.join("containerd.sock")
+    }
+
+    /// `ctr --address A --namespace NS <args>`.
+    fn ctr(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new("ctr");
+        cmd.arg("--address")
+            .arg(self.address())
+            .args(["--connect-timeout", "5s", "--namespace", &self.namespace])
+            .args(args);
+        self.ctx.output(cmd)
+    }
+
+    fn wait_until_serving(&self) {
+        let deadline = Instant::now() + CONTAINERD_WAIT;
+        while !(self.address().exists() && self.ctr(&["version"]).success()) {
+            if Instant::now() > deadline {
+                let log = self.daemon.as_ref().map(Spawned::stderr_so_far);
+                panic!(
+                    "containerd does not serve {}:\n{}",
+                    self.address().display(),
+                    log.unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// `ctr run -d` through the runc v2 shim with the runtime under test and
+    /// `--runc-systemd-cgroup` (the shim's `SystemdCgroup` option, which the
+    /// CRI plugin sets for `SystemdCgroup = true`), `rootfs` as the root (no
+    /// image) and `slice:prefix:name` of `unit` as the cgroups path.
+    fn run_detached(&self, unit: &Unit, rootfs: &Path, memory_limit: u64, args: &[&str]) -> Output {
+        // the shim runs it from the bundle directory: a relative
+        // BERTH_TEST_RUNTIME would not be found there
+        let runtime = std::path::absolute(runtime()).expect("absolute runtime path");
+        let runc_root = self.ctx.root().parent().expect("--root has a parent");
+        let cgroups_path = unit.cgroups_path("system.slice");
+        let limit = memory_limit.to_string();
+        let mut all = vec![
+            "run",
+            "--detach",
+            "--null-io",
+            "--runtime",
+            "io.containerd.runc.v2",
+            "--runc-binary",
+            runtime.to_str().expect("runtime path is UTF-8"),
+            "--runc-root",
+            runc_root.to_str().expect("--root is UTF-8"),
+            "--runc-systemd-cgroup",
+            "--cgroup",
+            &cgroups_path,
+            "--memory-limit",
+            &limit,
+            "--rootfs",
+            rootfs.to_str().expect("rootfs path is UTF-8"),
+            &unit.id,
+        ];
+        all.extend(args);
+        self.ctr(&all)
+    }
+
+    /// The task's status in `ctr tasks list` (`RUNNING`, `STOPPED`), if listed.
+    fn task_status(&self, id: &str) -> Option<String> {
+        let listed = self.ctr(&["tasks", "list"]);
+        listed.assert_ok();
+        listed.stdout.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields.first() == Some(&id)).then(|| fields.last().unwrap_or(&"").to_string())
+        })
+    }
+
+    fn wait_task_stopped(&self, id: &str) {
+        let deadline = Instant::now() + CONTAINERD_WAIT;
+        while self.task_status(id).as_deref() != Some("STOPPED") {
+            assert!(Instant::now() < deadline, "task {id} is not stopped");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Sends containerd SIGTERM and waits for it to exit.
+    fn stop(&mut self) -> Output {
+        let daemon = self.daemon.take().expect("containerd runs");
+        let pid = i32::try_from(daemon.pid()).expect("pid fits i32");
+        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+        daemon.wait(CONTAINERD_WAIT)
+    }
+}
+
+impl Drop for Containerd<'_> {
+    /// After a failure: every task is killed and deleted and every container
+    /// removed (so their shims exit) before containerd is killed.
+    fn drop(&mut self) {
+        if self.daemon.is_none() {
+            return;
+        }
+        let listed = self.ctr(&["containers", "list", "--quiet"]);
+        for id in listed.stdout.split_whitespace() {
+            let _ = self.ctr(&["tasks", "delete", "--force", id]);
+            let _ = self.ctr(&["containers", "delete", id]);
+        }
+    }
+}
+
+#[test]
+fn containerd_shim_with_systemd_cgroup_runs_a_container_in_a_scope() {
+    if skip_without_systemd("containerd_shim_with_systemd_cgroup_runs_a_container_in_a_scope") {
+        return;
+    }
+    let ctx = Ctx::new();
+    let unit = Unit::in_system_slice(&ctx, "sd-ctd");
+    let bundle = ctx.bundle(); // only its rootfs copy: ctr makes the config
+    let mut containerd = Containerd::start(&ctx);
+    containerd
+        .run_detached(&unit, &bundle.rootfs(), 67108864, &["/bin/sleep", "3600"])
+        .assert_ok();
+
+    let props = unit_properties(
+        &unit.name,
+        &["ActiveState", "ControlGroup", memory_property()],
+    );
+    assert_eq!(props["ActiveState"], "active", "{props:?}");
+    assert_eq!(props["ControlGroup"], unit.cgroup, "{props:?}");
+    assert_eq!(props[memory_property()], "67108864", "{props:?}");
+    let init_cgroups = std::fs::read_to_string(format!("/proc/{}/cgroup", unit.pid())).unwrap();
+    assert_cgroups_in_unit(&init_cgroups, &unit);
+    // a process the shim execs joins the same cgroup
+    let exec = containerd.ctr(&[
+        "tasks",
+        "exec",
+        "--exec-id",
+        "cgroup",
+        &unit.id,
+        "/bin/cat",
+        "/proc/self/cgroup",
+    ]);
+    exec.assert_ok();
+    assert_cgroups_in_unit(&exec.stdout, &unit);
+
+    containerd
+        .ctr(&["tasks", "kill", "--signal", "SIGKILL", &unit.id])
+        .assert_ok();
+    containerd.wait_task_stopped(&unit.id);
+    containerd.ctr(&["tasks", "delete", &unit.id]).assert_ok();
+    containerd
+        .ctr(&["containers", "delete", &unit.id])
+        .assert_ok();
+    assert_eq!(unit_property(&unit.name, "LoadState"), "not-found");
+    for dir in unit_dirs(&unit.cgroup) {
+        assert!(!dir.exists(), "{} is left after delete", dir.display());
+    }
+    assert!(!ctx.has_state_dir(&unit.id), "the runtime's state is left");
+    let listed = containerd.ctr(&["containers", "list", "--quiet"]);
+    assert_eq!(listed.stdout.trim(), "", "{listed}");
+    containerd.stop().assert_ok();
 }
