@@ -34,6 +34,8 @@ use nix::sys::wait::waitpid;
 use nix::unistd::{pipe2, Pid};
 use serde_json::{json, Value};
 
+pub mod daemon;
+
 /// How long one runtime command may take before the suite kills it and fails.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -527,15 +529,10 @@ impl Ctx {
     /// Starts `RUNTIME --root ROOT <args>` without waiting (e.g. a foreground `run`
     /// to be killed from outside); finish it with [`Spawned::wait`].
     pub fn spawn<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Spawned {
-        self.spawn_command(self.cmd(args))
-    }
-
-    /// Starts `cmd` (stdin null, stdout/stderr to files in the work directory)
-    /// without waiting, e.g. a daemon the test talks to; SIGKILLed on drop.
-    pub fn spawn_command(&self, mut cmd: Command) -> Spawned {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let stdout_path = self.work().join(format!("spawn-{n}.out"));
         let stderr_path = self.work().join(format!("spawn-{n}.err"));
+        let mut cmd = self.cmd(args);
         let args = describe(&cmd);
         cmd.stdin(Stdio::null())
             .stdout(File::create(&stdout_path).expect("create stdout file"))
@@ -784,11 +781,6 @@ impl Spawned {
     /// What the command has written to stdout so far.
     pub fn stdout_so_far(&self) -> String {
         fs::read_to_string(&self.stdout_path).unwrap_or_default()
-    }
-
-    /// What the command has written to stderr so far.
-    pub fn stderr_so_far(&self) -> String {
-        fs::read_to_string(&self.stderr_path).unwrap_or_default()
     }
 
     /// Waits for the command to exit (panics after `timeout`).

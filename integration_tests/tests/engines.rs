@@ -11,15 +11,14 @@
 //! included). A test whose engine binary is missing prints a note and returns.
 
 use std::fs;
-use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use integration_tests::daemon::{
+    find_binary, is_socket, log_tail, stop_child, wait_for, Containerd,
+};
 use integration_tests::{rootfs_template, runtime, unique_id, Ctx, Output};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
 use serde_json::json;
 
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
@@ -36,17 +35,6 @@ const TERM_AWARE: &[&str] = &[
     "-c",
     "trap 'exit 7' TERM; while :; do sleep 0.1; done",
 ];
-
-/// `name` found in `$PATH` or the sbin directories (root's PATH may lack them).
-fn find_binary(name: &str) -> Option<PathBuf> {
-    let path = std::env::var("PATH").unwrap_or_default();
-    let found = path
-        .split(':')
-        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin"])
-        .map(|dir| Path::new(dir).join(name))
-        .find(|candidate| candidate.is_file());
-    found
-}
 
 /// Returns true (and says why) when one of `binaries` is missing.
 fn skip_without(test: &str, binaries: &[&str]) -> bool {
@@ -193,38 +181,6 @@ fn remove_cgroup_dirs(dir: &Path) {
     let _ = fs::remove_dir(dir);
 }
 
-/// Polls `check` every 100 ms until it is true or `timeout` passes.
-fn wait_for(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if check() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        sleep(Duration::from_millis(100));
-    }
-}
-
-/// SIGTERM, up to `grace` to exit, then SIGKILL; always reaped.
-fn stop_child(child: &mut Child, grace: Duration) {
-    if let Ok(pid) = i32::try_from(child.id()) {
-        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-    }
-    if !wait_for(grace, || !matches!(child.try_wait(), Ok(None))) {
-        let _ = child.kill();
-    }
-    let _ = child.wait();
-}
-
-/// A daemon's log file, for assertion messages.
-fn log_tail(path: &Path) -> String {
-    let text = fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
-}
-
 /// AppArmor is enabled and its parser installed: docker and podman then
 /// load their default profile and put it in every container's config.
 fn apparmor_active() -> bool {
@@ -238,10 +194,6 @@ fn apparmor_active() -> bool {
 fn assert_apparmor_label(out: &Output, prefix: &str) {
     out.assert_ok();
     assert!(out.stdout.starts_with(prefix), "label {prefix}...: {out}");
-}
-
-fn is_socket(path: &Path) -> bool {
-    fs::metadata(path).is_ok_and(|meta| meta.file_type().is_socket())
 }
 
 // ---------------------------------------------------------------- podman
@@ -422,60 +374,6 @@ fn podman_reports_a_missing_command_as_127() {
 
 // ---------------------------------------------------------------- containerd
 
-/// A containerd started here with its own config, root, state and sockets
-/// under `dir`; stopped (SIGTERM, then SIGKILL) on drop.
-struct Containerd {
-    child: Child,
-    socket: PathBuf,
-    log: PathBuf,
-}
-
-impl Containerd {
-    fn start(dir: &Path) -> Containerd {
-        fs::create_dir_all(dir).expect("create containerd dir");
-        let socket = dir.join("c.sock");
-        let config = format!(
-            "version = 2\n\
-             root = \"{0}/root\"\n\
-             state = \"{0}/state\"\n\
-             disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
-             [grpc]\n  address = \"{1}\"\n\
-             [ttrpc]\n  address = \"{1}.ttrpc\"\n\
-             [debug]\n  address = \"\"\n\
-             [metrics]\n  address = \"\"\n",
-            dir.display(),
-            socket.display()
-        );
-        let config_path = dir.join("config.toml");
-        fs::write(&config_path, config).expect("write containerd config");
-        let log = dir.join("containerd.log");
-        let child = Command::new(find_binary("containerd").expect("containerd is installed"))
-            .arg("--config")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(fs::File::create(&log).expect("create containerd log"))
-            .stderr(fs::File::create(&log).expect("create containerd log"))
-            .spawn()
-            .expect("spawn containerd");
-        let mut daemon = Containerd { child, socket, log };
-        let up = wait_for(DAEMON_START_TIMEOUT, || {
-            is_socket(&daemon.socket) || !matches!(daemon.child.try_wait(), Ok(None))
-        });
-        assert!(
-            up && is_socket(&daemon.socket),
-            "containerd did not start:\n{}",
-            log_tail(&daemon.log)
-        );
-        daemon
-    }
-}
-
-impl Drop for Containerd {
-    fn drop(&mut self) {
-        stop_child(&mut self.child, Duration::from_secs(10));
-    }
-}
-
 /// `ctr` against a private containerd in a unique namespace, with the
 /// runtime under test as the shim's `BinaryName` and a private `Root`. On drop:
 /// kills and deletes its tasks and containers, stops containerd, removes the
@@ -490,7 +388,7 @@ struct Ctr {
 impl Ctr {
     fn new() -> Ctr {
         let ctx = Ctx::new();
-        let daemon = Containerd::start(&ctx.work().join("containerd"));
+        let daemon = Containerd::start(&ctx, &ctx.work().join("containerd"), DAEMON_START_TIMEOUT);
         let ctr = Ctr {
             namespace: unique_id("berth-engines-ctr"),
             runtime_root: ctx.work().join("runtime-root"),
@@ -504,13 +402,7 @@ impl Ctr {
     }
 
     fn ctr<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Output {
-        let mut cmd = Command::new("ctr");
-        cmd.arg("--address")
-            .arg(&self.daemon.socket)
-            .arg("--namespace")
-            .arg(&self.namespace)
-            .args(args);
-        self.ctx.output(cmd)
+        self.daemon.ctr(&self.ctx, &self.namespace, args)
     }
 
     /// `ctr run --runtime io.containerd.runc.v2 --runc-binary RT ... IMAGE ID CMD`.
@@ -532,24 +424,14 @@ impl Ctr {
         self.ctr(&args)
     }
 
-    /// The task's status column in `ctr task ls` (RUNNING, PAUSED, STOPPED).
     fn task_status(&self, id: &str) -> Option<String> {
-        let out = self.ctr(&["task", "ls"]);
-        out.stdout.lines().find_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            (fields.first() == Some(&id)).then(|| fields.last().unwrap_or(&"").to_string())
-        })
+        self.daemon.task_status(&self.ctx, &self.namespace, id)
     }
 
     fn wait_task_status(&self, id: &str, want: &str) {
-        let reached = wait_for(Duration::from_secs(10), || {
-            self.task_status(id).as_deref() == Some(want)
-        });
-        assert!(
-            reached,
-            "task {id} did not become {want}: {:?}",
-            self.task_status(id)
-        );
+        let timeout = Duration::from_secs(10);
+        self.daemon
+            .wait_task_status(&self.ctx, &self.namespace, id, want, timeout);
     }
 
     fn listed(&self, what: &str) -> Vec<String> {
@@ -703,7 +585,8 @@ const DOCKER_RUNTIME: &str = "under-test";
 impl Docker {
     fn start() -> Docker {
         let ctx = Ctx::new();
-        let containerd = Containerd::start(&ctx.work().join("containerd"));
+        let containerd =
+            Containerd::start(&ctx, &ctx.work().join("containerd"), DAEMON_START_TIMEOUT);
         let dir = ctx.work().join("docker");
         fs::create_dir_all(&dir).expect("create docker dir");
         fs::write(dir.join("daemon.json"), "{}").expect("write daemon.json");
@@ -720,7 +603,7 @@ impl Docker {
                 .display(),
             d = dir.display(),
             sock = socket.display(),
-            ctd = containerd.socket.display(),
+            ctd = containerd.address().display(),
             cg = cgroup_parent,
             name = DOCKER_RUNTIME,
             rt = runtime_path(),
