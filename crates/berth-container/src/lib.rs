@@ -79,3 +79,16 @@ pub enum ContainerError {
     #[error(transparent)]
     Cgroup(#[from] berth_cgroups::CgroupError),
 }
+
+impl ContainerError {
+    /// The errno at the root of the failure (0: none), init's included, for
+    /// the log line; the message text does not change.
+    pub fn errno(&self) -> i32 {
+        match self {
+            ContainerError::Process(e) => e.errno(),
+            ContainerError::Io { source, .. } => source.raw_os_error().unwrap_or(0),
+            ContainerError::Cgroup(e) => berth_process::root_errno(e),
+            _ => 0,
+        }
+    }
+}

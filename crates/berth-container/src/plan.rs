@@ -179,3 +179,52 @@ pub(crate) fn process(bundle: &Bundle) -> &Process {
 pub(crate) fn linux(bundle: &Bundle) -> &Linux {
     bundle.spec.linux.as_ref().expect("validated")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_process::{InitFailure, ProcessError};
+
+    #[test]
+    fn a_config_error_prints_field_then_reason() {
+        let e = ContainerError::from(ConfigError::new("mounts[3].options", "no such option"));
+        assert_eq!(e.to_string(), "mounts[3].options: no such option");
+        assert_eq!(e.errno(), 0);
+    }
+
+    #[test]
+    fn init_errno_reaches_the_runtime_error_and_the_text_stays() {
+        let failure = InitFailure {
+            step: "write oom_score_adj".into(),
+            errno: nix::errno::Errno::EACCES as i32,
+            message: "write oom_score_adj: permission denied".into(),
+        };
+        let e = ContainerError::Process(ProcessError::Init(failure));
+        assert_eq!(e.errno(), nix::errno::Errno::EACCES as i32);
+        assert_eq!(
+            e.to_string(),
+            "unable to start container process: write oom_score_adj: permission denied"
+        );
+    }
+
+    #[test]
+    fn limits_init_would_refuse_are_refused_here() {
+        let mut process: Process = serde_json::from_value(serde_json::json!({
+            "args": ["sh"], "cwd": "/",
+            "rlimits": [{"type": "RLIMIT_CORE", "hard": 0, "soft": 0},
+                        {"type": "RLIMIT_NOFILE", "hard": 10, "soft": 20}]
+        }))
+        .unwrap();
+        let err = check_process_limits(&process).unwrap_err();
+        assert_eq!(err.field, "process.rlimits[1]");
+        assert_eq!(err.reason, "error setting rlimit type 7: invalid argument");
+        process.rlimits.clear();
+        process.oom_score_adj = Some(1001);
+        assert_eq!(
+            check_process_limits(&process).unwrap_err().field,
+            "process.oomScoreAdj"
+        );
+        process.oom_score_adj = Some(-1000);
+        check_process_limits(&process).unwrap();
+    }
+}
