@@ -185,6 +185,12 @@ fn cases() -> Vec<Case> {
             berth_only: Some(RUNC_IGNORES),
         },
         Case {
+            name: "namespace-path-missing",
+            patch: |v| add_namespace(v, json!({"type": "cgroup", "path": "/nonexistent-berth-ns"})),
+            berth_says: "linux.namespaces[5].path: namespace path: lstat /nonexistent-berth-ns: no such file or directory",
+            berth_only: None,
+        },
+        Case {
             name: "masked-paths-without-mountns",
             patch: |v| drop_namespace(v, "mount"),
             berth_says: "linux.maskedPaths/readonlyPaths",

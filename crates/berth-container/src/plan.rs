@@ -64,6 +64,7 @@ pub(crate) fn plan(opts: &CreateOptions<'_>) -> Result<ContainerPlan, ContainerE
     let linux = linux(&bundle);
     let process = process(&bundle);
     check_process_limits(process)?;
+    check_namespace_paths(linux)?;
     berth_rootfs::root_propagation(&linux.rootfs_propagation, opts.no_pivot)
         .map_err(rootfs_refusal)?;
     let seccomp =
@@ -120,6 +121,28 @@ fn check_process_limits(process: &Process) -> Result<(), ConfigError> {
         )),
         _ => Ok(()),
     }
+}
+
+/// Every namespace to join exists, as runc checks before its clone (init
+/// would find out after it), in runc's words.
+fn check_namespace_paths(linux: &Linux) -> Result<(), ConfigError> {
+    let paths = linux.namespaces.iter().enumerate();
+    for (i, path) in paths.filter_map(|(i, ns)| Some((i, ns.path.as_ref()?))) {
+        if path.as_os_str().is_empty() {
+            continue;
+        }
+        if let Err(e) = std::fs::symlink_metadata(path) {
+            return Err(ConfigError::new(
+                format!("linux.namespaces[{i}].path"),
+                format!(
+                    "namespace path: lstat {}: {}",
+                    path.display(),
+                    berth_process::go_strerror_of(&e)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A rootfs refusal of a config field as a [`ConfigError`].
