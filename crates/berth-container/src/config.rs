@@ -178,9 +178,9 @@ pub(crate) fn validate_process(process: &Process) -> Result<(), ContainerError> 
         None,
         None,
     );
-    attrs.map_err(|e| invalid(e.to_string()))?;
+    attrs.map_err(crate::process_attrs::invalid)?;
     CpuAffinity::from_spec(process.exec_cpu_affinity.as_ref())
-        .map_err(|e| invalid(e.to_string()))?;
+        .map_err(crate::process_attrs::invalid)?;
     validate_console_size(process)
 }
 
@@ -213,7 +213,7 @@ fn validate_linux(linux: &Linux) -> Result<(), ContainerError> {
         linux.personality.as_ref(),
         linux.memory_policy.as_ref(),
     );
-    attrs.map_err(|e| invalid(e.to_string()))?;
+    attrs.map_err(crate::process_attrs::invalid)?;
     let checks = [("linux.mountLabel", !linux.mount_label.is_empty())];
     refuse_present(&checks)?;
     if let Some(rdt) = &linux.intel_rdt {
@@ -363,7 +363,15 @@ mod tests {
     #[test]
     fn refusals_carry_the_field_apart() {
         type Patch = fn(&mut serde_json::Value);
-        let cases: [(Patch, &str); 4] = [
+        let cases: [(Patch, &str); 6] = [
+            (
+                |v| v["process"]["scheduler"] = serde_json::json!({"policy": "SCHED_X"}),
+                "process.scheduler.policy",
+            ),
+            (
+                |v| v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_X"}),
+                "linux.seccomp.defaultAction",
+            ),
             (|v| v["process"]["cwd"] = "rel".into(), "process.cwd"),
             (|v| v["ociVersion"] = "2.0.0".into(), "ociVersion"),
             (
