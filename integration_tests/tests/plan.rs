@@ -231,9 +231,12 @@ fn cgroup_dirs(name: &str) -> Vec<String> {
 /// Runs `create` under `strace -f` and returns (failed, stderr, the clone
 /// calls that would make a process, not a thread).
 fn traced_create(ctx: &Ctx, bundle: &Bundle, id: &str) -> (bool, String, Vec<String>) {
+    const KILLED_BY_TIMEOUT: i32 = 128 + 9;
     let trace = ctx.work().join(format!("{id}.strace"));
     let mut cmd = Command::new("timeout");
-    cmd.args(["-s", "KILL", "10"])
+    // Under the harness' 30 s limit; a killed strace would let the runtime
+    // go on untraced, so that counts as a failure below.
+    cmd.args(["-s", "KILL", "25"])
         .arg("strace")
         .args(["-f", "-qq", "-e", "trace=clone,clone3,fork,vfork", "-o"])
         .arg(&trace)
@@ -245,6 +248,11 @@ fn traced_create(ctx: &Ctx, bundle: &Bundle, id: &str) -> (bool, String, Vec<Str
         .arg(id);
     ctx.track(id);
     let out = ctx.output(cmd);
+    assert_ne!(
+        out.code(),
+        Some(KILLED_BY_TIMEOUT),
+        "strace was killed, the trace is incomplete: {out}"
+    );
     let text = std::fs::read_to_string(&trace).unwrap_or_default();
     let clones = text
         .lines()
