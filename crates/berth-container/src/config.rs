@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use berth_security::attrs::{CpuAffinity, ProcessAttrs};
 use berth_spec::{Linux, LinuxNamespaceType, Process, Spec};
 
-use crate::ContainerError;
+use crate::{ConfigError, ContainerError};
 
 /// A bundle's config, with the absolute paths derived from it.
 #[derive(Debug)]
@@ -16,6 +16,11 @@ pub struct Bundle {
     /// Absolute, canonical rootfs directory.
     pub rootfs: PathBuf,
     pub spec: Spec,
+}
+
+/// A refused config field (its JSON path) and why.
+fn refuse(field: &str, reason: impl Into<String>) -> ContainerError {
+    ConfigError::new(field, reason).into()
 }
 
 fn invalid(msg: impl Into<String>) -> ContainerError {
@@ -53,7 +58,7 @@ fn resolve_rootfs(dir: &Path, spec: &Spec) -> Result<PathBuf, ContainerError> {
     let root = spec
         .root
         .as_ref()
-        .ok_or_else(|| invalid("root: root must be set"))?;
+        .ok_or_else(|| refuse("root", "root must be set"))?;
     let path = dir.join(&root.path);
     let canonical = path.canonicalize().map_err(|e| {
         invalid(format!(
@@ -71,18 +76,19 @@ fn resolve_rootfs(dir: &Path, spec: &Spec) -> Result<PathBuf, ContainerError> {
     Ok(canonical)
 }
 
-/// Checks of the whole spec.
+/// Checks of the whole spec but the seccomp profile, which the planner
+/// parses once when it builds the filter (`crate::seccomp::build`).
 pub fn validate(spec: &Spec) -> Result<(), ContainerError> {
     validate_version(&spec.oci_version)?;
     let process = spec
         .process
         .as_ref()
-        .ok_or_else(|| invalid("process: process must be set"))?;
+        .ok_or_else(|| refuse("process", "process must be set"))?;
     validate_process(process)?;
     let linux = spec
         .linux
         .as_ref()
-        .ok_or_else(|| invalid("linux: linux must be set"))?;
+        .ok_or_else(|| refuse("linux", "linux must be set"))?;
     validate_linux(linux)?;
     validate_names(spec, linux)?;
     validate_without_mount_namespace(linux)
@@ -100,13 +106,15 @@ fn validate_without_mount_namespace(linux: &Linux) -> Result<(), ContainerError>
         return Ok(());
     }
     if !linux.masked_paths.is_empty() || !linux.readonly_paths.is_empty() {
-        return Err(invalid(
-            "linux.maskedPaths/readonlyPaths: unable to restrict sys entries without a private MNT namespace",
+        return Err(refuse(
+            "linux.maskedPaths/readonlyPaths",
+            "unable to restrict sys entries without a private MNT namespace",
         ));
     }
     if !linux.rootfs_propagation.is_empty() {
-        return Err(invalid(
-            "linux.rootfsPropagation: needs a mount namespace (it would change the host's mounts)",
+        return Err(refuse(
+            "linux.rootfsPropagation",
+            "needs a mount namespace (it would change the host's mounts)",
         ));
     }
     Ok(())
@@ -115,44 +123,47 @@ fn validate_without_mount_namespace(linux: &Linux) -> Result<(), ContainerError>
 fn validate_version(version: &str) -> Result<(), ContainerError> {
     let major = version.split('.').next().unwrap_or("");
     if major != "1" {
-        return Err(invalid(format!(
-            "ociVersion: unsupported spec version {version:?} (berth implements 1.x)"
-        )));
+        return Err(refuse(
+            "ociVersion",
+            format!("unsupported spec version {version:?} (berth implements 1.x)"),
+        ));
     }
     Ok(())
 }
 
 fn unsupported(field: &str) -> ContainerError {
-    invalid(format!("{field}: not supported by berth yet"))
+    refuse(field, "not supported by berth yet")
 }
 
 pub(crate) fn validate_process(process: &Process) -> Result<(), ContainerError> {
     let args = &process.args;
     if args.is_empty() || args[0].is_empty() {
-        return Err(invalid("process.args: args must not be empty"));
+        return Err(refuse("process.args", "args must not be empty"));
     }
     if process.cwd.as_os_str().is_empty() {
-        return Err(invalid("process.cwd: Cwd property must not be empty"));
+        return Err(refuse("process.cwd", "Cwd property must not be empty"));
     }
     if !process.cwd.is_absolute() {
-        return Err(invalid(format!(
-            "process.cwd: cwd {:?} is not an absolute path",
-            process.cwd
-        )));
+        return Err(refuse(
+            "process.cwd",
+            format!("cwd {:?} is not an absolute path", process.cwd),
+        ));
     }
     let strings = args.iter().chain(&process.env);
     if strings.clone().any(|s| s.contains('\0')) {
-        return Err(invalid(
-            "process.args/env: strings must not contain NUL bytes",
+        return Err(refuse(
+            "process.args/env",
+            "strings must not contain NUL bytes",
         ));
     }
     if process.env.iter().any(|e| !e.contains('=')) {
-        return Err(invalid(
-            "process.env: every entry must have the form KEY=value",
+        return Err(refuse(
+            "process.env",
+            "every entry must have the form KEY=value",
         ));
     }
     berth_security::check_capabilities(&process.capabilities)
-        .map_err(|e| invalid(format!("process.capabilities: {e}")))?;
+        .map_err(|e| refuse("process.capabilities", format!("{e}")))?;
     let checks = [("process.selinuxLabel", !process.selinux_label.is_empty())];
     refuse_present(&checks)?;
     let attrs = ProcessAttrs::from_spec(
@@ -161,9 +172,9 @@ pub(crate) fn validate_process(process: &Process) -> Result<(), ContainerError> 
         None,
         None,
     );
-    attrs.map_err(|e| invalid(e.to_string()))?;
+    attrs.map_err(crate::process_attrs::invalid)?;
     CpuAffinity::from_spec(process.exec_cpu_affinity.as_ref())
-        .map_err(|e| invalid(e.to_string()))?;
+        .map_err(crate::process_attrs::invalid)?;
     validate_console_size(process)
 }
 
@@ -190,16 +201,13 @@ fn refuse_present(checks: &[(&str, bool)]) -> Result<(), ContainerError> {
 }
 
 fn validate_linux(linux: &Linux) -> Result<(), ContainerError> {
-    if let Some(seccomp) = &linux.seccomp {
-        berth_security::seccomp::Profile::from_spec(seccomp).map_err(|e| invalid(e.to_string()))?;
-    }
     let attrs = ProcessAttrs::from_spec(
         None,
         None,
         linux.personality.as_ref(),
         linux.memory_policy.as_ref(),
     );
-    attrs.map_err(|e| invalid(e.to_string()))?;
+    attrs.map_err(crate::process_attrs::invalid)?;
     let checks = [("linux.mountLabel", !linux.mount_label.is_empty())];
     refuse_present(&checks)?;
     if let Some(rdt) = &linux.intel_rdt {
@@ -219,8 +227,9 @@ fn validate_net_devices(linux: &Linux) -> Result<(), ContainerError> {
         .iter()
         .any(|ns| ns.typ == LinuxNamespaceType::Network);
     if !has_netns {
-        return Err(invalid(
-            "linux.netDevices: unable to move network devices without a NET namespace",
+        return Err(refuse(
+            "linux.netDevices",
+            "unable to move network devices without a NET namespace",
         ));
     }
     let names = linux
@@ -232,9 +241,10 @@ fn validate_net_devices(linux: &Linux) -> Result<(), ContainerError> {
         if (i % 2 == 1 && name.is_empty()) || valid_interface_name(name) {
             continue;
         }
-        return Err(invalid(format!(
-            "linux.netDevices: invalid network device name {name:?}"
-        )));
+        return Err(refuse(
+            "linux.netDevices",
+            format!("invalid network device name {name:?}"),
+        ));
     }
     Ok(())
 }
@@ -293,13 +303,15 @@ fn validate_names(spec: &Spec, linux: &Linux) -> Result<(), ContainerError> {
         .iter()
         .any(|ns| ns.typ == LinuxNamespaceType::Uts);
     if spec.hostname.as_ref().is_some_and(|h| !h.is_empty()) && !own_uts {
-        return Err(invalid(
-            "hostname: unable to set hostname without a private UTS namespace",
+        return Err(refuse(
+            "hostname",
+            "unable to set hostname without a private UTS namespace",
         ));
     }
     if spec.domainname.as_ref().is_some_and(|h| !h.is_empty()) && !own_uts {
-        return Err(invalid(
-            "domainname: unable to set domainname without a private UTS namespace",
+        return Err(refuse(
+            "domainname",
+            "unable to set domainname without a private UTS namespace",
         ));
     }
     Ok(())
@@ -319,7 +331,9 @@ mod tests {
         });
         patch(&mut v);
         let spec: Spec = serde_json::from_value(v).map_err(|e| invalid(e.to_string()))?;
-        validate(&spec)
+        validate(&spec)?;
+        let seccomp = spec.linux.as_ref().and_then(|l| l.seccomp.as_ref());
+        crate::seccomp::build(seccomp, || serde_json::Value::Null).map(drop)
     }
 
     #[test]
@@ -338,6 +352,37 @@ mod tests {
             v["linux"]["seccomp"] = serde_json::Value::Null;
         })
         .unwrap();
+    }
+
+    #[test]
+    fn refusals_carry_the_field_apart() {
+        type Patch = fn(&mut serde_json::Value);
+        let cases: [(Patch, &str); 6] = [
+            (
+                |v| v["process"]["scheduler"] = serde_json::json!({"policy": "SCHED_X"}),
+                "process.scheduler.policy",
+            ),
+            (
+                |v| v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_X"}),
+                "linux.seccomp.defaultAction",
+            ),
+            (|v| v["process"]["cwd"] = "rel".into(), "process.cwd"),
+            (|v| v["ociVersion"] = "2.0.0".into(), "ociVersion"),
+            (
+                |v| v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}]),
+                "hostname",
+            ),
+            (
+                |v| v["linux"]["intelRdt"] = serde_json::json!({"closID": "a/b"}),
+                "linux.intelRdt.closID",
+            ),
+        ];
+        for (patch, want) in cases {
+            match spec_with(patch) {
+                Err(ContainerError::Invalid(ConfigError { field, .. })) => assert_eq!(field, want),
+                other => panic!("{want}: {other:?}"),
+            }
+        }
     }
 
     #[test]

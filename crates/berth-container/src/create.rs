@@ -11,14 +11,14 @@ use berth_process::trace::Phases;
 use berth_process::{
     ContainerSetup, InitConfig, Namespaces, NetDevice, PidfdOf, PidfdSocket, StepTime,
 };
-use berth_rootfs::idmap::ContainerUserns;
 use berth_rootfs::{BindSources, CgroupMountSource, RootfsPlan};
-use berth_spec::{Linux, LinuxResources, Process};
+use berth_spec::{Linux, LinuxResources};
 use nix::sys::stat::Mode;
 
-use crate::config::{load_bundle, Bundle};
+use crate::config::Bundle;
 use crate::id::validate_id;
 use crate::liveness::stat_of;
+use crate::plan::{linux, process, ContainerPlan};
 use crate::process_attrs::InheritedAttrs;
 use crate::state::{ContainerState, HookStateView};
 use crate::status::Status;
@@ -85,34 +85,24 @@ impl Drop for Undo {
 pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, ContainerError> {
     let mut phases = Phases::new(opts.trace);
     validate_id(opts.id)?;
-    let bundle = load_bundle(opts.bundle)?;
-    phases.mark("runtime: load and validate the bundle");
-    let seccomp = crate::seccomp::build(linux(&bundle).seccomp.as_ref(), || {
-        creating_state(&bundle, opts.id)
-    })?;
-    phases.mark("runtime: build the seccomp filter");
+    let plan = crate::plan::plan(opts)?;
+    phases.mark("runtime: load, validate and plan the bundle");
+    let ContainerPlan {
+        bundle,
+        seccomp,
+        namespaces,
+        inherited,
+        attrs,
+        mounts,
+        idmapped,
+        mut rdt_group,
+        cgroup: planned,
+        warnings,
+    } = plan;
     let terminal = process(&bundle).terminal;
     let console = connect_console(terminal, opts.console_socket, opts.foreground)?;
     let pidfd_socket = opts.pidfd_socket.map(PidfdSocket::connect).transpose()?;
-    let linux_spec = linux(&bundle);
-    let namespaces = Namespaces::from_spec(
-        &linux_spec.namespaces,
-        &linux_spec.uid_mappings,
-        &linux_spec.gid_mappings,
-    )?
-    .with_time_offsets(&linux_spec.time_offsets)?;
-    let inherited = InheritedAttrs::of_config(process(&bundle), linux_spec);
-    let attrs = inherited.for_process(process(&bundle))?;
-    let mounts = bundle_mounts(&bundle);
-    let idmapped = berth_rootfs::idmap::requests(&mounts, container_userns(linux_spec))
-        .map_err(|e| ContainerError::Config(e.to_string()))?;
-    let mut rdt_group = crate::intel_rdt::plan(linux_spec, opts.id)?;
     let cgroups_path = linux(&bundle).cgroups_path.as_str();
-    let planned = Cgroup::plan_for(opts.cgroup_driver, Some(cgroups_path), opts.id)?;
-    let mut warnings = check_existing_cgroup(&planned)?;
-    if let Some(resources) = &linux(&bundle).resources {
-        warnings.extend(berth_cgroups::ignored_settings(resources));
-    }
     let dir = store.create(opts.id)?;
     let mut undo = Undo {
         dir: Some(dir),
@@ -235,24 +225,6 @@ fn open_bind_sources_for_userns(init: &mut InitConfig) -> Result<(), ContainerEr
     Ok(())
 }
 
-/// runc's checks of a cgroup that exists before the container: processes
-/// in it are a warning; a frozen one is refused (init would freeze in it).
-/// Done before anything is created, so a refusal leaves the cgroup alone.
-fn check_existing_cgroup(cgroup: &Cgroup) -> Result<Vec<String>, ContainerError> {
-    let found = cgroup.processes()?.len();
-    if cgroup.is_frozen()? {
-        return Err(ContainerError::Config(
-            "container's cgroup unexpectedly frozen".into(),
-        ));
-    }
-    Ok(match found {
-        0 => Vec::new(),
-        n => vec![format!(
-            "container's cgroup is not empty: {n} process(es) found"
-        )],
-    })
-}
-
 /// The state of a container whose init is not cloned yet (pid 0).
 fn creating_container_state(
     bundle: &Bundle,
@@ -277,14 +249,6 @@ fn creating_container_state(
         host_rootfs_mounts: None,
         new_pid_ns: false,
     }
-}
-
-fn process(bundle: &Bundle) -> &Process {
-    bundle.spec.process.as_ref().expect("validated")
-}
-
-fn linux(bundle: &Bundle) -> &Linux {
-    bundle.spec.linux.as_ref().expect("validated")
 }
 
 /// The console socket, checked against `process.terminal` as runc does.
@@ -334,31 +298,6 @@ fn make_fifo(path: &Path) -> Result<OwnedFd, ContainerError> {
     made.map_err(|e| io_error("mkfifo", e))?;
     let flags = nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC;
     nix::fcntl::open(path, flags, Mode::empty()).map_err(|e| io_error("open", e))
-}
-
-/// The spec's mounts, relative bind sources made absolute against the
-/// bundle.
-fn bundle_mounts(bundle: &Bundle) -> Vec<berth_spec::Mount> {
-    let mut mounts = bundle.spec.mounts.clone();
-    berth_rootfs::absolutize_bind_sources(&mut mounts, &bundle.dir);
-    mounts
-}
-
-/// The container's user namespace, whose mapping an `idmap` mount without
-/// its own gets (runc 1.2).
-fn container_userns(linux: &Linux) -> ContainerUserns<'_> {
-    let user = linux
-        .namespaces
-        .iter()
-        .find(|ns| ns.typ == berth_spec::LinuxNamespaceType::User);
-    match user.map(|ns| ns.path.as_deref()) {
-        None => ContainerUserns::None,
-        Some(Some(path)) => ContainerUserns::Path(path),
-        Some(None) => ContainerUserns::New {
-            uid: &linux.uid_mappings,
-            gid: &linux.gid_mappings,
-        },
-    }
 }
 
 fn rootfs_plan(
@@ -445,7 +384,7 @@ fn init_config(
 }
 
 /// The state the creation hooks get; the runtime fills in init's pid.
-fn creating_state(bundle: &Bundle, id: &str) -> serde_json::Value {
+pub(crate) fn creating_state(bundle: &Bundle, id: &str) -> serde_json::Value {
     let view = HookStateView::new(
         id,
         Status::Creating,

@@ -8,7 +8,6 @@ use std::path::Path;
 use berth_process::{InitConfig, Namespaces, PidfdOf, PidfdSocket, Seccomp};
 use berth_spec::Process;
 
-use crate::config::validate_process;
 use crate::create::{connect_console, send_pidfd, write_pid_file};
 use crate::query::load;
 use crate::state::{ContainerState, HookStateView};
@@ -62,7 +61,7 @@ fn check_status(status: Status, ignore_paused: bool) -> Result<(), ContainerErro
 pub fn exec(store: &Store, opts: &ExecOptions<'_>) -> Result<Execed, ContainerError> {
     let loaded = load(store, opts.id, false)?;
     check_status(loaded.status, opts.ignore_paused)?;
-    validate_process(&opts.process)?;
+    crate::plan::check_process(&opts.process)?;
     let cgroup = loaded.state.cgroup.with_sub_cgroups(opts.sub_cgroups)?;
     let seccomp = container_seccomp(&loaded.state)?;
     let inherited = &loaded.state.inherited;

@@ -5,7 +5,12 @@
 use berth_cgroups::resctrl::{RdtGroup, Resctrl};
 use berth_spec::{Linux, LinuxIntelRdt};
 
-use crate::ContainerError;
+use crate::{ConfigError, ContainerError};
+
+/// A refused config field (its JSON path) and why.
+fn refuse(field: &str, reason: impl Into<String>) -> ContainerError {
+    ConfigError::new(field, reason).into()
+}
 
 fn invalid(msg: impl Into<String>) -> ContainerError {
     ContainerError::Config(msg.into())
@@ -15,9 +20,10 @@ fn invalid(msg: impl Into<String>) -> ContainerError {
 pub(crate) fn validate(rdt: &LinuxIntelRdt) -> Result<(), ContainerError> {
     let clos = rdt.clos_id.as_str();
     if clos == "." || clos == ".." || (clos.len() > 1 && clos.contains('/')) {
-        return Err(invalid(format!(
-            "linux.intelRdt.closID: invalid intelRdt.ClosID {clos:?}"
-        )));
+        return Err(refuse(
+            "linux.intelRdt.closID",
+            format!("invalid intelRdt.ClosID {clos:?}"),
+        ));
     }
     for (field, value) in [("enableCMT", rdt.enable_cmt), ("enableMBM", rdt.enable_mbm)] {
         if value == Some(true) {
@@ -36,7 +42,7 @@ pub(crate) fn plan(linux: &Linux, id: &str) -> Result<Option<RdtGroup>, Containe
         return Ok(None);
     };
     let resctrl = Resctrl::find().ok_or_else(|| {
-        invalid("linux.intelRdt: intelRdt is specified in config, but Intel RDT is not enabled (no resctrl filesystem is mounted)")
+        refuse("linux.intelRdt","intelRdt is specified in config, but Intel RDT is not enabled (no resctrl filesystem is mounted)")
     })?;
     Ok(Some(resctrl.plan(rdt, id)?))
 }

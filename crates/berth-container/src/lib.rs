@@ -11,6 +11,7 @@ pub mod id;
 mod intel_rdt;
 mod kill;
 pub mod liveness;
+mod plan;
 mod process_attrs;
 mod query;
 mod seccomp;
@@ -31,6 +32,7 @@ pub use exec::{exec, ExecOptions, Execed};
 pub use freeze::{pause, processes, resume, update};
 pub use intel_rdt::update_schemata;
 pub use kill::kill;
+pub use plan::ConfigError;
 pub use process_attrs::InheritedAttrs;
 pub use query::{list, load, status_of, Listed, Loaded};
 pub use start::start;
@@ -61,6 +63,9 @@ pub enum ContainerError {
     State(String),
     #[error("{0}")]
     Config(String),
+    /// A config field refused before anything was created.
+    #[error(transparent)]
+    Invalid(#[from] ConfigError),
     #[error("{what}: {source}")]
     Io {
         what: String,
@@ -73,4 +78,17 @@ pub enum ContainerError {
     Process(#[from] berth_process::ProcessError),
     #[error(transparent)]
     Cgroup(#[from] berth_cgroups::CgroupError),
+}
+
+impl ContainerError {
+    /// The errno at the root of the failure (0: none), init's included, for
+    /// the log line; the message text does not change.
+    pub fn errno(&self) -> i32 {
+        match self {
+            ContainerError::Process(e) => e.errno(),
+            ContainerError::Io { source, .. } => source.raw_os_error().unwrap_or(0),
+            ContainerError::Cgroup(e) => berth_process::root_errno(e),
+            _ => 0,
+        }
+    }
 }

@@ -4,7 +4,7 @@
 //! execCPUAffinity of the config unless the exec'd process sets its own;
 //! personality and memory policy always the container's).
 
-use berth_security::attrs::{CpuAffinity, ProcessAttrs};
+use berth_security::attrs::{AttrError, CpuAffinity, ProcessAttrs};
 use berth_spec::{
     CpuAffinity as SpecCpuAffinity, Linux, LinuxIoPriority, LinuxMemoryPolicy, LinuxPersonality,
     Process, Scheduler,
@@ -33,8 +33,12 @@ pub struct InheritedAttrs {
     pub memory_policy: Option<LinuxMemoryPolicy>,
 }
 
-fn invalid(e: berth_security::attrs::AttrError) -> ContainerError {
-    ContainerError::Config(e.to_string())
+/// A refused field of the attributes is a [`crate::ConfigError`] naming it.
+pub(crate) fn invalid(e: berth_security::attrs::AttrError) -> ContainerError {
+    match e {
+        AttrError::Invalid { field, reason } => crate::ConfigError::new(field, reason).into(),
+        other => ContainerError::Config(other.to_string()),
+    }
 }
 
 impl InheritedAttrs {

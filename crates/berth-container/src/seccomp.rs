@@ -5,15 +5,20 @@
 use std::path::PathBuf;
 
 use berth_process::{Seccomp, SeccompAgent};
-use berth_security::seccomp::Profile;
+use berth_security::seccomp::{Profile, SeccompError};
 use berth_spec::LinuxSeccomp;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::ContainerError;
+use crate::{ConfigError, ContainerError};
 
-fn refused(e: impl std::fmt::Display) -> ContainerError {
-    ContainerError::Config(e.to_string())
+/// A profile field libseccomp or the kernel cannot take is a
+/// [`ConfigError`] naming it; a failure of the library itself is not.
+fn refused(e: SeccompError) -> ContainerError {
+    match e {
+        SeccompError::Profile { field, problem } => ConfigError::new(field, problem).into(),
+        other => ContainerError::Config(other.to_string()),
+    }
 }
 
 /// The filter of `spec` (none when the profile asks for none) and, with
@@ -45,7 +50,7 @@ pub(crate) fn to_raw(spec: Option<&LinuxSeccomp>) -> Option<Box<RawValue>> {
 pub(crate) fn from_raw(raw: Option<&RawValue>) -> Result<Option<LinuxSeccomp>, ContainerError> {
     raw.map(|raw| serde_json::from_str(raw.get()))
         .transpose()
-        .map_err(|e| refused(format!("state.json: linux.seccomp: {e}")))
+        .map_err(|e| ContainerError::Config(format!("state.json: linux.seccomp: {e}")))
 }
 
 #[cfg(test)]

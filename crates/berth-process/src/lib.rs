@@ -25,7 +25,7 @@ use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 pub use child::kill_and_reap;
-pub use errors::{error_chain, go_strerror, go_strerror_of};
+pub use errors::{error_chain, go_strerror, go_strerror_of, root_errno};
 pub use namespaces::{running_in_user_namespace, Namespaces};
 pub use netdev::NetDevice;
 pub use pidfd::{PidfdOf, PidfdSocket};
@@ -197,4 +197,15 @@ pub enum ProcessError {
     Init(InitFailure),
     #[error("unable to start container process: init exited before it was ready ({0})")]
     InitDied(String),
+}
+
+impl ProcessError {
+    /// The errno at the root of the failure (0: none): init's, as it sent
+    /// it in `Failed{errno}`, or the one in this error's source chain.
+    pub fn errno(&self) -> i32 {
+        match self {
+            ProcessError::Init(failure) => failure.errno,
+            other => errors::root_errno(other),
+        }
+    }
 }

@@ -143,23 +143,7 @@ pub enum CgroupMountSource {
 impl RootfsPlan {
     /// linux.rootfsPropagation as flags; None when unset (empty).
     pub fn root_propagation(&self) -> Result<Option<MsFlags>, RootfsError> {
-        let value = self.rootfs_propagation.as_str();
-        if value.is_empty() {
-            return Ok(None);
-        }
-        let flags = options::propagation_flags(value).ok_or_else(|| RootfsError::InvalidValue {
-            field: "linux.rootfsPropagation",
-            value: value.to_string(),
-            reason: "not a propagation mode",
-        })?;
-        if self.no_pivot && flags.contains(MsFlags::MS_PRIVATE) {
-            return Err(RootfsError::InvalidValue {
-                field: "linux.rootfsPropagation",
-                value: value.to_string(),
-                reason: "[r]private is not safe without pivot_root",
-            });
-        }
-        Ok(Some(flags))
+        root_propagation(&self.rootfs_propagation, self.no_pivot)
     }
 
     /// The spec mounts, parsed (unsupported fields are refused here).
@@ -171,6 +155,27 @@ impl RootfsPlan {
     fn sets_up_dev(mounts: &[SpecMount<'_>]) -> bool {
         !mounts.iter().any(SpecMount::is_dev_bind)
     }
+}
+
+/// `linux.rootfsPropagation` as flags (None when unset), refused when it is
+/// no propagation mode or, with `--no-pivot`, a private one.
+pub fn root_propagation(value: &str, no_pivot: bool) -> Result<Option<MsFlags>, RootfsError> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let flags = options::propagation_flags(value).ok_or_else(|| RootfsError::InvalidValue {
+        field: "linux.rootfsPropagation",
+        value: value.to_string(),
+        reason: "not a propagation mode",
+    })?;
+    if no_pivot && flags.contains(MsFlags::MS_PRIVATE) {
+        return Err(RootfsError::InvalidValue {
+            field: "linux.rootfsPropagation",
+            value: value.to_string(),
+            reason: "[r]private is not safe without pivot_root",
+        });
+    }
+    Ok(Some(flags))
 }
 
 /// Makes relative bind-mount sources absolute against the bundle directory,

@@ -16,8 +16,9 @@ use berth_sys::sched::SchedAttr;
 /// A config value refused, or a syscall that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AttrError {
-    #[error("{0}")]
-    Invalid(String),
+    /// A config field (its JSON path) the runtime refuses, and why.
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
     #[error("{what}: {source}")]
     Syscall {
         what: &'static str,
@@ -28,8 +29,11 @@ pub enum AttrError {
 
 type Result<T> = std::result::Result<T, AttrError>;
 
-fn invalid(msg: String) -> AttrError {
-    AttrError::Invalid(msg)
+fn invalid(field: impl Into<String>, reason: String) -> AttrError {
+    AttrError::Invalid {
+        field: field.into(),
+        reason,
+    }
 }
 
 fn syscall(what: &'static str) -> impl FnOnce(std::io::Error) -> AttrError {
@@ -174,35 +178,45 @@ fn lookup<T: Copy>(table: &[(&str, T)], name: &str) -> Option<T> {
 fn sched_attr(s: &Scheduler) -> Result<SchedAttr> {
     let field = "process.scheduler";
     if s.policy.is_empty() {
-        return Err(invalid(format!(
-            "{field}.policy: scheduler policy is required"
-        )));
+        return Err(invalid(
+            format!("{field}.policy"),
+            "scheduler policy is required".to_string(),
+        ));
     }
-    let policy = lookup(&POLICIES, &s.policy)
-        .ok_or_else(|| invalid(format!("{field}.policy: unknown policy {:?}", s.policy)))?;
+    let policy = lookup(&POLICIES, &s.policy).ok_or_else(|| {
+        invalid(
+            format!("{field}.policy"),
+            format!("unknown policy {:?}", s.policy),
+        )
+    })?;
     let normal = matches!(s.policy.as_str(), "SCHED_OTHER" | "SCHED_BATCH");
     if normal && !(-20..=19).contains(&s.nice) {
-        return Err(invalid(format!(
-            "{field}.nice: invalid nice {} when policy is {} (-20 to 19)",
-            s.nice, s.policy
-        )));
+        return Err(invalid(
+            format!("{field}.nice"),
+            format!(
+                "invalid nice {} when policy is {} (-20 to 19)",
+                s.nice, s.policy
+            ),
+        ));
     }
     let realtime = matches!(s.policy.as_str(), "SCHED_FIFO" | "SCHED_RR");
     if s.priority != 0 && !realtime {
-        return Err(invalid(format!(
-            "{field}.priority: can only be specified for SCHED_FIFO or SCHED_RR policy"
-        )));
+        return Err(invalid(
+            format!("{field}.priority"),
+            "can only be specified for SCHED_FIFO or SCHED_RR policy".to_string(),
+        ));
     }
     let deadline = s.runtime != 0 || s.deadline != 0 || s.period != 0;
     if deadline && s.policy != "SCHED_DEADLINE" {
-        return Err(invalid(format!(
-            "{field}: runtime/deadline/period can only be specified for SCHED_DEADLINE policy"
-        )));
+        return Err(invalid(
+            field,
+            "runtime/deadline/period can only be specified for SCHED_DEADLINE policy".to_string(),
+        ));
     }
     let mut flags = 0;
     for name in &s.flags {
         flags |= lookup(&SCHED_FLAGS, name)
-            .ok_or_else(|| invalid(format!("{field}.flags: unknown flag {name:?}")))?;
+            .ok_or_else(|| invalid(format!("{field}.flags"), format!("unknown flag {name:?}")))?;
     }
     Ok(SchedAttr {
         size: 0,
@@ -225,19 +239,19 @@ const IO_CLASSES: [(&str, u16); 3] = [
 
 fn io_class_and_level(io: &LinuxIoPriority) -> Result<(u16, u16)> {
     let class = lookup(&IO_CLASSES, &io.class).ok_or_else(|| {
-        invalid(format!(
-            "process.ioPriority.class: unknown class {:?}",
-            io.class
-        ))
+        invalid(
+            "process.ioPriority.class",
+            format!("unknown class {:?}", io.class),
+        )
     })?;
     let level = u16::try_from(io.priority)
         .ok()
         .filter(|l| *l <= 7)
         .ok_or_else(|| {
-            invalid(format!(
-                "process.ioPriority.priority: {} is not 0-7",
-                io.priority
-            ))
+            invalid(
+                "process.ioPriority.priority",
+                format!("{} is not 0-7", io.priority),
+            )
         })?;
     Ok((class, level))
 }
@@ -248,15 +262,16 @@ const DOMAINS: [(&str, u64); 2] = [("LINUX", 0x0000), ("LINUX32", 0x0008)];
 fn persona(p: &LinuxPersonality) -> Result<u64> {
     if let Some(flag) = p.flags.first() {
         // The spec defines none; runc ignores them with a warning.
-        return Err(invalid(format!(
-            "linux.personality.flags: unknown flag {flag:?} (the runtime-spec defines none)"
-        )));
+        return Err(invalid(
+            "linux.personality.flags",
+            format!("unknown flag {flag:?} (the runtime-spec defines none)"),
+        ));
     }
     lookup(&DOMAINS, &p.domain).ok_or_else(|| {
-        invalid(format!(
-            "linux.personality.domain: unknown domain {:?}",
-            p.domain
-        ))
+        invalid(
+            "linux.personality.domain",
+            format!("unknown domain {:?}", p.domain),
+        )
     })
 }
 
@@ -283,33 +298,37 @@ pub const MEMORY_POLICY_FLAGS: [(&str, i32); 3] = [
 /// takes any.
 fn mempolicy(m: &LinuxMemoryPolicy) -> Result<(i32, Vec<u64>)> {
     let field = "linux.memoryPolicy";
-    let mode = lookup(&MEMORY_POLICY_MODES, &m.mode)
-        .ok_or_else(|| invalid(format!("{field}.mode: unknown mode {:?}", m.mode)))?;
+    let mode = lookup(&MEMORY_POLICY_MODES, &m.mode).ok_or_else(|| {
+        invalid(
+            format!("{field}.mode"),
+            format!("unknown mode {:?}", m.mode),
+        )
+    })?;
     let nodes = if m.nodes.trim().is_empty() {
         Vec::new()
     } else {
         parse_id_list(&m.nodes)
-            .map_err(|e| invalid(format!("{field}.nodes: {:?}: {e}", m.nodes)))?
+            .map_err(|e| invalid(format!("{field}.nodes"), format!("{:?}: {e}", m.nodes)))?
     };
     match (m.mode.as_str(), nodes.is_empty()) {
         ("MPOL_DEFAULT" | "MPOL_LOCAL", false) => {
-            return Err(invalid(format!(
-                "{field}.nodes: mode {} takes no nodes",
-                m.mode
-            )))
+            return Err(invalid(
+                format!("{field}.nodes"),
+                format!("mode {} takes no nodes", m.mode),
+            ))
         }
         ("MPOL_PREFERRED" | "MPOL_DEFAULT" | "MPOL_LOCAL", _) | (_, false) => {}
         (_, true) => {
-            return Err(invalid(format!(
-                "{field}.nodes: mode {} needs at least one node",
-                m.mode
-            )))
+            return Err(invalid(
+                format!("{field}.nodes"),
+                format!("mode {} needs at least one node", m.mode),
+            ))
         }
     }
     let mut flags = 0;
     for name in &m.flags {
         flags |= lookup(&MEMORY_POLICY_FLAGS, name)
-            .ok_or_else(|| invalid(format!("{field}.flags: unknown flag {name:?}")))?;
+            .ok_or_else(|| invalid(format!("{field}.flags"), format!("unknown flag {name:?}")))?;
     }
     Ok((mode | flags, nodes))
 }
@@ -339,9 +358,12 @@ impl CpuAffinity {
             if list.is_empty() {
                 return Ok(None);
             }
-            parse_id_list(list)
-                .map(Some)
-                .map_err(|e| invalid(format!("process.execCPUAffinity.{name}: {list:?}: {e}")))
+            parse_id_list(list).map(Some).map_err(|e| {
+                invalid(
+                    format!("process.execCPUAffinity.{name}"),
+                    format!("{list:?}: {e}"),
+                )
+            })
         };
         Ok(CpuAffinity {
             initial: parse("initial", &spec.initial)?,

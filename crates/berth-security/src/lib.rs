@@ -205,6 +205,22 @@ pub fn set_rlimits(limits: &[PosixRlimit]) -> Result<()> {
     Ok(())
 }
 
+/// The refusal of `set_rlimits` known before it runs: a soft limit above its
+/// hard limit (the kernel's EINVAL, in the same words), with the index of
+/// the entry.
+pub fn check_rlimits(limits: &[PosixRlimit]) -> std::result::Result<(), (usize, SecurityError)> {
+    match limits.iter().position(|l| l.soft > l.hard) {
+        Some(index) => Err((
+            index,
+            SecurityError::Rlimit {
+                kind: (resource_of(limits[index].typ) as i32).to_string(),
+                source: nix::errno::Errno::EINVAL,
+            },
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Become `process.user`: supplementary groups = additionalGids, then gid,
 /// then uid, keeping the permitted capabilities across the uid change so
 /// `apply_capabilities` can set them afterwards. With a runtime that is not
