@@ -194,7 +194,7 @@ fn mutate(rng: &mut Rng, base: &Value, fields: &[String], tag: &str) -> Value {
                 format!("/{tag}/../{tag}"),
                 format!("/./{tag}/"),
                 format!("{tag}/../../../{tag}"),
-                format!("/{}/{tag}", "y".repeat(300)),
+                format!("/{tag}-{}/{tag}", long_parent_suffix()),
             ];
             json!(rng.pick(&forms))
         } else {
@@ -274,6 +274,14 @@ fn assert_one_error_line(log: &Path, out: &Output, config: &str) {
         errors[0]["msg"].as_str().is_some_and(|m| !m.is_empty()),
         "empty error: {lines:?}\nconfig: {config}"
     );
+}
+
+/// What ends the name of the long parent cgroup a mutated `cgroupsPath`
+/// may ask for (`/<tag>-yyy.../<tag>`, over 255 bytes): the runtimes remove
+/// the container's own cgroup, not the parents it had to make (runc
+/// neither), so the test removes those itself.
+fn long_parent_suffix() -> String {
+    "y".repeat(280)
 }
 
 /// Cgroup directories whose name starts with `prefix`, anywhere in the
@@ -367,7 +375,9 @@ fn bad_configs_never_panic_hang_or_leak() {
     for dir in left.iter().rev() {
         let _ = std::fs::remove_dir(dir);
     }
-    assert!(left.is_empty(), "cgroups left: {left:?}");
+    let made_parent = |dir: &&PathBuf| dir.to_string_lossy().ends_with(&long_parent_suffix());
+    let leaked: Vec<&PathBuf> = left.iter().filter(|dir| !made_parent(dir)).collect();
+    assert!(leaked.is_empty(), "cgroups left: {leaked:?}");
     eprintln!("seed {seed}: {created} created, {refused} refused");
     // The mutations must reach both outcomes, or the test tests little.
     assert!(
