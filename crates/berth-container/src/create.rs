@@ -3,7 +3,7 @@
 
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use berth_cgroups::Cgroup;
@@ -69,10 +69,16 @@ pub struct Created {
 struct Undo {
     dir: Option<ContainerDir>,
     cgroup: Option<Cgroup>,
+    /// Without a mount namespace: the rootfs and how many mounts it had in
+    /// the host's table before create; what init stacked on it is detached.
+    host_mounts: Option<(PathBuf, usize)>,
 }
 
 impl Drop for Undo {
     fn drop(&mut self) {
+        if let Some((rootfs, keep)) = &self.host_mounts {
+            let _ = berth_rootfs::detach_mounts_above(rootfs, *keep);
+        }
         if let Some(cgroup) = &self.cgroup {
             let _ = cgroup.destroy();
         }
@@ -107,6 +113,7 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     let mut undo = Undo {
         dir: Some(dir),
         cgroup: None,
+        host_mounts: None,
     };
     let dir = undo.dir.as_ref().expect("set above");
     // Recoverable from its first moment: what will be made is on disk
@@ -156,16 +163,13 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     open_bind_sources_for_userns(&mut init)?;
     let host_rootfs_mounts = host_rootfs_mounts(&init)?;
     state.host_rootfs_mounts = host_rootfs_mounts;
+    undo.host_mounts = host_rootfs_mounts.map(|keep| (bundle.rootfs.clone(), keep));
     phases.mark("runtime: prepare init");
-    let spawned = berth_process::spawn_init(&init, console.as_ref(), |pid| {
+    let mut spawned = berth_process::spawn_init(&init, console.as_ref(), |pid| {
         state.pid = pid;
         state.start_time = stat_of(pid).map(|s| s.start_time).unwrap_or(0);
         dir.save_draft(&state).map_err(std::io::Error::other)
-    });
-    if let (Err(_), Some(keep)) = (&spawned, host_rootfs_mounts) {
-        let _ = berth_rootfs::detach_mounts_above(&bundle.rootfs, keep);
-    }
-    let mut spawned = spawned?;
+    })?;
     phases.steps.append(&mut spawned.trace);
     phases.mark("runtime: spawn init until Ready");
     if let Err(e) = crate::intel_rdt::apply(rdt_group.as_mut(), linux(&bundle), spawned.pid) {
@@ -185,6 +189,7 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         return Err(e);
     }
     undo.cgroup = None;
+    undo.host_mounts = None;
     let dir = undo.dir.take().expect("set above");
     phases.mark("runtime: save the state");
     Ok(Created {
