@@ -7,7 +7,7 @@
 # qemu, dbus and the rest it needs itself.
 #
 # BERTH_VM_SCRIPT names run-in-vm.sh (default: ../shared/vm/run-in-vm.sh next
-# to the checkout, else /work/shared/vm/run-in-vm.sh); BERTH_SYSTEMD_LAYOUTS
+# to the checkout); BERTH_SYSTEMD_LAYOUTS
 # the layouts (default "v2 hybrid").
 set -euo pipefail
 
@@ -16,7 +16,7 @@ cd "$repo"
 
 vm_script() {
     local candidate
-    for candidate in "${BERTH_VM_SCRIPT:-}" "$repo/../shared/vm/run-in-vm.sh" /work/shared/vm/run-in-vm.sh; do
+    for candidate in "${BERTH_VM_SCRIPT:-}" "$repo/../shared/vm/run-in-vm.sh"; do
         if [ -n "$candidate" ] && [ -x "$candidate" ]; then
             echo "$candidate"
             return 0
