@@ -173,10 +173,11 @@ impl RdtGroup {
         } else {
             self.mon_path.as_ref()
         };
-        match dir.map(fs::remove_dir) {
-            Some(Err(e)) if e.kind() != io::ErrorKind::NotFound => {
-                Err(io_error("remove", dir.expect("some"))(e))
-            }
+        let Some(dir) = dir else {
+            return Ok(());
+        };
+        match fs::remove_dir(dir) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_error("remove", dir)(e)),
             _ => Ok(()),
         }
     }
