@@ -66,10 +66,14 @@ pub fn watch(
             next_stats += interval;
         }
         sleep(POLL.min(next_stats.saturating_duration_since(Instant::now())));
-        if !state.init_alive() {
-            return Ok(());
-        }
-        let now = cgroup.oom_kills()?;
+        // The OOM kills of the last poll are reported even when one of them
+        // stopped the container (its init was the process killed).
+        let alive = state.init_alive();
+        let now = match cgroup.oom_kills() {
+            Ok(now) => now,
+            Err(_) if !alive => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
         for _ in oom_kills..now {
             let event = Event {
                 kind: "oom",
@@ -79,5 +83,8 @@ pub fn watch(
             emit(&event).map_err(io_error)?;
         }
         oom_kills = now;
+        if !alive {
+            return Ok(());
+        }
     }
 }
