@@ -97,6 +97,46 @@ fn steps(
     if cfg.trace {
         trace::enable();
     }
+    let idmapped = enter_the_cgroup(cfg, chan, entry, cloned_into)?;
+    join_namespaces(cfg)?;
+    if cfg.namespaces.in_user_namespace() {
+        step("become root in the user namespace", become_namespace_root)?;
+        step("die with the runtime", die_with_the_runtime)?;
+    }
+    if let Some(offsets) = &cfg.namespaces.new_timens {
+        step("create the time namespace", || {
+            enter_new_time_namespace(chan, offsets)
+        })?;
+    }
+    let created = match &cfg.setup {
+        Some(setup) => Some(set_up_container(cfg, setup, chan, idmapped)?),
+        None => {
+            if cfg.terminal {
+                step("set up the console", || {
+                    console::setup_in_init(chan, false, cfg.console_size)
+                })?;
+            }
+            None
+        }
+    };
+    apply_process_settings(cfg)?;
+    let executable = step("exec", || find_executable(&cfg.args[0], &cfg.env))?;
+    step("mark fds close-on-exec", || {
+        berth_sys::process::cloexec_from(3 + cfg.extra_fds)
+    })?;
+    let program = Program::new(&executable, cfg);
+    report_ready_and_exec(cfg, chan, created.as_ref(), &program)
+}
+
+/// From the clone to the container's cgroup: non-dumpable, dying with the
+/// runtime, `Continue` (with the idmapped trees the runtime sent, which it
+/// returns), the cgroup joined, the runtime's fds closed, the CPU affinity.
+fn enter_the_cgroup(
+    cfg: &InitConfig,
+    chan: &SyncChannel,
+    entry: CgroupEntry,
+    cloned_into: bool,
+) -> Step<Vec<(usize, OwnedFd)>> {
     // Until execve, /proc/<pid>/exe is the berth binary: non-dumpable, no
     // other process may open it (CVE-2019-5736). execve resets the flag.
     // A runtime that is not root may open /proc/<init>/uid_map only while
@@ -131,41 +171,28 @@ fn steps(
         entry.join_current(cloned_into)
     })?;
     // No fd of the host may be open while init resolves container paths
-    // (cwd = /proc/self/fd/N, CVE-2024-21626): only the channel, the fifo
-    // and the fds the container is given stay.
+    // (cwd = /proc/self/fd/N, CVE-2024-21626): only the channel, the fifo,
+    // the fds the container is given and the runtime's detached mount trees
+    // (mounted before pivot_root) stay.
     step("close the runtime's fds", || {
         berth_sys::process::close_fds_except(&kept_fds(cfg, chan, &idmapped))
     })?;
     // Not the runtime's affinity (`taskset berth run`): the final one, or
     // every CPU the cgroup allows.
     step("set the CPU affinity", || cfg.cpu_affinity.apply_final())?;
-    join_namespaces(cfg)?;
-    if cfg.namespaces.in_user_namespace() {
-        step("become root in the user namespace", become_namespace_root)?;
-        step("die with the runtime", die_with_the_runtime)?;
-    }
-    if let Some(offsets) = &cfg.namespaces.new_timens {
-        step("create the time namespace", || {
-            enter_new_time_namespace(chan, offsets)
-        })?;
-    }
-    let created = match &cfg.setup {
-        Some(setup) => Some(set_up_container(cfg, setup, chan, idmapped)?),
-        None => {
-            if cfg.terminal {
-                step("set up the console", || {
-                    console::setup_in_init(chan, false, cfg.console_size)
-                })?;
-            }
-            None
-        }
-    };
-    apply_process_settings(cfg)?;
-    let executable = step("exec", || find_executable(&cfg.args[0], &cfg.env))?;
-    step("mark fds close-on-exec", || {
-        berth_sys::process::cloexec_from(3 + cfg.extra_fds)
-    })?;
-    let program = Program::new(&executable, cfg);
+    Ok(idmapped)
+}
+
+/// From `Ready` to execve: a NOTIFY filter's listener to the agent before
+/// `Ready`, the step times, `Ready`, the runtime letting go, the exec.fifo
+/// wait (create), then the seccomp filter, the startContainer hooks under
+/// it, and execve.
+fn report_ready_and_exec(
+    cfg: &InitConfig,
+    chan: &SyncChannel,
+    created: Option<&(&OwnedFd, Option<String>)>,
+    program: &Program,
+) -> Step<Infallible> {
     // The agent must have the listener before Ready (create's runtime is
     // gone after it): a filter with SCMP_ACT_NOTIFY rules is loaded here.
     let notify = cfg.seccomp.as_ref().is_some_and(|s| s.filter.uses_notify());
@@ -179,7 +206,7 @@ fn steps(
     }
     step("report ready", || chan.send(&Message::Ready, &[]))?;
     step("wait for the runtime to let go", || be_released(chan))?;
-    if let Some((fifo, _)) = &created {
+    if let Some((fifo, _)) = created {
         wait_for_start(fifo)?;
     }
     restore_signal_dispositions();
@@ -190,10 +217,10 @@ fn steps(
         // run lets init finish.
         load_seccomp(cfg, chan)?;
     }
-    if let Some((_, hook_state)) = &created {
+    if let Some((_, hook_state)) = created {
         start_container_hooks(cfg, hook_state.as_deref())?;
     }
-    exec(&program)
+    exec(program)
 }
 
 /// `PR_SET_PDEATHSIG` SIGKILL: set at start and again after each change of
