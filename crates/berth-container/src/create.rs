@@ -101,14 +101,13 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         attrs,
         mounts,
         idmapped,
-        mut rdt_group,
+        rdt_group,
         cgroup: planned,
         warnings,
     } = plan;
     let terminal = process(&bundle).terminal;
     let console = connect_console(terminal, opts.console_socket, opts.foreground)?;
     let pidfd_socket = opts.pidfd_socket.map(PidfdSocket::connect).transpose()?;
-    let cgroups_path = linux(&bundle).cgroups_path.as_str();
     let dir = store.create(opts.id)?;
     let mut undo = Undo {
         dir: Some(dir),
@@ -123,14 +122,7 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     dir.save_draft(&state)?;
     undo.cgroup = Some(planned.clone());
     let resources = effective_resources(linux(&bundle));
-    let cgroup = if opts.rootless_cgroups {
-        let made = planned.create_rootless(!cgroups_path.is_empty(), &resources)?;
-        made.apply_resources(&resources)?;
-        made
-    } else {
-        planned.prepare(&resources)?;
-        planned
-    };
+    let cgroup = make_cgroup(planned, &resources, opts.rootless_cgroups, linux(&bundle))?;
     state.cgroup = cgroup.clone();
     phases.mark("runtime: create the cgroup and apply the resources");
     let fifo = make_fifo(&dir.fifo_path())?;
@@ -172,14 +164,10 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     })?;
     phases.steps.append(&mut spawned.trace);
     phases.mark("runtime: spawn init until Ready");
-    if let Err(e) = crate::intel_rdt::apply(rdt_group.as_mut(), linux(&bundle), spawned.pid) {
-        berth_process::kill_and_reap(spawned.pid);
-        let _ = rdt_group.map(|g| g.destroy());
-        return Err(e);
-    }
     state.creating = false;
     state.intel_rdt = rdt_group;
-    let finished = send_pidfd(pidfd_socket.as_ref(), spawned.pid, PidfdOf::Init)
+    let finished = crate::intel_rdt::apply(state.intel_rdt.as_mut(), linux(&bundle), spawned.pid)
+        .and_then(|()| send_pidfd(pidfd_socket.as_ref(), spawned.pid, PidfdOf::Init))
         .and_then(|()| dir.save(&state))
         .and_then(|()| write_pid_file(opts.pid_file, spawned.pid))
         .and_then(|()| Ok(spawned.release()?));
@@ -199,6 +187,24 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         warnings,
         trace: phases.steps,
     })
+}
+
+/// The container's cgroup made from its plan, with the resources applied:
+/// runc's rootless manager (hierarchies the caller may not use are left
+/// out) or the driver's own (cgroupfs, or a systemd unit adopting init).
+fn make_cgroup(
+    planned: Cgroup,
+    resources: &LinuxResources,
+    rootless: bool,
+    linux: &Linux,
+) -> Result<Cgroup, ContainerError> {
+    if rootless {
+        let made = planned.create_rootless(!linux.cgroups_path.is_empty(), resources)?;
+        made.apply_resources(resources)?;
+        return Ok(made);
+    }
+    planned.prepare(resources)?;
+    Ok(planned)
 }
 
 /// Without a mount namespace init mounts in the host's table: how many
