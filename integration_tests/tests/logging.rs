@@ -214,3 +214,69 @@ fn without_debug_no_debug_lines() {
     out.assert_ok();
     assert!(!out.stderr.contains("level=debug"), "{out}");
 }
+
+/// The one error line of a failed create, from a JSON log.
+fn the_error_line(ctx: &Ctx, bundle: &Bundle, prefix: &str) -> Value {
+    let log = ctx.work().join(format!("{prefix}.json"));
+    let id = ctx.id(prefix);
+    create_logging_json(ctx, bundle, &id, &log).assert_fail();
+    let lines = log_lines(&log);
+    lines.iter().for_each(assert_log_shape);
+    assert_eq!(lines.len(), 1, "exactly one log line: {lines:?}");
+    assert_eq!(lines[0]["level"], "error", "{lines:?}");
+    lines[0].clone()
+}
+
+#[test]
+fn an_error_caused_by_an_os_error_carries_its_errno() {
+    let ctx = Ctx::new();
+    // Init's failure: the errno crosses the sync channel.
+    let missing_source = ctx.bundle();
+    missing_source.update(|v| {
+        v["mounts"].as_array_mut().unwrap().push(serde_json::json!(
+            {"destination": "/mnt", "type": "bind", "source": "/nonexistent-berth-src",
+             "options": ["rbind"]}
+        ))
+    });
+    // The runtime's own failure: a prestart hook it cannot execute.
+    let hook = ctx.work().join("not-executable-hook");
+    std::fs::write(&hook, "#!/bin/sh\n").unwrap();
+    let not_executable = ctx.bundle();
+    not_executable.update(|v| {
+        v["hooks"] = serde_json::json!({"prestart": [{"path": hook}]});
+    });
+    let cases = [
+        (
+            missing_source,
+            "bindmiss",
+            "no such file or directory",
+            libc::ENOENT,
+        ),
+        (not_executable, "hooknx", "permission denied", libc::EACCES),
+    ];
+    for (bundle, prefix, text, errno) in cases {
+        let line = the_error_line(&ctx, &bundle, prefix);
+        let msg = line["msg"].as_str().unwrap();
+        assert!(msg.ends_with(text), "{prefix}: {msg}");
+        if integration_tests::runtime_is_runc() {
+            // berth-only: runc 1.1.5 writes level/msg/time only (so does
+            // crun 1.8.1, with strerror in msg); the errno key is berth's.
+            continue;
+        }
+        assert_eq!(line["errno"], errno, "{prefix}: {line}");
+    }
+}
+
+#[test]
+fn an_error_without_an_os_error_has_no_errno() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.update(|v| {
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "pid"}))
+    });
+    let line = the_error_line(&ctx, &bundle, "noerrno");
+    assert!(line.get("errno").is_none(), "{line}");
+}

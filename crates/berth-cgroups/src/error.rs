@@ -10,15 +10,15 @@ use nix::errno::Errno;
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
     /// A cgroup or proc file could not be read.
-    #[error("reading {path}: {source}")]
+    #[error("reading {path}")]
     Read { path: PathBuf, source: io::Error },
 
     /// A cgroup file or directory could not be opened.
-    #[error("opening {path}: {source}")]
+    #[error("opening {path}")]
     Open { path: PathBuf, source: io::Error },
 
     /// A cgroup file could not be written.
-    #[error("writing {value:?} to {path}: {source}")]
+    #[error("writing {value:?} to {path}")]
     Write {
         path: PathBuf,
         value: String,
@@ -26,7 +26,7 @@ pub enum CgroupError {
     },
 
     /// A resource value could not be written to its cgroup file.
-    #[error("{field}: writing {value:?} to {path}: {source}")]
+    #[error("{field}: writing {value:?} to {path}")]
     ResourceWrite {
         field: String,
         path: PathBuf,
@@ -35,19 +35,19 @@ pub enum CgroupError {
     },
 
     /// A cgroup directory could not be created.
-    #[error("creating cgroup directory {path}: {source}")]
+    #[error("creating cgroup directory {path}")]
     Mkdir { path: PathBuf, source: io::Error },
 
     /// A cgroup directory could not be removed (still busy after the retries, ...).
-    #[error("removing cgroup directory {path}: {source}")]
+    #[error("removing cgroup directory {path}")]
     Rmdir { path: PathBuf, source: io::Error },
 
     /// A cgroup directory could not be listed.
-    #[error("listing cgroup directory {path}: {source}")]
+    #[error("listing cgroup directory {path}")]
     ReadDir { path: PathBuf, source: io::Error },
 
     /// `statfs` failed while detecting the cgroup layout.
-    #[error("statfs {path}: {source}")]
+    #[error("statfs {path}")]
     Statfs { path: PathBuf, source: Errno },
 
     /// The host's cgroup mounts are not a layout this crate understands.
@@ -93,7 +93,7 @@ pub enum CgroupError {
     InvalidSlice(String),
 
     /// A D-Bus call to systemd failed.
-    #[error("systemd: {action} unit {unit}: {source}")]
+    #[error("systemd: {action} unit {unit}")]
     Systemd {
         action: &'static str,
         unit: String,
@@ -124,7 +124,7 @@ pub enum CgroupError {
     IntelRdt(String),
 
     /// A resctrl file or directory could not be written.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Resctrl { what: String, source: io::Error },
 
     /// A resource field has a value that cannot be applied.
@@ -140,7 +140,7 @@ pub enum CgroupError {
     Unsupported { field: String, detail: String },
 
     /// A resource field needs a cgroup v2 controller that is not enabled for the cgroup.
-    #[error("{field}: cgroup v2 controller {controller:?} is not enabled for {path} (not in its parent's cgroup.subtree_control): {source}")]
+    #[error("{field}: cgroup v2 controller {controller:?} is not enabled for {path} (not in its parent's cgroup.subtree_control)")]
     ControllerNotEnabled {
         field: String,
         controller: String,
@@ -149,8 +149,8 @@ pub enum CgroupError {
     },
 
     /// cgroup v2 device control: a `bpf(2)` step failed.
-    #[error("linux.resources.devices: {step} (cgroup v2 device control by eBPF) for {path}: {source}{}",
-        if verifier_log.is_empty() { String::new() } else { format!("; verifier log: {verifier_log}") })]
+    #[error("linux.resources.devices: {step} (cgroup v2 device control by eBPF) for {path}{}",
+        if verifier_log.is_empty() { String::new() } else { format!(" (verifier log: {verifier_log})") })]
     DeviceProgram {
         step: &'static str,
         path: PathBuf,
@@ -181,7 +181,7 @@ pub enum CgroupError {
     FreezeTimeout { path: PathBuf },
 
     /// Sending a signal to a process of the cgroup failed.
-    #[error("sending signal {signal} to pid {pid}: {source}")]
+    #[error("sending signal {signal} to pid {pid}")]
     Signal {
         pid: i32,
         signal: i32,

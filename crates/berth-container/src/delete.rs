@@ -76,7 +76,8 @@ fn destroy(loaded: Loaded) -> Result<Vec<String>, ContainerError> {
             return Err(e.into());
         }
         warnings.push(format!(
-            "container's cgroup still has processes, left in place: {e}"
+            "container's cgroup still has processes, left in place: {}",
+            berth_process::error_chain(&e)
         ));
     }
     if let Some(group) = &state.intel_rdt {

@@ -66,7 +66,7 @@ pub enum ContainerError {
     /// A config field refused before anything was created.
     #[error(transparent)]
     Invalid(#[from] ConfigError),
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         what: String,
         #[source]

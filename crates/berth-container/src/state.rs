@@ -163,7 +163,7 @@ impl ContainerState {
     ) -> Vec<String> {
         self.run_hooks(kind, pick, status)
             .err()
-            .map(|e| e.to_string())
+            .map(|e| berth_process::error_chain(&e))
             .into_iter()
             .collect()
     }

@@ -6,51 +6,48 @@ pub fn root_errno(err: &(dyn std::error::Error + 'static)) -> i32 {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     let mut found = 0;
     while let Some(e) = cur {
-        if let Some(errno) = e.downcast_ref::<nix::errno::Errno>() {
-            found = *errno as i32;
-        } else if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            found = io.raw_os_error().unwrap_or(found);
+        if let Some(errno) = os_errno(e) {
+            found = errno as i32;
         }
         cur = e.source();
     }
     found
 }
 
-/// The whole cause chain on one line: "a: b: c", without repeating a
-/// cause that its parent's text already contains. OS errors read as Go
-/// prints them ("no such file or directory"): clients such as docker and
-/// podman pick exit codes by matching that text.
+/// The whole cause chain on one line: each error's own text, joined by
+/// ": ". berth's error types never repeat their `source` in their own
+/// text (docs/architecture.md, "Error convention"), so each cause is said
+/// once, here. An OS error is the end of the chain and reads as Go prints
+/// it ("no such file or directory"): clients such as docker and podman
+/// pick exit codes by matching that text.
 pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = link_text(err);
-    let mut cur = err.source();
+    let mut parts = Vec::new();
+    let mut cur = Some(err);
     while let Some(e) = cur {
-        let part = link_text(e);
-        let raw = e.to_string();
-        if text.contains(&part) {
-            // Already said by an outer error.
-        } else if text.contains(&raw) {
-            // An outer error embedded this one's default text
-            // ("ENOENT: No such file or directory"): say it in Go's words.
-            text = text.replace(&raw, &part);
+        parts.push(link_text(e));
+        cur = if os_errno(e).is_some() {
+            None
         } else {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        cur = e.source();
+            e.source()
+        };
     }
-    text
+    parts.retain(|p| !p.is_empty());
+    parts.join(": ")
+}
+
+/// The errno of an OS error (`Errno`, or an `io::Error` made from one).
+fn os_errno(err: &(dyn std::error::Error + 'static)) -> Option<nix::errno::Errno> {
+    if let Some(errno) = err.downcast_ref::<nix::errno::Errno>() {
+        return Some(*errno);
+    }
+    err.downcast_ref::<std::io::Error>()
+        .and_then(|io| io.raw_os_error())
+        .map(nix::errno::Errno::from_raw)
 }
 
 /// One error's own text, OS errors in Go's words.
 fn link_text(err: &(dyn std::error::Error + 'static)) -> String {
-    let errno = if let Some(errno) = err.downcast_ref::<nix::errno::Errno>() {
-        Some(*errno)
-    } else {
-        err.downcast_ref::<std::io::Error>()
-            .and_then(|io| io.raw_os_error())
-            .map(nix::errno::Errno::from_raw)
-    };
-    match errno {
+    match os_errno(err) {
         Some(errno) => go_strerror(errno),
         None => err.to_string(),
     }
@@ -73,9 +70,10 @@ mod tests {
     use super::*;
 
     #[derive(Debug, thiserror::Error)]
-    #[error("chdir /x: {source}")]
-    struct Embeds {
-        source: std::io::Error,
+    #[error("start container")]
+    struct Outer {
+        #[source]
+        source: Leaves,
     }
 
     #[derive(Debug, thiserror::Error)]
@@ -86,11 +84,23 @@ mod tests {
     }
 
     #[test]
-    fn embedded_os_errors_are_rewritten_not_repeated() {
-        let err = Embeds {
-            source: std::io::Error::from_raw_os_error(libc::ENOENT),
+    fn each_cause_is_said_once_in_order() {
+        let err = Outer {
+            source: Leaves {
+                source: nix::errno::Errno::ENOENT,
+            },
         };
-        assert_eq!(error_chain(&err), "chdir /x: no such file or directory");
+        assert_eq!(
+            error_chain(&err),
+            "start container: mount /y: no such file or directory"
+        );
+        assert_eq!(root_errno(&err), libc::ENOENT);
+    }
+
+    #[test]
+    fn io_errors_read_as_go_prints_them() {
+        let err = std::io::Error::from_raw_os_error(libc::EACCES);
+        assert_eq!(error_chain(&err), "permission denied");
     }
 
     #[test]

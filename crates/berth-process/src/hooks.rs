@@ -24,6 +24,25 @@ pub struct HookError {
     pub kind: &'static str,
     pub index: usize,
     pub reason: String,
+    /// The OS error of a hook that could not be started (`EACCES`: not
+    /// executable, `ENOENT`: missing).
+    #[source]
+    pub source: Option<std::io::Error>,
+}
+
+/// Why one hook failed: the text, and the OS error when it did not start.
+struct Failure {
+    reason: String,
+    source: Option<std::io::Error>,
+}
+
+impl From<String> for Failure {
+    fn from(reason: String) -> Self {
+        Failure {
+            reason,
+            source: None,
+        }
+    }
 }
 
 /// Run `hooks` in order; the first failure stops the list.
@@ -34,10 +53,11 @@ pub fn run_hooks(
     cwd: Option<&Path>,
 ) -> Result<(), HookError> {
     for (index, hook) in hooks.iter().enumerate() {
-        run_one(hook, state, cwd).map_err(|reason| HookError {
+        run_one(hook, state, cwd).map_err(|f| HookError {
             kind,
             index,
-            reason,
+            reason: f.reason,
+            source: f.source,
         })?;
     }
     Ok(())
@@ -73,13 +93,10 @@ fn command(hook: &Hook, cwd: Option<&Path>) -> Command {
     cmd
 }
 
-fn run_one(hook: &Hook, state: &str, cwd: Option<&Path>) -> Result<(), String> {
-    let mut child = command(hook, cwd).spawn().map_err(|e| {
-        format!(
-            "fork/exec {}: {}",
-            hook.path.display(),
-            crate::errors::go_strerror_of(&e)
-        )
+fn run_one(hook: &Hook, state: &str, cwd: Option<&Path>) -> Result<(), Failure> {
+    let mut child = command(hook, cwd).spawn().map_err(|e| Failure {
+        reason: format!("fork/exec {}", hook.path.display()),
+        source: Some(e),
     })?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that does not read its stdin is fine (EPIPE).
@@ -94,12 +111,14 @@ fn run_one(hook: &Hook, state: &str, cwd: Option<&Path>) -> Result<(), String> {
         None => Err(format!(
             "hook ran past specified timeout of {}.0s",
             deadline.map(|(t, _)| t).unwrap_or_default()
-        )),
+        )
+        .into()),
         Some(status) if status.success() => Ok(()),
         Some(status) => Err(format!(
             "error running hook: {}, stdout: {stdout}, stderr: {stderr}",
             exit_text(status)
-        )),
+        )
+        .into()),
     }
 }
 
@@ -291,10 +310,10 @@ mod tests {
     fn a_missing_hook_binary_names_the_path() {
         let h = hook(serde_json::json!({"path": "/nonexistent/hook"}));
         let err = run_hooks("poststop", &[h], "{}", None).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("/nonexistent/hook: no such file or directory"),
-            "{err}"
+        assert_eq!(
+            crate::error_chain(&err),
+            "error running poststop hook #0: fork/exec /nonexistent/hook: no such file or directory"
         );
+        assert_eq!(crate::root_errno(&err), libc::ENOENT);
     }
 }

@@ -178,7 +178,7 @@ impl ContainerSetup {
 pub enum ProcessError {
     #[error("{0}")]
     Config(String),
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         what: String,
         #[source]

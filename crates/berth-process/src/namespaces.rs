@@ -277,8 +277,10 @@ fn write_id_map(
         Err(ProcessError::Io { what, source })
             if rootless && source.raw_os_error() == Some(libc::EPERM) =>
         {
-            run_mapping_tool(tool, pid, mappings)
-                .map_err(|e| ProcessError::Config(format!("{what}: {source}; {e}")))
+            run_mapping_tool(tool, pid, mappings).map_err(|e| {
+                let cause = crate::go_strerror_of(&source);
+                ProcessError::Config(format!("{what}: {cause}; {e}"))
+            })
         }
         other => other,
     }

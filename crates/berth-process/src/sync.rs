@@ -98,7 +98,7 @@ pub enum Message {
 /// Errors of the channel itself.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
-    #[error("sync channel: {op}: {source}")]
+    #[error("sync channel: {op}")]
     Io {
         op: &'static str,
         #[source]

@@ -19,7 +19,7 @@ pub enum AttrError {
     /// A config field (its JSON path) the runtime refuses, and why.
     #[error("{field}: {reason}")]
     Invalid { field: String, reason: String },
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Syscall {
         what: &'static str,
         #[source]

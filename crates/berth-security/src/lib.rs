@@ -22,25 +22,25 @@ use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
 pub enum SecurityError {
     #[error("capability {name} is not known to this runtime")]
     UnknownCapability { name: String },
-    #[error("set {set} capabilities: {source}")]
+    #[error("set {set} capabilities")]
     Capabilities {
         set: &'static str,
         #[source]
         source: caps::errors::CapsError,
     },
-    #[error("apparmor failed to apply profile: write {path}: {source}")]
+    #[error("apparmor failed to apply profile: write {path}")]
     AppArmor {
         path: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("error setting rlimit type {kind}: {source}")]
+    #[error("error setting rlimit type {kind}")]
     Rlimit {
         kind: String,
         #[source]
         source: nix::errno::Errno,
     },
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     User {
         what: String,
         #[source]

@@ -85,16 +85,30 @@ pub fn go_quote(s: &str) -> String {
     out
 }
 
-/// One formatted line (without the newline).
-pub fn format_line(format: LogFormat, level: &Level, msg: &str, time: SystemTime) -> String {
+/// One formatted line (without the newline). An error caused by an OS
+/// error carries its number as `errno` in the JSON line (a key runc does
+/// not write; JSON readers such as containerd's and podman's take the keys
+/// they know), after runc's keys; the text line stays runc's.
+pub fn format_line(
+    format: LogFormat,
+    level: &Level,
+    msg: &str,
+    errno: Option<i64>,
+    time: SystemTime,
+) -> String {
     let time = rfc3339(time);
     match format {
-        LogFormat::Json => serde_json::json!({
-            "level": level_name(level),
-            "msg": msg,
-            "time": time,
-        })
-        .to_string(),
+        LogFormat::Json => {
+            let mut line = serde_json::json!({
+                "level": level_name(level),
+                "msg": msg,
+                "time": time,
+            });
+            if let Some(errno) = errno {
+                line["errno"] = errno.into();
+            }
+            line.to_string()
+        }
         LogFormat::Text => format!(
             "time={} level={} msg={}",
             go_quote(&time),
@@ -107,9 +121,18 @@ pub fn format_line(format: LogFormat, level: &Level, msg: &str, time: SystemTime
 #[derive(Default)]
 struct MessageVisitor {
     message: String,
+    errno: Option<i64>,
 }
 
 impl Visit for MessageVisitor {
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if field.name() == "errno" {
+            self.errno = Some(value);
+        } else {
+            self.record_debug(field, &value);
+        }
+    }
+
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         if field.name() == "message" {
             let _ = write!(self.message, "{value:?}");
@@ -147,6 +170,7 @@ impl Subscriber for Logger {
             self.format,
             event.metadata().level(),
             &visitor.message,
+            visitor.errno,
             SystemTime::now(),
         );
         if let Ok(mut sink) = self.sink.lock() {
@@ -167,7 +191,7 @@ mod tests {
     #[test]
     fn json_lines_have_runc_keys_in_order() {
         let t = UNIX_EPOCH + Duration::from_secs(60);
-        let line = format_line(LogFormat::Json, &Level::ERROR, "boom \"x\"", t);
+        let line = format_line(LogFormat::Json, &Level::ERROR, "boom \"x\"", None, t);
         assert_eq!(
             line,
             r#"{"level":"error","msg":"boom \"x\"","time":"1970-01-01T00:01:00Z"}"#
@@ -175,9 +199,27 @@ mod tests {
     }
 
     #[test]
+    fn json_lines_carry_the_errno_of_the_cause() {
+        let t = UNIX_EPOCH;
+        let line = format_line(
+            LogFormat::Json,
+            &Level::ERROR,
+            "x: permission denied",
+            Some(13),
+            t,
+        );
+        assert_eq!(
+            line,
+            r#"{"level":"error","msg":"x: permission denied","time":"1970-01-01T00:00:00Z","errno":13}"#
+        );
+        let text = format_line(LogFormat::Text, &Level::ERROR, "x", Some(13), t);
+        assert_eq!(text, r#"time="1970-01-01T00:00:00Z" level=error msg="x""#);
+    }
+
+    #[test]
     fn text_lines_quote_like_logrus() {
         let t = UNIX_EPOCH;
-        let line = format_line(LogFormat::Text, &Level::WARN, "a \"b\"\n", t);
+        let line = format_line(LogFormat::Text, &Level::WARN, "a \"b\"\n", None, t);
         assert_eq!(
             line,
             r#"time="1970-01-01T00:00:00Z" level=warning msg="a \"b\"\n""#

@@ -6,12 +6,46 @@ mod logging;
 
 use crate::cli::{Cli, CliExit, Command, LogFormat};
 
-/// An error as the user sees it: one message holding the whole cause.
-pub struct Failure(pub String);
+/// An error as the user sees it: one message holding the whole cause, and
+/// the errno at its root (0: none) for the JSON log line.
+pub struct Failure {
+    pub msg: String,
+    pub errno: i32,
+}
+
+impl Failure {
+    /// A failure that no OS error caused.
+    pub fn new(msg: String) -> Failure {
+        Failure { msg, errno: 0 }
+    }
+
+    /// `what: <the OS error in Go's words>`, keeping its errno.
+    pub fn os(what: String, err: &std::io::Error) -> Failure {
+        Failure {
+            msg: format!("{what}: {}", berth_process::go_strerror_of(err)),
+            errno: err.raw_os_error().unwrap_or(0),
+        }
+    }
+}
 
 impl<E: std::error::Error + 'static> From<E> for Failure {
     fn from(err: E) -> Self {
-        Failure(berth_process::error_chain(&err))
+        Failure {
+            msg: berth_process::error_chain(&err),
+            errno: errno_of(&err),
+        }
+    }
+}
+
+/// The errno behind an error: init's (carried over the sync channel, not in
+/// the source chain) or the root OS error of the chain.
+fn errno_of(err: &(dyn std::error::Error + 'static)) -> i32 {
+    if let Some(e) = err.downcast_ref::<berth_container::ContainerError>() {
+        e.errno()
+    } else if let Some(e) = err.downcast_ref::<berth_process::ProcessError>() {
+        e.errno()
+    } else {
+        berth_process::root_errno(err)
     }
 }
 
@@ -42,18 +76,18 @@ fn main() {
         }
         Err(CliExit::Usage { error, usage }) => {
             eprint!("Incorrect Usage.\n\n{usage}\n");
-            report(&target, &format!("berth: {error}"));
+            report(&target, &format!("berth: {error}"), 0);
             std::process::exit(1);
         }
         Err(CliExit::NoSuchCommand(error)) => {
-            report(&target, &error);
+            report(&target, &error, 0);
             std::process::exit(3);
         }
     };
     let command = &command;
     match run(&cli, command) {
         Ok(code) => std::process::exit(code),
-        Err(Failure(msg)) => {
+        Err(Failure { msg, errno }) => {
             let code = if matches!(command, Command::Exec(_)) {
                 255
             } else {
@@ -65,16 +99,20 @@ fn main() {
                 Command::Run(_) => format!("berth run failed: {msg}"),
                 _ => msg,
             };
-            report(&target, &msg);
+            report(&target, &msg, errno);
             std::process::exit(code);
         }
     }
 }
 
-/// The one error line of a failure: logged, and on stderr too when the log
-/// goes elsewhere.
-fn report(target: &logging::LogTarget, msg: &str) {
-    tracing::error!("{msg}");
+/// The one error line of a failure (with the errno behind it, when there
+/// is one): logged, and on stderr too when the log goes elsewhere.
+fn report(target: &logging::LogTarget, msg: &str, errno: i32) {
+    if errno != 0 {
+        tracing::error!(errno = i64::from(errno), "{msg}");
+    } else {
+        tracing::error!("{msg}");
+    }
     if !target.to_stderr {
         eprintln!("{msg}");
     }

@@ -22,7 +22,7 @@ const SIGNAL: u8 = 4;
 /// A D-Bus failure: the socket, the protocol, or an error reply.
 #[derive(Debug, thiserror::Error)]
 pub enum DbusError {
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io { what: String, source: io::Error },
     #[error("D-Bus protocol: {0}")]
     Protocol(String),

@@ -61,13 +61,14 @@ const MAX_ARG_INDEX: u32 = 5;
 pub enum SeccompError {
     #[error("{field}: {problem}")]
     Profile { field: String, problem: String },
-    #[error("{what}: {source}")]
+    /// libseccomp's error is shown, not chained: its text already holds
+    /// its own source ("X caused by: Y").
+    #[error("{what}: {cause}")]
     Library {
         what: String,
-        #[source]
-        source: libseccomp::error::SeccompError,
+        cause: libseccomp::error::SeccompError,
     },
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Kernel {
         what: &'static str,
         #[source]
@@ -88,7 +89,7 @@ fn library(
     what: impl Into<String>,
 ) -> impl FnOnce(libseccomp::error::SeccompError) -> SeccompError {
     let what = what.into();
-    move |source| SeccompError::Library { what, source }
+    move |cause| SeccompError::Library { what, cause }
 }
 
 /// One libseccomp rule: a syscall by libseccomp's number for the native

@@ -43,7 +43,7 @@ pub fn exec(store: &Store, args: &ExecArgs) -> Result<i32, Failure> {
 fn refuse_unsupported(args: &ExecArgs) -> Result<(), Failure> {
     let refused = [("--process-label", args.process_label.is_some())];
     match refused.iter().find(|(_, given)| *given) {
-        Some((flag, _)) => Err(Failure(format!("{flag}: not supported by berth yet"))),
+        Some((flag, _)) => Err(Failure::new(format!("{flag}: not supported by berth yet"))),
         None => Ok(()),
     }
 }
@@ -56,7 +56,7 @@ fn build_process(store: &Store, args: &ExecArgs) -> Result<Process, Failure> {
         None => {
             let mut p = container_process(store, args)?;
             if args.command.is_empty() {
-                return Err(Failure("process args cannot be empty".into()));
+                return Err(Failure::new("process args cannot be empty".into()));
             }
             p.args = args.command.clone();
             p.terminal = false;
@@ -94,7 +94,7 @@ fn container_process(store: &Store, args: &ExecArgs) -> Result<Process, Failure>
 fn bundle_process(bundle: &Path) -> Result<Process, Failure> {
     let spec: berth_spec::Spec = read_json(&bundle.join("config.json"))?;
     spec.process
-        .ok_or_else(|| Failure("process property must not be empty".into()))
+        .ok_or_else(|| Failure::new("process property must not be empty".into()))
 }
 
 fn apply_flags(p: &mut Process, args: &ExecArgs) -> Result<(), Failure> {
@@ -120,7 +120,7 @@ fn apply_flags(p: &mut Process, args: &ExecArgs) -> Result<(), Failure> {
 
 /// `--user uid[:gid]`, numeric as runc takes it.
 fn set_user(p: &mut Process, spec: &str) -> Result<(), Failure> {
-    let bad = || Failure(format!("invalid --user {spec:?}: expected uid[:gid]"));
+    let bad = || Failure::new(format!("invalid --user {spec:?}: expected uid[:gid]"));
     let (uid, gid) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
@@ -139,7 +139,7 @@ fn add_capabilities(p: &mut Process, names: &[String]) -> Result<(), Failure> {
         .iter()
         .find(|n| n.parse::<caps::Capability>().is_err())
     {
-        return Err(Failure(format!("unknown capability {unknown:?}")));
+        return Err(Failure::new(format!("unknown capability {unknown:?}")));
     }
     let set = &mut p.capabilities;
     for list in [
@@ -189,7 +189,7 @@ mod tests {
     fn an_unknown_added_capability_is_named() {
         let mut p = Process::default();
         let err = add_capabilities(&mut p, &["CAP_KILL".into(), "CAP_BOGUS".into()]).unwrap_err();
-        assert_eq!(err.0, "unknown capability \"CAP_BOGUS\"");
+        assert_eq!(err.msg, "unknown capability \"CAP_BOGUS\"");
         assert!(p.capabilities.is_empty());
     }
 }

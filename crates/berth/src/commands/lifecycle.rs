@@ -147,15 +147,17 @@ const NO_CRIU: &str = "berth does not support checkpoint/restore yet (CRIU is no
 pub fn checkpoint(store: &Store, id: &str) -> Result<(), Failure> {
     let loaded = berth_container::load(store, id, false)?;
     if loaded.status != berth_container::Status::Running {
-        return Err(Failure("container is not running".into()));
+        return Err(Failure::new("container is not running".into()));
     }
-    Err(Failure(format!("checkpoint: {NO_CRIU}")))
+    Err(Failure::new(format!("checkpoint: {NO_CRIU}")))
 }
 
 /// `restore`: as runc, the id must be new; then refused.
 pub fn restore(store: &Store, id: &str) -> Result<(), Failure> {
     if berth_container::load(store, id, false).is_ok() {
-        return Err(Failure("container with given ID already exists".into()));
+        return Err(Failure::new(
+            "container with given ID already exists".into(),
+        ));
     }
-    Err(Failure(format!("restore: {NO_CRIU}")))
+    Err(Failure::new(format!("restore: {NO_CRIU}")))
 }

@@ -27,8 +27,7 @@ pub fn check_global_flags(cli: &Cli) -> Result<(), Failure> {
 fn make_xdg_root(root: &std::path::Path) -> Result<(), Failure> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     let fail = |what: &str, hint: &str, e: std::io::Error| {
-        let cause = berth_process::go_strerror_of(&e);
-        Failure(format!("{hint}: {what} {}: {cause}", root.display()))
+        Failure::os(format!("{hint}: {what} {}", root.display()), &e)
     };
     let writable = "the path in $XDG_RUNTIME_DIR must be writable by the user";
     std::fs::DirBuilder::new()
@@ -44,13 +43,7 @@ fn make_xdg_root(root: &std::path::Path) -> Result<(), Failure> {
 /// A file's bytes; the error names the path in runc's words
 /// (`open PATH: no such file or directory`).
 pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
-    std::fs::read(path).map_err(|e| {
-        Failure(format!(
-            "open {}: {}",
-            path.display(),
-            berth_process::go_strerror_of(&e)
-        ))
-    })
+    std::fs::read(path).map_err(|e| Failure::os(format!("open {}", path.display()), &e))
 }
 
 /// A JSON file decoded as `T`; errors name the path.
@@ -63,5 +56,5 @@ pub fn decode_json<T: serde::de::DeserializeOwned>(
     path: &std::path::Path,
     bytes: &[u8],
 ) -> Result<T, Failure> {
-    serde_json::from_slice(bytes).map_err(|e| Failure(format!("{}: {e}", path.display())))
+    serde_json::from_slice(bytes).map_err(|e| Failure::new(format!("{}: {e}", path.display())))
 }

@@ -27,9 +27,9 @@ fn ps_table(pids: &[i32], ps_args: &[String]) -> Result<String, Failure> {
     let out = Command::new("ps")
         .args(&args)
         .output()
-        .map_err(|e| Failure(format!("exec ps {}: {e}", args.join(" "))))?;
+        .map_err(|e| Failure::os(format!("exec ps {}", args.join(" ")), &e))?;
     if !out.status.success() {
-        return Err(Failure(format!(
+        return Err(Failure::new(format!(
             "ps {}: {} {}",
             args.join(" "),
             out.status,
@@ -46,7 +46,7 @@ fn filter_ps_output(text: &str, pids: &[i32]) -> Result<String, Failure> {
     let column = header
         .split_whitespace()
         .position(|h| h == "PID")
-        .ok_or_else(|| Failure("couldn't find PID field in ps output".into()))?;
+        .ok_or_else(|| Failure::new("couldn't find PID field in ps output".into()))?;
     let mut out = format!("{header}\n");
     for line in lines {
         let pid = line

@@ -119,7 +119,9 @@ fn to_tabbed_json(value: &Value) -> Result<Vec<u8>, serde_json::Error> {
 pub fn write(bundle: &Path, rootless: bool) -> Result<(), Failure> {
     let path = bundle.join("config.json");
     if path.exists() {
-        return Err(Failure("File config.json exists. Remove it first".into()));
+        return Err(Failure::new(
+            "File config.json exists. Remove it first".into(),
+        ));
     }
     let spec = if rootless {
         rootless_spec()
@@ -127,7 +129,7 @@ pub fn write(bundle: &Path, rootless: bool) -> Result<(), Failure> {
         default_spec()
     };
     std::fs::write(&path, to_tabbed_json(&spec)?)
-        .map_err(|e| Failure(format!("write {}: {e}", path.display())))
+        .map_err(|e| Failure::os(format!("write {}", path.display()), &e))
 }
 
 #[cfg(test)]

@@ -25,8 +25,8 @@ pub fn update(store: &Store, args: &UpdateArgs) -> Result<(), Failure> {
         None => json!({}),
     };
     apply_flags(&mut value, args)?;
-    let resources: LinuxResources =
-        serde_json::from_value(value).map_err(|e| Failure(format!("decoding resources: {e}")))?;
+    let resources: LinuxResources = serde_json::from_value(value)
+        .map_err(|e| Failure::new(format!("decoding resources: {e}")))?;
     for warning in berth_container::update(store, &args.id, &resources)? {
         tracing::warn!("{warning}");
     }
@@ -38,12 +38,13 @@ fn read_resources(source: &str) -> Result<Value, Failure> {
         let mut bytes = Vec::new();
         std::io::stdin()
             .read_to_end(&mut bytes)
-            .map_err(|e| Failure(format!("read resources from stdin: {e}")))?;
+            .map_err(|e| Failure::os("read resources from stdin".into(), &e))?;
         bytes
     } else {
         read_file(std::path::Path::new(source))?
     };
-    serde_json::from_slice(&bytes).map_err(|e| Failure(format!("decoding resources {source}: {e}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Failure::new(format!("decoding resources {source}: {e}")))
 }
 
 /// Set `value[section][key]`, creating the section.
@@ -79,7 +80,7 @@ fn apply_flags(value: &mut Value, a: &UpdateArgs) -> Result<(), Failure> {
     for (key, flag, text) in sizes {
         if let Some(text) = text {
             let bytes = parse_size(text)
-                .ok_or_else(|| Failure(format!("invalid value for {flag}: {text:?}")))?;
+                .ok_or_else(|| Failure::new(format!("invalid value for {flag}: {text:?}")))?;
             set(value, "memory", key, json!(bytes));
         }
     }
