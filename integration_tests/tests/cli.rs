@@ -169,3 +169,39 @@ fn checkpoint_and_restore_take_runcs_flags() {
     .assert_stderr_contains("restore: berth does not support checkpoint/restore");
     assert_eq!(ctx.status(&id).as_deref(), Some("running"));
 }
+
+/// A reader that went away (`runc list | head -1`) ends the runtime by
+/// SIGPIPE, silently, as it ends any Go program: no panic, no message.
+#[test]
+fn writing_to_a_closed_pipe_ends_silently_by_sigpipe() {
+    use std::os::unix::process::ExitStatusExt;
+    let ctx = Ctx::new();
+    let id = ctx.create_sleeper("pipe");
+    let commands: [&[&str]; 6] = [
+        &["features"],
+        &["list"],
+        &["state", &id],
+        &["ps", "--format", "json", &id],
+        &["--version"],
+        &["spec", "--help"],
+    ];
+    for args in commands {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = ctx
+            .cmd(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(writer)
+            .output()
+            .expect("run the runtime");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGPIPE),
+            "{args:?}: {:?}, stderr: {stderr}",
+            out.status
+        );
+        assert!(stderr.is_empty(), "{args:?}: stderr: {stderr}");
+    }
+    ctx.delete_force(&id);
+}

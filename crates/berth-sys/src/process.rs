@@ -266,6 +266,19 @@ pub fn default_signal(sig: nix::sys::signal::Signal) {
     let _ = unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigDfl) };
 }
 
+/// End the process as a write to a closed pipe ends a Go program (runc):
+/// killed by SIGPIPE, without a message. Exits 141 (128 + SIGPIPE) should
+/// the signal not end it.
+pub fn die_of_sigpipe() -> ! {
+    use nix::sys::signal::{raise, sigprocmask, SigSet, SigmaskHow, Signal};
+    default_signal(Signal::SIGPIPE);
+    let mut pipe = SigSet::empty();
+    pipe.add(Signal::SIGPIPE);
+    let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&pipe), None);
+    let _ = raise(Signal::SIGPIPE);
+    std::process::exit(128 + Signal::SIGPIPE as i32)
+}
+
 /// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, name)`: give the caller a new
 /// session keyring named `name` (so containers do not share the host's).
 /// Returns the keyring's serial.

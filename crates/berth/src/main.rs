@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod logging;
+mod stdout;
 
 use crate::cli::{Cli, CliExit, Command, LogFormat};
 
@@ -71,7 +72,7 @@ fn main() {
     let command = match cli::parse_command(&cli.rest) {
         Ok(command) => command,
         Err(CliExit::Help(text)) => {
-            print!("{text}");
+            let _ = stdout::write(text);
             return;
         }
         Err(CliExit::Usage { error, usage }) => {
@@ -122,7 +123,7 @@ fn report(target: &logging::LogTarget, msg: &str, errno: i32) {
 fn exit_before_logging(exit: CliExit) -> ! {
     match exit {
         CliExit::Help(text) => {
-            print!("{text}");
+            let _ = stdout::write(text);
             std::process::exit(0)
         }
         CliExit::Usage { error, usage } => {

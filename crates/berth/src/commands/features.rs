@@ -129,8 +129,8 @@ pub fn print() -> Result<(), Failure> {
     let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
     let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
     serde::Serialize::serialize(&features(), &mut ser)?;
-    println!("{}", String::from_utf8_lossy(&out));
-    Ok(())
+    out.push(b'\n');
+    crate::stdout::write(out)
 }
 
 #[cfg(test)]

@@ -127,8 +127,7 @@ pub fn run(store: &Store, args: &RunArgs, cgroups: CgroupManager) -> Result<i32,
 pub fn state(store: &Store, id: &str) -> Result<(), Failure> {
     let loaded = berth_container::load(store, id, false)?;
     let view = loaded.state.view(loaded.status, "");
-    println!("{}", serde_json::to_string_pretty(&view)?);
-    Ok(())
+    crate::stdout::line(serde_json::to_string_pretty(&view)?)
 }
 
 pub fn kill(store: &Store, id: &str, signal: &str, all: bool) -> Result<(), Failure> {

@@ -9,16 +9,13 @@ use crate::Failure;
 pub fn list(store: &Store, format: ListFormat, quiet: bool) -> Result<(), Failure> {
     let rows = berth_container::list(store)?;
     if quiet {
-        for row in &rows {
-            println!("{}", row.state.id);
-        }
-        return Ok(());
+        let ids: String = rows.iter().map(|r| format!("{}\n", r.state.id)).collect();
+        return crate::stdout::write(ids);
     }
     match format {
-        ListFormat::Table => print!("{}", table(&rows)),
-        ListFormat::Json => println!("{}", json(&rows)?),
+        ListFormat::Table => crate::stdout::write(table(&rows)),
+        ListFormat::Json => crate::stdout::line(json(&rows)?),
     }
-    Ok(())
 }
 
 /// The JSON array runc prints (`null` when there is no container, as Go

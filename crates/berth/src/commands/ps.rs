@@ -11,11 +11,10 @@ use crate::Failure;
 pub fn ps(store: &Store, id: &str, format: ListFormat, ps_args: &[String]) -> Result<(), Failure> {
     let pids = berth_container::processes(store, id)?;
     match format {
-        ListFormat::Json if pids.is_empty() => println!("null"),
-        ListFormat::Json => println!("{}", serde_json::to_string(&pids)?),
-        ListFormat::Table => print!("{}", ps_table(&pids, ps_args)?),
+        ListFormat::Json if pids.is_empty() => crate::stdout::line("null"),
+        ListFormat::Json => crate::stdout::line(serde_json::to_string(&pids)?),
+        ListFormat::Table => crate::stdout::write(ps_table(&pids, ps_args)?),
     }
-    Ok(())
 }
 
 fn ps_table(pids: &[i32], ps_args: &[String]) -> Result<String, Failure> {

@@ -1,10 +1,14 @@
 //! `--version`: the lines docker looks for (`... version ...`, `commit:`).
 
 pub fn print() {
-    println!("berth version {}", env!("CARGO_PKG_VERSION"));
-    println!("commit: {}", env!("BERTH_COMMIT"));
-    println!("spec: {}", berth_container::OCI_VERSION);
+    let mut text = format!(
+        "berth version {}\ncommit: {}\nspec: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        env!("BERTH_COMMIT"),
+        berth_container::OCI_VERSION
+    );
     if let Some(version) = berth_security::seccomp::library_version() {
-        println!("libseccomp: {version}");
+        text.push_str(&format!("libseccomp: {version}\n"));
     }
+    let _ = crate::stdout::write(text);
 }
