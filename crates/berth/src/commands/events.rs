@@ -13,7 +13,7 @@ pub fn events(store: &Store, id: &str, interval: Duration, once: bool) -> Result
             id,
             data: Some(berth_container::stats(store, id)?),
         };
-        return Ok(write_line(&event).map_err(|e| Failure::os("write event".into(), &e))?);
+        return write_line(&event).map_err(|e| Failure::os("write event".into(), &e));
     }
     Ok(berth_container::watch(store, id, interval, write_line)?)
 }
