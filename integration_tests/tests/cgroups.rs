@@ -684,3 +684,24 @@ fn kernel_memory_settings_are_ignored_with_a_warning() {
         .assert_stderr_contains("Kernel memory settings are ignored");
     assert_eq!(memory_limit(&path), "67108864");
 }
+
+/// A memory reservation above the limit is applied as given, as runc 1.1.5
+/// does: runtime-spec sets no order between the two, the kernel takes both
+/// (a soft limit / `memory.low` above the hard limit is never reached) and
+/// docker refuses the pair itself before a runtime sees it.
+#[test]
+fn a_reservation_above_the_limit_is_applied_as_runc_does() {
+    let parent = CgroupParent::new();
+    let ctx = Ctx::new();
+    let path = parent.child("reservation");
+    let mut resources = default_resources();
+    resources["memory"] = json!({"limit": 33554432, "reservation": 67108864});
+    create_in_cgroup(&ctx, &path, resources);
+    assert_eq!(memory_limit(&path), "33554432");
+    let soft = if unified() {
+        "memory.low"
+    } else {
+        "memory.soft_limit_in_bytes"
+    };
+    assert_eq!(read_cgroup_file("memory", &path, soft), "67108864");
+}

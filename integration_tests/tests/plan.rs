@@ -202,6 +202,43 @@ fn cases() -> Vec<Case> {
             berth_says: "process.scheduler.flags",
             berth_only: Some(RUNC_IGNORES),
         },
+        Case {
+            name: "sysctl-not-namespaced",
+            patch: |v| v["linux"]["sysctl"] = json!({"kernel.panic": "1"}),
+            // stderr is a logrus text line: its quotes are escaped.
+            berth_says: r#"linux.sysctl: sysctl \"kernel.panic\" is not in a separate kernel namespace"#,
+            berth_only: None,
+        },
+        Case {
+            name: "sysctl-net-without-netns",
+            patch: |v| {
+                drop_namespace(v, "network");
+                v["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+            },
+            berth_says: r#"linux.sysctl: sysctl \"net.ipv4.ip_forward\" not allowed in host network namespace"#,
+            berth_only: None,
+        },
+        Case {
+            name: "sysctl-ipc-without-ipcns",
+            patch: |v| {
+                drop_namespace(v, "ipc");
+                v["linux"]["sysctl"] = json!({"kernel.shmmax": "100000"});
+            },
+            berth_says: r#"linux.sysctl: sysctl \"kernel.shmmax\" is not allowed in the hosts ipc namespace"#,
+            berth_only: None,
+        },
+        Case {
+            name: "id-mappings-without-userns",
+            patch: |v| {
+                let map = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+                v["linux"]["uidMappings"] = map.clone();
+                v["linux"]["gidMappings"] = map;
+            },
+            berth_says: "linux.uidMappings: user namespace mappings specified, but user namespace isn't enabled",
+            berth_only: Some(
+                "runc 1.1.5 drops the mappings without a user namespace and accepts the config",
+            ),
+        },
     ]
 }
 

@@ -11,6 +11,7 @@ pub mod id;
 mod intel_rdt;
 mod kill;
 pub mod liveness;
+mod namespace_rules;
 mod plan;
 mod process_attrs;
 mod query;

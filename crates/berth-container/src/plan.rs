@@ -65,6 +65,8 @@ pub(crate) fn plan(opts: &CreateOptions<'_>) -> Result<ContainerPlan, ContainerE
     let process = process(&bundle);
     check_process_limits(process)?;
     check_namespace_paths(linux)?;
+    crate::namespace_rules::check_id_mappings(linux)?;
+    crate::namespace_rules::check_sysctls(linux)?;
     berth_rootfs::root_propagation(&linux.rootfs_propagation, opts.no_pivot)
         .map_err(rootfs_refusal)?;
     let seccomp =
