@@ -33,7 +33,7 @@ pub use exec::{exec, ExecOptions, Execed};
 pub use freeze::{pause, processes, resume, update};
 pub use intel_rdt::update_schemata;
 pub use kill::kill;
-pub use plan::ConfigError;
+pub use plan::{accepts, ConfigError};
 pub use process_attrs::InheritedAttrs;
 pub use query::{list, load, status_of, Listed, Loaded};
 pub use start::start;

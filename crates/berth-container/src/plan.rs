@@ -63,10 +63,7 @@ pub(crate) fn plan(opts: &CreateOptions<'_>) -> Result<ContainerPlan, ContainerE
     let bundle = load_bundle(opts.bundle)?;
     let linux = linux(&bundle);
     let process = process(&bundle);
-    check_process_limits(process)?;
-    check_namespace_paths(linux)?;
-    crate::namespace_rules::check_id_mappings(linux)?;
-    crate::namespace_rules::check_sysctls(linux)?;
+    check_config(process, linux)?;
     berth_rootfs::root_propagation(&linux.rootfs_propagation, opts.no_pivot)
         .map_err(rootfs_refusal)?;
     let seccomp =
@@ -98,6 +95,26 @@ pub(crate) fn plan(opts: &CreateOptions<'_>) -> Result<ContainerPlan, ContainerE
         cgroup,
         warnings,
     })
+}
+
+/// Whether the planner takes `spec`, judged on the config alone (no
+/// bundle, cgroup or resctrl mount looked at): `features` reports what
+/// this accepts.
+pub fn accepts(spec: &berth_spec::Spec) -> Result<(), ContainerError> {
+    crate::config::validate(spec)?;
+    match (&spec.process, &spec.linux) {
+        (Some(process), Some(linux)) => Ok(check_config(process, linux)?),
+        _ => Ok(()),
+    }
+}
+
+/// The refusals of config fields that init would only meet after the
+/// clone, or that would change the host.
+fn check_config(process: &Process, linux: &Linux) -> Result<(), ConfigError> {
+    check_process_limits(process)?;
+    check_namespace_paths(linux)?;
+    crate::namespace_rules::check_id_mappings(linux)?;
+    crate::namespace_rules::check_sysctls(linux)
 }
 
 /// The checks of a process (`process` of config.json, or exec's

@@ -71,9 +71,9 @@ fn mount_extensions() -> Value {
     json!({"idmap": {"enabled": idmap}})
 }
 
-/// Whether `create`'s config validation takes a config whose `linux`
-/// section has `field` set to `value` (with mount and network
-/// namespaces): what `features` reports is what the validator accepts.
+/// Whether `create`'s planner takes a config whose `linux` section has
+/// `field` set to `value` (with mount and network namespaces), on the
+/// config alone: what `features` reports is what the planner accepts.
 fn linux_field_accepted(field: &str, value: Value) -> bool {
     let mut config = json!({
         "ociVersion": "1.0.0",
@@ -83,7 +83,7 @@ fn linux_field_accepted(field: &str, value: Value) -> bool {
     });
     config["linux"][field] = value;
     serde_json::from_value::<berth_spec::Spec>(config)
-        .is_ok_and(|spec| berth_container::config::validate(&spec).is_ok())
+        .is_ok_and(|spec| berth_container::accepts(&spec).is_ok())
 }
 
 /// runtime-spec 1.3's `intelRdt`: the config field, its `schemata` lines
@@ -169,7 +169,7 @@ mod tests {
     }
 
     #[test]
-    fn linux_sections_follow_the_validator() {
+    fn linux_sections_follow_the_planner() {
         let value = features();
         let linux = &value["linux"];
         assert_eq!(linux["netDevices"]["enabled"], true);
@@ -179,6 +179,15 @@ mod tests {
         assert!(!linux_field_accepted(
             "mountLabel",
             json!("system_u:object_r:x")
+        ));
+        // So is one that only the plan's checks refuse.
+        assert!(!linux_field_accepted(
+            "sysctl",
+            json!({"kernel.panic": "1"})
+        ));
+        assert!(linux_field_accepted(
+            "sysctl",
+            json!({"net.ipv4.ip_forward": "1"})
         ));
     }
 

@@ -139,7 +139,7 @@ mod tests {
     #[test]
     fn default_spec_parses_as_a_valid_spec() {
         let spec: berth_spec::Spec = serde_json::from_value(default_spec()).unwrap();
-        berth_container::config::validate(&spec).unwrap();
+        berth_container::accepts(&spec).unwrap();
     }
 
     #[test]
