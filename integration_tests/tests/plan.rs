@@ -15,8 +15,8 @@ type Patch = fn(&mut Value);
 struct Case {
     name: &'static str,
     patch: Patch,
-    /// What berth's error says: the field's JSON path (or, where serde
-    /// refuses the JSON itself, the bad value).
+    /// What berth's error says: the field's JSON path (where serde refuses
+    /// the JSON itself, the path of the bad value and serde's words).
     berth_says: &'static str,
     /// Why this case is berth-only, when runc 1.1.5 creates something
     /// first (or accepts the config).
@@ -77,7 +77,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "unknown-namespace",
             patch: |v| add_namespace(v, json!({"type": "bogus"})),
-            berth_says: "unknown variant `bogus`",
+            berth_says: "linux.namespaces[5].type: unknown variant `bogus`",
             berth_only: None,
         },
         Case {
@@ -110,7 +110,7 @@ fn cases() -> Vec<Case> {
                 v["linux"]["devices"] =
                     json!([{"path": "/dev/x", "type": "q", "major": 1, "minor": 3}])
             },
-            berth_says: "unknown variant `q`",
+            berth_says: "linux.devices[0].type: unknown variant `q`",
             berth_only: None,
         },
         Case {
@@ -127,7 +127,7 @@ fn cases() -> Vec<Case> {
             patch: |v| {
                 v["process"]["rlimits"] = json!([{"type": "RLIMIT_BOGUS", "hard": 1, "soft": 1}])
             },
-            berth_says: "RLIMIT_BOGUS",
+            berth_says: "process.rlimits[0].type: unknown variant `RLIMIT_BOGUS`",
             berth_only: None,
         },
         Case {
@@ -201,6 +201,24 @@ fn cases() -> Vec<Case> {
             patch: |v| v["process"]["scheduler"] = json!({"policy": "SCHED_OTHER", "flags": ["X"]}),
             berth_says: "process.scheduler.flags",
             berth_only: Some(RUNC_IGNORES),
+        },
+        Case {
+            name: "wrong-type-bool",
+            patch: |v| v["process"]["terminal"] = json!("yes"),
+            berth_says: "process.terminal: invalid type: string",
+            berth_only: None,
+        },
+        Case {
+            name: "wrong-type-list",
+            patch: |v| v["mounts"][1]["options"] = json!("nosuid"),
+            berth_says: "mounts[1].options: invalid type: string",
+            berth_only: None,
+        },
+        Case {
+            name: "wrong-type-number",
+            patch: |v| v["linux"]["resources"]["memory"] = json!({"limit": "64m"}),
+            berth_says: "linux.resources.memory.limit: invalid type: string",
+            berth_only: None,
         },
         Case {
             name: "sysctl-not-namespaced",

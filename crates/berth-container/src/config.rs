@@ -44,8 +44,10 @@ pub fn load_bundle(bundle: &Path) -> Result<Bundle, ContainerError> {
         what: format!("open {}", config_path.display()),
         source,
     })?;
-    let spec: Spec = serde_json::from_slice(&text)
-        .map_err(|e| invalid(format!("{}: {e}", config_path.display())))?;
+    let spec: Spec = serde_json::from_slice(&text).map_err(|e| {
+        let error = berth_spec::describe_error(&e, &text);
+        invalid(format!("{}: {error}", config_path.display()))
+    })?;
     validate(&spec)?;
     if !nix::unistd::geteuid().is_root() {
         validate_rootless(&spec)?;

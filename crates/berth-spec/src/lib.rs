@@ -23,12 +23,14 @@
 //! kernel's and berth-security's business, not the config format's.
 
 mod config;
+mod json_path;
 mod linux;
 mod process;
 mod resources;
 mod serde_util;
 
 pub use config::{Hook, Hooks, Mount, Root, Spec};
+pub use json_path::describe_error;
 pub use linux::{
     Linux, LinuxDevice, LinuxIdMapping, LinuxIntelRdt, LinuxMemoryPolicy, LinuxNamespace,
     LinuxNamespaceType, LinuxNetDevice, LinuxPersonality, LinuxSeccomp, LinuxSeccompArg,

@@ -56,5 +56,8 @@ pub fn decode_json<T: serde::de::DeserializeOwned>(
     path: &std::path::Path,
     bytes: &[u8],
 ) -> Result<T, Failure> {
-    serde_json::from_slice(bytes).map_err(|e| Failure::new(format!("{}: {e}", path.display())))
+    serde_json::from_slice(bytes).map_err(|e| {
+        let error = berth_spec::describe_error(&e, bytes);
+        Failure::new(format!("{}: {error}", path.display()))
+    })
 }
