@@ -245,7 +245,16 @@ fn an_error_caused_by_an_os_error_carries_its_errno() {
     not_executable.update(|v| {
         v["hooks"] = serde_json::json!({"prestart": [{"path": hook}]});
     });
+    // The program to exec is missing (podman and docker make that 127).
+    let missing_program = ctx.bundle();
+    missing_program.set_args(&["/no/such/program"]);
     let cases = [
+        (
+            missing_program,
+            "nocmd",
+            "no such file or directory",
+            libc::ENOENT,
+        ),
         (
             missing_source,
             "bindmiss",

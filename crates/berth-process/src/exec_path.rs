@@ -7,10 +7,20 @@ use std::path::{Path, PathBuf};
 /// Why `process.args[0]` cannot be executed. The texts are runc's.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ExecPathError {
-    #[error("exec: {name:?}: stat {name}: {reason}")]
-    Stat { name: String, reason: String },
-    #[error("exec: {name:?}: permission denied")]
-    NotExecutable { name: String },
+    #[error("exec: {name:?}: stat {name}")]
+    Stat {
+        name: String,
+        #[source]
+        errno: nix::errno::Errno,
+    },
+    /// Not a regular file with an execute bit: what execve(2) would
+    /// refuse with `EACCES`.
+    #[error("exec: {name:?}")]
+    NotExecutable {
+        name: String,
+        #[source]
+        errno: nix::errno::Errno,
+    },
     #[error("exec: {name:?}: executable file not found in $PATH")]
     NotFound { name: String },
 }
@@ -42,10 +52,13 @@ fn check_executable(path: &Path) -> Result<(), ExecPathError> {
     let name = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|e| ExecPathError::Stat {
         name: name.clone(),
-        reason: crate::errors::go_strerror_of(&e),
+        errno: nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)),
     })?;
     if meta.is_dir() || meta.permissions().mode() & 0o111 == 0 {
-        return Err(ExecPathError::NotExecutable { name });
+        return Err(ExecPathError::NotExecutable {
+            name,
+            errno: nix::errno::Errno::EACCES,
+        });
     }
     Ok(())
 }
@@ -72,9 +85,10 @@ mod tests {
     fn missing_absolute_path_reads_like_runc() {
         let err = find_executable("/nonexistent", &[]).unwrap_err();
         assert_eq!(
-            err.to_string(),
+            crate::error_chain(&err),
             r#"exec: "/nonexistent": stat /nonexistent: no such file or directory"#
         );
+        assert_eq!(crate::root_errno(&err), libc::ENOENT);
     }
 
     #[test]
@@ -82,7 +96,7 @@ mod tests {
         let env = vec!["PATH=/nonexistent-dir:/also-missing".to_string()];
         let err = find_executable("nope", &env).unwrap_err();
         assert_eq!(
-            err.to_string(),
+            crate::error_chain(&err),
             r#"exec: "nope": executable file not found in $PATH"#
         );
     }
@@ -104,7 +118,11 @@ mod tests {
         std::fs::write(&plain, "not a program").unwrap();
         let err = find_executable(plain.to_str().unwrap(), &[]).unwrap_err();
         std::fs::remove_file(&plain).unwrap();
-        assert!(err.to_string().contains("permission denied"));
+        assert_eq!(
+            crate::error_chain(&err),
+            format!("exec: {:?}: permission denied", plain.display().to_string())
+        );
+        assert_eq!(crate::root_errno(&err), libc::EACCES);
     }
 
     #[test]
