@@ -246,6 +246,12 @@ fn cases() -> Vec<Case> {
             berth_only: None,
         },
         Case {
+            name: "sysctl-invalid-key",
+            patch: |v| v["linux"]["sysctl"] = json!({"net..core": "1"}),
+            berth_says: r#"linux.sysctl: invalid key \"net..core\""#,
+            berth_only: Some(RUNC_LATER),
+        },
+        Case {
             name: "id-mappings-without-userns",
             patch: |v| {
                 let map = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);

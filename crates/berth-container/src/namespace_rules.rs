@@ -23,8 +23,9 @@ const IPC_SYSCTLS: [&str; 8] = [
     "kernel.shm_rmid_forced",
 ];
 
-/// Every `linux.sysctl` key belongs to a namespace the container has of
-/// its own, as runc 1.1.5 checks (in its words): IPC keys need an IPC
+/// Every `linux.sysctl` key names a file under /proc/sys and belongs to a
+/// namespace the container has of its own, as runc 1.1.5 checks (in its
+/// words; it finds a key such as `net..core` only in init): IPC keys need an IPC
 /// namespace, `net.` keys a network namespace that is not the runtime's,
 /// `kernel.domainname` a UTS namespace (`kernel.hostname` is the
 /// `hostname` field's); any other key is the host's.
@@ -41,6 +42,9 @@ pub(crate) fn check_sysctls(linux: &Linux) -> Result<(), ConfigError> {
 
 /// Why `key` (dot-separated) cannot be set in this container, or None.
 fn sysctl_refusal(linux: &Linux, key: &str) -> Option<String> {
+    if !berth_process::valid_sysctl_key(key) {
+        return Some(format!("invalid key {key:?}"));
+    }
     let has = |typ| linux.namespaces.iter().find(|ns| ns.typ == typ);
     if IPC_SYSCTLS.contains(&key) || key.starts_with("fs.mqueue.") {
         return has(LinuxNamespaceType::Ipc)
@@ -136,6 +140,10 @@ mod tests {
         assert!(refusal(&["uts"], "kernel.hostname")
             .unwrap()
             .contains("conflicts with the OCI \"hostname\" field"));
+        assert_eq!(
+            refusal(&["network"], "net..core").unwrap(),
+            "linux.sysctl: invalid key \"net..core\""
+        );
         assert_eq!(
             refusal(&["uts", "ipc", "network"], "kernel/panic").unwrap(),
             "linux.sysctl: sysctl \"kernel.panic\" is not in a separate kernel namespace"

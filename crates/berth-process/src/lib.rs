@@ -32,6 +32,7 @@ pub use pidfd::{PidfdOf, PidfdSocket};
 pub use seccomp_agent::SeccompAgent;
 pub use spawn::{spawn_init, Spawned};
 pub use sync::InitFailure;
+pub use sysctl::valid_sysctl_key;
 pub use trace::StepTime;
 
 use berth_spec::{Hooks, LinuxCapabilities, PosixRlimit, Process, User};

@@ -7,9 +7,15 @@ use std::path::PathBuf;
 
 use crate::ProcessError;
 
+/// Does `key` name a file under /proc/sys: parts separated by `.` or `/`,
+/// none empty or `..`?
+pub fn valid_sysctl_key(key: &str) -> bool {
+    !key.is_empty() && !key.split(['.', '/']).any(|p| p.is_empty() || p == "..")
+}
+
 /// The /proc/sys file of a sysctl key (`net.ipv4.ip_forward`).
 fn path_of(key: &str) -> Result<PathBuf, ProcessError> {
-    if key.is_empty() || key.split(['.', '/']).any(|p| p.is_empty() || p == "..") {
+    if !valid_sysctl_key(key) {
         return Err(ProcessError::Config(format!(
             "linux.sysctl: invalid key {key:?}"
         )));
