@@ -13,7 +13,8 @@ use nix::unistd::symlinkat;
 
 use crate::error::RootfsError;
 use crate::mountops::{self, MountCall};
-use crate::mounts::{after_mount, mountpoint_dir, reopen_mounted, SpecMount};
+use crate::mountplan::PlannedMount;
+use crate::mounts::{after_mount, mountpoint_dir, reopen_mounted};
 use crate::root::RootDir;
 use crate::CgroupMountSource;
 
@@ -25,7 +26,7 @@ const V1_TMPFS_FLAGS: MsFlags = MsFlags::MS_NOEXEC
 /// Mounts a spec mount of type cgroup as `source` says.
 pub fn mount_cgroup(
     root: &RootDir,
-    m: &SpecMount<'_>,
+    m: &PlannedMount,
     source: &CgroupMountSource,
 ) -> Result<(), RootfsError> {
     match source {
@@ -55,7 +56,7 @@ pub fn mount_cgroup(
 /// point with an empty read-only tmpfs (runc masks it likewise).
 fn mount_v2_container_dir(
     root: &RootDir,
-    m: &SpecMount<'_>,
+    m: &PlannedMount,
     dir: Option<&Path>,
 ) -> Result<(), RootfsError> {
     match dir {
@@ -73,7 +74,7 @@ fn mount_v2_container_dir(
 /// "cpu,cpuacct").
 fn mount_v1(
     root: &RootDir,
-    m: &SpecMount<'_>,
+    m: &PlannedMount,
     hierarchies: &[(String, std::path::PathBuf)],
 ) -> Result<(), RootfsError> {
     let (target, real) = mountpoint_dir(root, m)?;
@@ -127,7 +128,7 @@ fn checked_name(name: &str) -> Result<&str, RootfsError> {
 /// (`O_NOFOLLOW`), not resolved from the rootfs.
 fn bind_hierarchy(
     tmpfs: BorrowedFd<'_>,
-    m: &SpecMount<'_>,
+    m: &PlannedMount,
     parent: &Path,
     name: &str,
     host_dir: &Path,
@@ -154,7 +155,7 @@ fn bind_hierarchy(
 }
 
 /// The spec mount's flags that a bind needs a remount for.
-fn remount_flags(m: &SpecMount<'_>) -> MsFlags {
+fn remount_flags(m: &PlannedMount) -> MsFlags {
     m.options.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT)
 }
 
@@ -175,7 +176,7 @@ fn open_host_cgroup_dir(host_dir: &Path, dest: &Path) -> Result<OwnedFd, RootfsE
 /// `dest`), remounting it with the spec mount's flags through the fd
 /// `reopen` gives of the new mount; returns that fd when it was needed.
 fn bind_dir(
-    m: &SpecMount<'_>,
+    m: &PlannedMount,
     target: BorrowedFd<'_>,
     dest: &Path,
     host_dir: &Path,
@@ -194,7 +195,7 @@ fn bind_dir(
 
 /// v2 with its own cgroup namespace: a fresh cgroup2 mount shows the
 /// container's cgroup as its root.
-fn mount_v2_fresh(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> {
+fn mount_v2_fresh(root: &RootDir, m: &PlannedMount) -> Result<(), RootfsError> {
     let (target, real) = mountpoint_dir(root, m)?;
     let data = m.options.data_string();
     let source = m.source_string();
@@ -210,7 +211,7 @@ fn mount_v2_fresh(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> 
 
 /// v2 sharing the host's cgroup namespace: bind the container's own cgroup
 /// directory so that it does not see the whole host hierarchy.
-fn mount_v2_bind(root: &RootDir, m: &SpecMount<'_>, dir: &Path) -> Result<(), RootfsError> {
+fn mount_v2_bind(root: &RootDir, m: &PlannedMount, dir: &Path) -> Result<(), RootfsError> {
     let (target, real) = mountpoint_dir(root, m)?;
     bind_dir(m, target.as_fd(), &real, dir, || {
         reopen_mounted(root, &real)
