@@ -224,6 +224,21 @@ mod tests {
     }
 
     #[test]
+    fn a_mount_refusal_keeps_its_json_path() {
+        let refused = RootfsError::MountConfig {
+            field: "mounts[2].source".into(),
+            reason: "a bind mount needs a source".into(),
+        };
+        match rootfs_refusal(refused) {
+            ContainerError::Invalid(e) => {
+                assert_eq!(e.field, "mounts[2].source");
+                assert_eq!(e.reason, "a bind mount needs a source");
+            }
+            other => panic!("not a config refusal: {other}"),
+        }
+    }
+
+    #[test]
     fn init_errno_reaches_the_runtime_error_and_the_text_stays() {
         let failure = InitFailure {
             step: "write oom_score_adj".into(),

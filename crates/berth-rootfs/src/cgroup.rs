@@ -16,6 +16,7 @@ use crate::mountops::{self, MountCall};
 use crate::mountplan::PlannedMount;
 use crate::mounts::{after_mount, mountpoint_dir, reopen_mounted};
 use crate::root::RootDir;
+use crate::sys::MountSys;
 use crate::CgroupMountSource;
 
 /// runc's flags for the tmpfs that holds the v1 hierarchies.
@@ -63,8 +64,8 @@ fn mount_v2_container_dir(
         Some(dir) => mount_v2_bind(root, m, dir),
         None => {
             let (target, real) = mountpoint_dir(root, m)?;
-            let mask = crate::finish::empty_readonly_tmpfs(&real)?;
-            crate::finish::attach(mask.as_fd(), target.as_fd(), &real)
+            let mask = crate::finish::empty_readonly_tmpfs(root.sys(), &real)?;
+            crate::finish::attach(root.sys(), mask.as_fd(), target.as_fd(), &real)
         }
     }
 }
@@ -84,11 +85,12 @@ fn mount_v1(
         flags: V1_TMPFS_FLAGS,
         data: "mode=755",
     }
-    .on(target.as_fd(), &real)?;
+    .on(root.sys(), target.as_fd(), &real)?;
     let tmpfs = reopen_mounted(root, &real)?;
-    mountops::set_propagation(tmpfs.as_fd(), &real, &m.options.propagation)?;
+    mountops::set_propagation(root.sys(), tmpfs.as_fd(), &real, &m.options.propagation)?;
     for (name, host_dir) in hierarchies {
-        bind_hierarchy(tmpfs.as_fd(), m, &real, checked_name(name)?, host_dir)?;
+        let name = checked_name(name)?;
+        bind_hierarchy(root.sys(), tmpfs.as_fd(), m, &real, name, host_dir)?;
     }
     for (name, _) in hierarchies.iter().filter(|(n, _)| n.contains(',')) {
         for controller in name.split(',') {
@@ -103,7 +105,7 @@ fn mount_v1(
         }
     }
     if let Some(rec) = &m.options.recursive {
-        mountops::set_recursive_attr(tmpfs.as_fd(), &real, rec)?;
+        mountops::set_recursive_attr(root.sys(), tmpfs.as_fd(), &real, rec)?;
     }
     Ok(())
 }
@@ -127,6 +129,7 @@ fn checked_name(name: &str) -> Result<&str, RootfsError> {
 /// nothing runs in the container yet, so its entries are opened directly
 /// (`O_NOFOLLOW`), not resolved from the rootfs.
 fn bind_hierarchy(
+    sys: &dyn MountSys,
     tmpfs: BorrowedFd<'_>,
     m: &PlannedMount,
     parent: &Path,
@@ -143,7 +146,7 @@ fn bind_hierarchy(
         openat(tmpfs, name, flags, Mode::empty()).map_err(RootfsError::at_dest("open", &dest))
     };
     let target = open_entry()?;
-    let remounted = bind_dir(m, target.as_fd(), &dest, host_dir, open_entry)?;
+    let remounted = bind_dir(sys, m, target.as_fd(), &dest, host_dir, open_entry)?;
     if m.options.propagation.is_empty() {
         return Ok(());
     }
@@ -151,7 +154,7 @@ fn bind_hierarchy(
         Some(fd) => fd,
         None => open_entry()?,
     };
-    mountops::set_propagation(mounted.as_fd(), &dest, &m.options.propagation)
+    mountops::set_propagation(sys, mounted.as_fd(), &dest, &m.options.propagation)
 }
 
 /// The spec mount's flags that a bind needs a remount for.
@@ -176,6 +179,7 @@ fn open_host_cgroup_dir(host_dir: &Path, dest: &Path) -> Result<OwnedFd, RootfsE
 /// `dest`), remounting it with the spec mount's flags through the fd
 /// `reopen` gives of the new mount; returns that fd when it was needed.
 fn bind_dir(
+    sys: &dyn MountSys,
     m: &PlannedMount,
     target: BorrowedFd<'_>,
     dest: &Path,
@@ -183,13 +187,20 @@ fn bind_dir(
     reopen: impl Fn() -> Result<OwnedFd, RootfsError>,
 ) -> Result<Option<OwnedFd>, RootfsError> {
     let src = open_host_cgroup_dir(host_dir, dest)?;
-    mountops::bind(src.as_fd(), &host_dir.to_string_lossy(), target, dest, true)?;
+    mountops::bind(
+        sys,
+        src.as_fd(),
+        &host_dir.to_string_lossy(),
+        target,
+        dest,
+        true,
+    )?;
     let flags = remount_flags(m);
     if flags.is_empty() {
         return Ok(None);
     }
     let mounted = reopen()?;
-    mountops::remount_bind(mounted.as_fd(), dest, flags)?;
+    mountops::remount_bind(sys, mounted.as_fd(), dest, flags)?;
     Ok(Some(mounted))
 }
 
@@ -205,7 +216,7 @@ fn mount_v2_fresh(root: &RootDir, m: &PlannedMount) -> Result<(), RootfsError> {
         flags: m.initial_flags(),
         data: &data,
     }
-    .on(target.as_fd(), &real)?;
+    .on(root.sys(), target.as_fd(), &real)?;
     after_mount(root, &real, m)
 }
 
@@ -213,7 +224,7 @@ fn mount_v2_fresh(root: &RootDir, m: &PlannedMount) -> Result<(), RootfsError> {
 /// directory so that it does not see the whole host hierarchy.
 fn mount_v2_bind(root: &RootDir, m: &PlannedMount, dir: &Path) -> Result<(), RootfsError> {
     let (target, real) = mountpoint_dir(root, m)?;
-    bind_dir(m, target.as_fd(), &real, dir, || {
+    bind_dir(root.sys(), m, target.as_fd(), &real, dir, || {
         reopen_mounted(root, &real)
     })?;
     after_mount(root, &real, m)

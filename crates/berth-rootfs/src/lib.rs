@@ -27,6 +27,9 @@ pub mod path;
 pub mod pivot;
 pub mod procfs;
 pub mod root;
+pub mod sys;
+#[cfg(test)]
+mod sys_tests;
 
 use std::io::{stderr, stdin, stdout};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -41,6 +44,7 @@ use nix::sys::statfs::{fstatfs, PROC_SUPER_MAGIC};
 pub use error::{Location, RootfsError};
 pub use mountplan::{MountKind, MountPlan, PlannedMount};
 use root::RootDir;
+pub use sys::{MountSys, RealSys};
 
 /// Everything the rootfs setup needs, taken from the spec and the cgroup
 /// manager.
@@ -196,13 +200,22 @@ fn mount_planned(
 /// [`idmap::IdmapRequest::open`] made them), then (unless /dev is a bind
 /// mount) device nodes, /dev/ptmx and the /dev symlinks.
 pub fn prepare_rootfs(plan: &RootfsPlan, idmapped: &[(usize, OwnedFd)]) -> Result<(), RootfsError> {
+    prepare_rootfs_with(&RealSys, plan, idmapped)
+}
+
+/// [`prepare_rootfs`] with the mount syscalls of `sys`.
+pub fn prepare_rootfs_with(
+    sys: &dyn MountSys,
+    plan: &RootfsPlan,
+    idmapped: &[(usize, OwnedFd)],
+) -> Result<(), RootfsError> {
     let propagation = plan.root_propagation()?;
     check_host_proc()?;
     if !plan.host_mount_ns {
-        set_host_propagation(&plan.rootfs, propagation)?;
+        set_host_propagation(sys, &plan.rootfs, propagation)?;
     }
-    bind_rootfs_on_itself(&plan.rootfs)?;
-    let root = RootDir::open(&plan.rootfs)?;
+    bind_rootfs_on_itself(sys, &plan.rootfs)?;
+    let root = RootDir::open_with(&plan.rootfs, sys)?;
     for m in &plan.mounts {
         let tree = idmapped
             .iter()
@@ -260,17 +273,22 @@ fn check_host_proc() -> Result<(), RootfsError> {
     }
 }
 
-fn propagate(target: &Path, flags: MsFlags) -> Result<(), nix::errno::Errno> {
-    nix::mount::mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
+fn propagate(sys: &dyn MountSys, target: &Path, flags: MsFlags) -> Result<(), Errno> {
+    sys.mount(None, target, None, flags, None)
 }
 
 /// / gets the asked propagation (default rslave: host mounts still reach
 /// the container, nothing goes back); the mount holding the rootfs is made
 /// private (slave if rslave was asked) so that pivot_root works and the
 /// rootfs bind does not leak to the host.
-fn set_host_propagation(rootfs: &Path, asked: Option<MsFlags>) -> Result<(), RootfsError> {
+fn set_host_propagation(
+    sys: &dyn MountSys,
+    rootfs: &Path,
+    asked: Option<MsFlags>,
+) -> Result<(), RootfsError> {
     let flags = asked.unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
-    propagate(Path::new("/"), flags).map_err(RootfsError::at_host("set propagation of", "/"))?;
+    propagate(sys, Path::new("/"), flags)
+        .map_err(RootfsError::at_host("set propagation of", "/"))?;
     let parent_flags = if flags.contains(MsFlags::MS_SLAVE) {
         MsFlags::MS_SLAVE
     } else {
@@ -278,7 +296,7 @@ fn set_host_propagation(rootfs: &Path, asked: Option<MsFlags>) -> Result<(), Roo
     };
     let mut dir = rootfs;
     loop {
-        match propagate(dir, parent_flags) {
+        match propagate(sys, dir, parent_flags) {
             // EINVAL: not a mount point; try the parent directory.
             Err(Errno::EINVAL) if dir != Path::new("/") => {
                 dir = dir.parent().unwrap_or(Path::new("/"))
@@ -293,15 +311,10 @@ fn set_host_propagation(rootfs: &Path, asked: Option<MsFlags>) -> Result<(), Roo
     }
 }
 
-fn bind_rootfs_on_itself(rootfs: &Path) -> Result<(), RootfsError> {
-    nix::mount::mount(
-        Some(rootfs),
-        rootfs,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .map_err(RootfsError::at_host("bind rootfs on itself", rootfs))
+fn bind_rootfs_on_itself(sys: &dyn MountSys, rootfs: &Path) -> Result<(), RootfsError> {
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
+    sys.mount(Some(rootfs), rootfs, None, flags, None)
+        .map_err(RootfsError::at_host("bind rootfs on itself", rootfs))
 }
 
 fn populate_dev(root: &RootDir, plan: &RootfsPlan) -> Result<(), RootfsError> {
@@ -377,7 +390,13 @@ pub fn mount_console(slave: &Path) -> Result<(), RootfsError> {
 /// After pivot: read-only for tmpfs and /dev mounts that asked for it,
 /// readonlyPaths, maskedPaths, then root.readonly.
 pub fn finish_rootfs(plan: &RootfsPlan) -> Result<(), RootfsError> {
-    let root = RootDir::open(Path::new("/"))?;
+    finish_rootfs_with(&RealSys, plan)
+}
+
+/// [`finish_rootfs`] with the mount syscalls of `sys`, in the root `/`
+/// (the container's, after pivot_root).
+pub fn finish_rootfs_with(sys: &dyn MountSys, plan: &RootfsPlan) -> Result<(), RootfsError> {
+    let root = RootDir::open_with(Path::new("/"), sys)?;
     for m in plan.mounts.iter().filter(|m| m.defers_readonly()) {
         if m.options.flags.contains(MsFlags::MS_RDONLY) {
             finish::remount_readonly(&root, &m.dest)?;
@@ -395,7 +414,7 @@ pub fn finish_rootfs(plan: &RootfsPlan) -> Result<(), RootfsError> {
         }
     }
     if plan.readonly {
-        finish::make_mount_readonly(root.fd(), Path::new("/"))
+        finish::make_mount_readonly(sys, root.fd(), Path::new("/"))
             .map_err(|e| e.context("error setting rootfs as readonly"))?;
     }
     Ok(())

@@ -4,7 +4,6 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use berth_sys::mount::move_mount_fd;
 use nix::errno::Errno;
 use nix::fcntl::openat;
 use nix::fcntl::OFlag;
@@ -17,6 +16,7 @@ use crate::mountops::{self, MountCall};
 use crate::mountplan::PlannedMount;
 use crate::path::{self, ProcPlacement};
 use crate::root::{RootDir, DIR_MODE};
+use crate::sys::MountSys;
 
 /// The resolved container path of a mount point, after checking it is not
 /// the rootfs itself and is allowed with respect to /proc.
@@ -52,18 +52,19 @@ pub(crate) fn after_mount(
         return Ok(());
     }
     let mounted = reopen_mounted(root, real)?;
-    after_mount_on(mounted.as_fd(), real, m)
+    after_mount_on(root.sys(), mounted.as_fd(), real, m)
 }
 
 /// [`after_mount`] on an fd of the new mount's root already at hand.
 pub(crate) fn after_mount_on(
+    sys: &dyn MountSys,
     mounted: BorrowedFd<'_>,
     real: &Path,
     m: &PlannedMount,
 ) -> Result<(), RootfsError> {
-    mountops::set_propagation(mounted, real, &m.options.propagation)?;
+    mountops::set_propagation(sys, mounted, real, &m.options.propagation)?;
     if let Some(rec) = &m.options.recursive {
-        mountops::set_recursive_attr(mounted, real, rec)?;
+        mountops::set_recursive_attr(sys, mounted, real, rec)?;
     }
     Ok(())
 }
@@ -75,7 +76,12 @@ pub(crate) fn reopen_mounted(root: &RootDir, real: &Path) -> Result<OwnedFd, Roo
 }
 
 /// Mounts a new filesystem of the spec's type on `target`.
-fn mount_new_fs(target: BorrowedFd<'_>, real: &Path, m: &PlannedMount) -> Result<(), RootfsError> {
+fn mount_new_fs(
+    sys: &dyn MountSys,
+    target: BorrowedFd<'_>,
+    real: &Path,
+    m: &PlannedMount,
+) -> Result<(), RootfsError> {
     let source = m.source_string();
     let data = m.options.data_string();
     MountCall {
@@ -84,7 +90,7 @@ fn mount_new_fs(target: BorrowedFd<'_>, real: &Path, m: &PlannedMount) -> Result
         flags: m.initial_flags(),
         data: &data,
     }
-    .on(target, real)
+    .on(sys, target, real)
 }
 
 pub(crate) fn is_dir(fd: BorrowedFd<'_>) -> Result<bool, Errno> {
@@ -124,12 +130,16 @@ pub(crate) fn mount_bind(
         == PROC_SUPER_MAGIC;
     let real = checked_mountpoint(root, target.as_fd(), m, src_is_proc)?;
     match prepared {
-        Some(tree) => move_mount_fd(tree, target.as_fd()).map_err(RootfsError::at_both(
-            "move_mount prepared source",
-            &source,
-            &real,
-        ))?,
+        Some(tree) => root
+            .sys()
+            .move_mount(tree, target.as_fd())
+            .map_err(RootfsError::at_both(
+                "move_mount prepared source",
+                &source,
+                &real,
+            ))?,
         None => mountops::bind(
+            root.sys(),
             src,
             &source.to_string_lossy(),
             target.as_fd(),
@@ -141,14 +151,14 @@ pub(crate) fn mount_bind(
         return after_mount(root, &real, m);
     }
     let mounted = reopen_mounted(root, &real)?;
-    mountops::remount_bind(mounted.as_fd(), &real, m.options.flags)?;
-    after_mount_on(mounted.as_fd(), &real, m)
+    mountops::remount_bind(root.sys(), mounted.as_fd(), &real, m.options.flags)?;
+    after_mount_on(root.sys(), mounted.as_fd(), &real, m)
 }
 
 pub(crate) fn mount_proc_or_sys(root: &RootDir, m: &PlannedMount) -> Result<(), RootfsError> {
     let target = ordinary_directory(root, m)?;
     let real = root.container_path_of(target.as_fd(), &m.dest)?;
-    mount_new_fs(target.as_fd(), &real, m)?;
+    mount_new_fs(root.sys(), target.as_fd(), &real, m)?;
     after_mount(root, &real, m)
 }
 
@@ -196,7 +206,7 @@ pub(crate) fn mount_tmpfs(root: &RootDir, m: &PlannedMount) -> Result<(), Rootfs
     } else {
         None
     };
-    mount_new_fs(target.as_fd(), &real, m)?;
+    mount_new_fs(root.sys(), target.as_fd(), &real, m)?;
     let keep_mode = old_mode.filter(|_| !m.options.has_mode());
     if old_content.is_some() || keep_mode.is_some() {
         let mounted = open_dir(root, &real)?;
@@ -221,7 +231,7 @@ fn open_dir(root: &RootDir, dest: &Path) -> Result<OwnedFd, RootfsError> {
 pub(crate) fn mount_other(root: &RootDir, m: &PlannedMount) -> Result<(), RootfsError> {
     let target = root.mkdir_all(&m.dest)?;
     let real = checked_mountpoint(root, target.as_fd(), m, false)?;
-    mount_new_fs(target.as_fd(), &real, m)?;
+    mount_new_fs(root.sys(), target.as_fd(), &real, m)?;
     after_mount(root, &real, m)
 }
 
