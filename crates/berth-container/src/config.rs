@@ -264,9 +264,9 @@ fn valid_interface_name(name: &str) -> bool {
             .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0x0b)
 }
 
-/// runc's checks for a runtime that is not root: the container needs a
-/// user namespace, and a mount's `uid=`/`gid=` option must name an id
-/// the container's maps cover.
+/// runc's check for a runtime that is not root: the container needs a
+/// user namespace (its mount options' `uid=`/`gid=` are checked by the
+/// planner, which parses the mounts).
 pub(crate) fn validate_rootless(spec: &Spec) -> Result<(), ContainerError> {
     let linux = spec.linux.as_ref().expect("validated");
     let has_user = linux
@@ -275,24 +275,6 @@ pub(crate) fn validate_rootless(spec: &Spec) -> Result<(), ContainerError> {
         .any(|ns| ns.typ == LinuxNamespaceType::User);
     if !has_user {
         return Err(invalid("rootless container requires user namespaces"));
-    }
-    for option in spec.mounts.iter().flat_map(|m| &m.options) {
-        for (kind, mappings) in [("uid", &linux.uid_mappings), ("gid", &linux.gid_mappings)] {
-            let id = option
-                .strip_prefix(kind)
-                .and_then(|rest| rest.strip_prefix('='))
-                .and_then(|n| n.parse::<u32>().ok());
-            let mapped = |id: u32| {
-                mappings
-                    .iter()
-                    .any(|m| id >= m.container_id && id - m.container_id < m.size)
-            };
-            if id.is_some_and(|id| !mapped(id)) {
-                return Err(invalid(format!(
-                    "cannot specify {kind}= mount options for unmapped {kind} in rootless containers"
-                )));
-            }
-        }
     }
     Ok(())
 }
@@ -494,12 +476,11 @@ mod tests {
 mod rootless_tests {
     use super::*;
 
-    fn rootless_check(linux: serde_json::Value, mounts: serde_json::Value) -> String {
+    fn rootless_check(linux: serde_json::Value) -> String {
         let spec: Spec = serde_json::from_value(serde_json::json!({
             "ociVersion": "1.0.2",
             "process": {"user": {"uid": 0, "gid": 0}, "args": ["sh"], "cwd": "/"},
             "root": {"path": "rootfs"},
-            "mounts": mounts,
             "linux": linux
         }))
         .unwrap();
@@ -509,25 +490,12 @@ mod rootless_tests {
         }
     }
 
+    /// The mount ids are checked by the planner (`MountPlan::check_rootless_ids`).
     #[test]
-    fn an_unprivileged_runtime_needs_a_user_namespace_and_mapped_mount_ids() {
-        let maps = |ns: serde_json::Value| {
-            serde_json::json!({
-                "namespaces": ns,
-                "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
-                "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 6}]
-            })
-        };
-        let devpts = |opt: &str| serde_json::json!([{"destination": "/dev/pts", "type": "devpts", "options": ["nosuid", opt]}]);
-        let user = serde_json::json!([{"type": "mount"}, {"type": "user"}]);
-        assert_eq!(rootless_check(maps(user.clone()), devpts("gid=5")), "ok");
-        assert!(rootless_check(maps(user.clone()), devpts("gid=6"))
-            .contains("cannot specify gid= mount options for unmapped gid"));
-        assert!(rootless_check(maps(user.clone()), devpts("uid=1"))
-            .contains("cannot specify uid= mount options for unmapped uid"));
-        assert_eq!(rootless_check(maps(user), devpts("uid=x")), "ok");
-        let no_user = serde_json::json!([{"type": "mount"}]);
-        assert!(rootless_check(maps(no_user), devpts("gid=0"))
-            .contains("rootless container requires user namespaces"));
+    fn an_unprivileged_runtime_needs_a_user_namespace() {
+        let user = serde_json::json!({"namespaces": [{"type": "mount"}, {"type": "user"}]});
+        assert_eq!(rootless_check(user), "ok");
+        let no_user = serde_json::json!({"namespaces": [{"type": "mount"}]});
+        assert!(rootless_check(no_user).contains("rootless container requires user namespaces"));
     }
 }

@@ -11,7 +11,7 @@ use berth_process::trace::Phases;
 use berth_process::{
     ContainerSetup, InitConfig, Namespaces, NetDevice, PidfdOf, PidfdSocket, StepTime,
 };
-use berth_rootfs::{BindSources, CgroupMountSource, RootfsPlan};
+use berth_rootfs::{BindSources, CgroupMountSource, MountPlan, RootfsPlan};
 use berth_spec::{Linux, LinuxResources};
 use nix::sys::stat::Mode;
 
@@ -100,7 +100,6 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         inherited,
         attrs,
         mounts,
-        idmapped,
         rdt_group,
         cgroup: planned,
         warnings,
@@ -144,9 +143,6 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         rootfs,
         resources,
     );
-    if let Some(setup) = init.setup.as_mut() {
-        setup.idmapped = idmapped;
-    }
     init.seccomp = seccomp;
     init.trace = opts.trace;
     // execCPUAffinity is not init's (runtime-spec): it gets every CPU of
@@ -316,7 +312,7 @@ fn rootfs_plan(
     opts: &CreateOptions<'_>,
     cgroup: &Cgroup,
     own_cgroupns: bool,
-    mounts: Vec<berth_spec::Mount>,
+    mounts: MountPlan,
     host_mount_ns: bool,
 ) -> RootfsPlan {
     let linux = linux(bundle);
@@ -376,7 +372,6 @@ fn init_config(
         hooks: bundle.spec.hooks.clone().unwrap_or_default(),
         hook_state: creating_state(bundle, opts.id),
         bundle: bundle.dir.clone(),
-        idmapped: Vec::new(),
         net_devices: linux
             .net_devices
             .iter()

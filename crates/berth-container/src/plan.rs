@@ -5,8 +5,8 @@
 
 use berth_cgroups::Cgroup;
 use berth_process::{Namespaces, Seccomp};
-use berth_rootfs::idmap::{ContainerUserns, IdmapRequest};
-use berth_rootfs::RootfsError;
+use berth_rootfs::idmap::ContainerUserns;
+use berth_rootfs::{MountPlan, RootfsError};
 use berth_security::attrs::ProcessAttrs;
 use berth_spec::{Linux, Process};
 
@@ -46,10 +46,9 @@ pub(crate) struct ContainerPlan {
     pub inherited: InheritedAttrs,
     /// Init's scheduling attributes.
     pub attrs: ProcessAttrs,
-    /// The spec mounts, relative bind sources made absolute.
-    pub mounts: Vec<berth_spec::Mount>,
-    /// The idmapped mounts among them.
-    pub idmapped: Vec<IdmapRequest>,
+    /// The config's mounts, parsed once (relative bind sources made
+    /// absolute, the idmapping of each idmapped mount decided).
+    pub mounts: MountPlan,
     pub rdt_group: Option<RdtGroup>,
     /// The cgroup, planned (nothing made yet).
     pub cgroup: Cgroup,
@@ -73,10 +72,7 @@ pub(crate) fn plan(opts: &CreateOptions<'_>) -> Result<ContainerPlan, ContainerE
             .with_time_offsets(&linux.time_offsets)?;
     let inherited = InheritedAttrs::of_config(process, linux);
     let attrs = inherited.for_process(process)?;
-    let mut mounts = bundle.spec.mounts.clone();
-    berth_rootfs::absolutize_bind_sources(&mut mounts, &bundle.dir);
-    let idmapped =
-        berth_rootfs::idmap::requests(&mounts, container_userns(linux)).map_err(rootfs_refusal)?;
+    let mounts = plan_mounts(&bundle, linux)?;
     let rdt_group = crate::intel_rdt::plan(linux, opts.id)?;
     let cgroup = Cgroup::plan_for(opts.cgroup_driver, Some(&linux.cgroups_path), opts.id)?;
     let mut warnings = check_existing_cgroup(&cgroup)?;
@@ -90,7 +86,6 @@ pub(crate) fn plan(opts: &CreateOptions<'_>) -> Result<ContainerPlan, ContainerE
         inherited,
         attrs,
         mounts,
-        idmapped,
         rdt_group,
         cgroup,
         warnings,
@@ -164,12 +159,25 @@ fn check_namespace_paths(linux: &Linux) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// The config's mounts parsed (the only parse of them); for a runtime that
+/// is not root, every `uid=`/`gid=` option checked against the
+/// container's maps, as runc does.
+fn plan_mounts(bundle: &Bundle, linux: &Linux) -> Result<MountPlan, ContainerError> {
+    let userns = container_userns(linux);
+    let mounts = MountPlan::parse(&bundle.spec.mounts, &bundle.dir, userns);
+    let mounts = mounts.map_err(rootfs_refusal)?;
+    if !nix::unistd::geteuid().is_root() {
+        mounts
+            .check_rootless_ids(&linux.uid_mappings, &linux.gid_mappings)
+            .map_err(rootfs_refusal)?;
+    }
+    Ok(mounts)
+}
+
 /// A rootfs refusal of a config field as a [`ConfigError`].
 fn rootfs_refusal(e: RootfsError) -> ContainerError {
     match e {
-        RootfsError::IdmapConfig { index, reason } => {
-            ConfigError::new(format!("mounts[{index}]"), reason).into()
-        }
+        RootfsError::MountConfig { field, reason } => ConfigError::new(field, reason).into(),
         RootfsError::InvalidValue {
             field,
             value,
@@ -232,6 +240,21 @@ mod tests {
         let e = ContainerError::from(ConfigError::new("mounts[3].options", "no such option"));
         assert_eq!(e.to_string(), "mounts[3].options: no such option");
         assert_eq!(e.errno(), 0);
+    }
+
+    #[test]
+    fn a_mount_refusal_keeps_its_json_path() {
+        let refused = RootfsError::MountConfig {
+            field: "mounts[2].source".into(),
+            reason: "a bind mount needs a source".into(),
+        };
+        match rootfs_refusal(refused) {
+            ContainerError::Invalid(e) => {
+                assert_eq!(e.field, "mounts[2].source");
+                assert_eq!(e.reason, "a bind mount needs a source");
+            }
+            other => panic!("not a config refusal: {other}"),
+        }
     }
 
     #[test]

@@ -7,7 +7,8 @@
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
-use berth_rootfs::idmap::{IdmapRequest, IdmapUserns};
+use berth_rootfs::idmap::{open_idmapped, IdmapUserns};
+use berth_rootfs::MountPlan;
 use berth_sys::process::{fork_into, Forked};
 use nix::sched::CloneFlags;
 
@@ -16,31 +17,26 @@ use crate::namespaces::{write_id_maps, Namespaces};
 use crate::sync::{Message, SyncChannel};
 use crate::ProcessError;
 
-/// Makes every idmapped tree and sends it to init (child `pid`), one
-/// message per mount.
+/// Makes the tree of every idmapped mount of `mounts` and sends it to
+/// init (child `pid`), one message per mount.
 pub(crate) fn send_idmapped_mounts(
-    requests: &[IdmapRequest],
+    mounts: &MountPlan,
     container: &Namespaces,
     pid: i32,
     chan: &SyncChannel,
 ) -> Result<(), ProcessError> {
     let mut made: Vec<(&IdmapUserns, File)> = Vec::new();
-    for request in requests {
-        let index = match made.iter().position(|(u, _)| *u == &request.userns) {
+    for (mount, userns) in mounts.idmapped() {
+        let index = match made.iter().position(|(u, _)| *u == userns) {
             Some(i) => i,
             None => {
-                made.push((
-                    &request.userns,
-                    userns_file(&request.userns, container, pid)?,
-                ));
+                made.push((userns, userns_file(userns, container, pid)?));
                 made.len() - 1
             }
         };
-        let tree = request.open(made[index].1.as_fd())?;
+        let tree = open_idmapped(mount, made[index].1.as_fd())?;
         chan.send(
-            &Message::IdmappedMount {
-                index: request.index,
-            },
+            &Message::IdmappedMount { index: mount.index },
             &[tree.as_raw_fd()],
         )?;
     }

@@ -148,8 +148,6 @@ pub struct ContainerSetup {
     /// The bundle: the working directory of the runtime's hooks (prestart,
     /// createRuntime).
     pub bundle: PathBuf,
-    /// The idmapped mounts of `rootfs.mounts`, made by the runtime.
-    pub idmapped: Vec<berth_rootfs::idmap::IdmapRequest>,
     /// `linux.netDevices`, moved by the runtime into init's network
     /// namespace before it goes on.
     pub net_devices: Vec<NetDevice>,

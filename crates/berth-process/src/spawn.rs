@@ -94,7 +94,7 @@ pub fn spawn_init(
             }
             if let Some(setup) = &cfg.setup {
                 cfg.cgroup.adopt_init(pid, &setup.resources)?;
-                send_idmapped_mounts(&setup.idmapped, &cfg.namespaces, pid, &parent)?;
+                send_idmapped_mounts(&setup.rootfs.mounts, &cfg.namespaces, pid, &parent)?;
                 if let Some(netns) = netdev::target_netns(&cfg.namespaces, pid) {
                     netdev::move_devices(&setup.net_devices, &netns)?;
                 }

@@ -9,7 +9,10 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use berth_rootfs::{enter_rootfs, finish_rootfs, prepare_rootfs, CgroupMountSource, RootfsPlan};
+use berth_rootfs::idmap::ContainerUserns;
+use berth_rootfs::{
+    enter_rootfs, finish_rootfs, prepare_rootfs, CgroupMountSource, MountPlan, RootfsPlan,
+};
 use berth_spec::Spec;
 use nix::sched::{unshare, CloneFlags};
 
@@ -60,7 +63,7 @@ fn main() {
     let plan = RootfsPlan {
         rootfs,
         readonly: root.readonly,
-        mounts: spec.mounts.clone(),
+        mounts: MountPlan::parse(&spec.mounts, &bundle, ContainerUserns::None).expect("mounts"),
         rootfs_propagation: linux.rootfs_propagation,
         devices: linux.devices,
         masked_paths: linux.masked_paths,

@@ -13,8 +13,10 @@ use nix::unistd::symlinkat;
 
 use crate::error::RootfsError;
 use crate::mountops::{self, MountCall};
-use crate::mounts::{after_mount, mountpoint_dir, reopen_mounted, SpecMount};
+use crate::mountplan::PlannedMount;
+use crate::mounts::{after_mount, mountpoint_dir, reopen_mounted};
 use crate::root::RootDir;
+use crate::sys::MountSys;
 use crate::CgroupMountSource;
 
 /// runc's flags for the tmpfs that holds the v1 hierarchies.
@@ -25,7 +27,7 @@ const V1_TMPFS_FLAGS: MsFlags = MsFlags::MS_NOEXEC
 /// Mounts a spec mount of type cgroup as `source` says.
 pub fn mount_cgroup(
     root: &RootDir,
-    m: &SpecMount<'_>,
+    m: &PlannedMount,
     source: &CgroupMountSource,
 ) -> Result<(), RootfsError> {
     match source {
@@ -55,15 +57,15 @@ pub fn mount_cgroup(
 /// point with an empty read-only tmpfs (runc masks it likewise).
 fn mount_v2_container_dir(
     root: &RootDir,
-    m: &SpecMount<'_>,
+    m: &PlannedMount,
     dir: Option<&Path>,
 ) -> Result<(), RootfsError> {
     match dir {
         Some(dir) => mount_v2_bind(root, m, dir),
         None => {
             let (target, real) = mountpoint_dir(root, m)?;
-            let mask = crate::finish::empty_readonly_tmpfs(&real)?;
-            crate::finish::attach(mask.as_fd(), target.as_fd(), &real)
+            let mask = crate::finish::empty_readonly_tmpfs(root.sys(), &real)?;
+            crate::finish::attach(root.sys(), mask.as_fd(), target.as_fd(), &real)
         }
     }
 }
@@ -73,7 +75,7 @@ fn mount_v2_container_dir(
 /// "cpu,cpuacct").
 fn mount_v1(
     root: &RootDir,
-    m: &SpecMount<'_>,
+    m: &PlannedMount,
     hierarchies: &[(String, std::path::PathBuf)],
 ) -> Result<(), RootfsError> {
     let (target, real) = mountpoint_dir(root, m)?;
@@ -83,11 +85,12 @@ fn mount_v1(
         flags: V1_TMPFS_FLAGS,
         data: "mode=755",
     }
-    .on(target.as_fd(), &real)?;
+    .on(root.sys(), target.as_fd(), &real)?;
     let tmpfs = reopen_mounted(root, &real)?;
-    mountops::set_propagation(tmpfs.as_fd(), &real, &m.options.propagation)?;
+    mountops::set_propagation(root.sys(), tmpfs.as_fd(), &real, &m.options.propagation)?;
     for (name, host_dir) in hierarchies {
-        bind_hierarchy(tmpfs.as_fd(), m, &real, checked_name(name)?, host_dir)?;
+        let name = checked_name(name)?;
+        bind_hierarchy(root.sys(), tmpfs.as_fd(), m, &real, name, host_dir)?;
     }
     for (name, _) in hierarchies.iter().filter(|(n, _)| n.contains(',')) {
         for controller in name.split(',') {
@@ -102,7 +105,7 @@ fn mount_v1(
         }
     }
     if let Some(rec) = &m.options.recursive {
-        mountops::set_recursive_attr(tmpfs.as_fd(), &real, rec)?;
+        mountops::set_recursive_attr(root.sys(), tmpfs.as_fd(), &real, rec)?;
     }
     Ok(())
 }
@@ -126,8 +129,9 @@ fn checked_name(name: &str) -> Result<&str, RootfsError> {
 /// nothing runs in the container yet, so its entries are opened directly
 /// (`O_NOFOLLOW`), not resolved from the rootfs.
 fn bind_hierarchy(
+    sys: &dyn MountSys,
     tmpfs: BorrowedFd<'_>,
-    m: &SpecMount<'_>,
+    m: &PlannedMount,
     parent: &Path,
     name: &str,
     host_dir: &Path,
@@ -142,7 +146,7 @@ fn bind_hierarchy(
         openat(tmpfs, name, flags, Mode::empty()).map_err(RootfsError::at_dest("open", &dest))
     };
     let target = open_entry()?;
-    let remounted = bind_dir(m, target.as_fd(), &dest, host_dir, open_entry)?;
+    let remounted = bind_dir(sys, m, target.as_fd(), &dest, host_dir, open_entry)?;
     if m.options.propagation.is_empty() {
         return Ok(());
     }
@@ -150,11 +154,11 @@ fn bind_hierarchy(
         Some(fd) => fd,
         None => open_entry()?,
     };
-    mountops::set_propagation(mounted.as_fd(), &dest, &m.options.propagation)
+    mountops::set_propagation(sys, mounted.as_fd(), &dest, &m.options.propagation)
 }
 
 /// The spec mount's flags that a bind needs a remount for.
-fn remount_flags(m: &SpecMount<'_>) -> MsFlags {
+fn remount_flags(m: &PlannedMount) -> MsFlags {
     m.options.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT)
 }
 
@@ -175,26 +179,34 @@ fn open_host_cgroup_dir(host_dir: &Path, dest: &Path) -> Result<OwnedFd, RootfsE
 /// `dest`), remounting it with the spec mount's flags through the fd
 /// `reopen` gives of the new mount; returns that fd when it was needed.
 fn bind_dir(
-    m: &SpecMount<'_>,
+    sys: &dyn MountSys,
+    m: &PlannedMount,
     target: BorrowedFd<'_>,
     dest: &Path,
     host_dir: &Path,
     reopen: impl Fn() -> Result<OwnedFd, RootfsError>,
 ) -> Result<Option<OwnedFd>, RootfsError> {
     let src = open_host_cgroup_dir(host_dir, dest)?;
-    mountops::bind(src.as_fd(), &host_dir.to_string_lossy(), target, dest, true)?;
+    mountops::bind(
+        sys,
+        src.as_fd(),
+        &host_dir.to_string_lossy(),
+        target,
+        dest,
+        true,
+    )?;
     let flags = remount_flags(m);
     if flags.is_empty() {
         return Ok(None);
     }
     let mounted = reopen()?;
-    mountops::remount_bind(mounted.as_fd(), dest, flags)?;
+    mountops::remount_bind(sys, mounted.as_fd(), dest, flags)?;
     Ok(Some(mounted))
 }
 
 /// v2 with its own cgroup namespace: a fresh cgroup2 mount shows the
 /// container's cgroup as its root.
-fn mount_v2_fresh(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> {
+fn mount_v2_fresh(root: &RootDir, m: &PlannedMount) -> Result<(), RootfsError> {
     let (target, real) = mountpoint_dir(root, m)?;
     let data = m.options.data_string();
     let source = m.source_string();
@@ -204,15 +216,15 @@ fn mount_v2_fresh(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> 
         flags: m.initial_flags(),
         data: &data,
     }
-    .on(target.as_fd(), &real)?;
+    .on(root.sys(), target.as_fd(), &real)?;
     after_mount(root, &real, m)
 }
 
 /// v2 sharing the host's cgroup namespace: bind the container's own cgroup
 /// directory so that it does not see the whole host hierarchy.
-fn mount_v2_bind(root: &RootDir, m: &SpecMount<'_>, dir: &Path) -> Result<(), RootfsError> {
+fn mount_v2_bind(root: &RootDir, m: &PlannedMount, dir: &Path) -> Result<(), RootfsError> {
     let (target, real) = mountpoint_dir(root, m)?;
-    bind_dir(m, target.as_fd(), &real, dir, || {
+    bind_dir(root.sys(), m, target.as_fd(), &real, dir, || {
         reopen_mounted(root, &real)
     })?;
     after_mount(root, &real, m)

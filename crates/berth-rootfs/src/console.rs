@@ -29,6 +29,6 @@ pub fn bind_console(slave: &Path) -> Result<(), RootfsError> {
     let console = Path::new("/dev/console");
     let dev = root.mkdir_all(Path::new("/dev"))?;
     let target = empty_file_target(dev.as_fd(), "console".as_ref(), console)?;
-    let tree = crate::finish::clone_tree(slave_fd.as_fd(), false, console)?;
-    crate::finish::attach(tree.as_fd(), target.as_fd(), console)
+    let tree = crate::finish::clone_tree(root.sys(), slave_fd.as_fd(), false, console)?;
+    crate::finish::attach(root.sys(), tree.as_fd(), target.as_fd(), console)
 }

@@ -8,13 +8,14 @@ use std::path::{Path, PathBuf};
 use berth_spec::{LinuxDevice, LinuxDeviceType};
 use nix::errno::Errno;
 use nix::fcntl::{openat, AtFlags, OFlag};
-use nix::sys::stat::{fstatat, makedev, mknodat, umask, Mode, SFlag};
-use nix::unistd::{fchownat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
+use nix::sys::stat::{fstatat, makedev, umask, Mode, SFlag};
+use nix::unistd::{symlinkat, unlinkat, UnlinkatFlags};
 
 use crate::error::RootfsError;
 use crate::mountops;
 use crate::path;
 use crate::root::RootDir;
+use crate::sys::MountSys;
 
 /// A device node to create in the container.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,34 +185,29 @@ fn create_device(
     let (dir, real_parent) = parents.open(root, &parent)?;
     let at = real_parent.join(&name);
     if method == DeviceMethod::Mknod {
-        match mknod_device(dir, name.as_os_str(), node, &at) {
+        match mknod_device(root.sys(), dir, name.as_os_str(), node, &at) {
             Err(e) if e.errno() == Some(Errno::EPERM) => {}
             other => return other,
         }
     }
-    bind_device(dir, name.as_os_str(), node, &at)
+    bind_device(root.sys(), dir, name.as_os_str(), node, &at)
 }
 
 fn mknod_device(
+    sys: &dyn MountSys,
     dir: BorrowedFd<'_>,
     name: &OsStr,
     node: &DeviceNode,
     at: &Path,
 ) -> Result<(), RootfsError> {
     let perm = Mode::from_bits_truncate(node.mode);
-    match mknodat(dir, name, node.kind, perm, node.rdev()) {
+    match sys.mknodat(dir, name, node.kind, perm, node.rdev()) {
         Ok(()) => {}
         Err(Errno::EEXIST) => return check_existing_node(dir, name, node, at),
         Err(errno) => return Err(RootfsError::at_dest("mknod", at)(errno)),
     }
-    fchownat(
-        dir,
-        name,
-        Some(Uid::from_raw(node.uid)),
-        Some(Gid::from_raw(node.gid)),
-        AtFlags::AT_SYMLINK_NOFOLLOW,
-    )
-    .map_err(RootfsError::at_dest("chown", at))
+    sys.chownat(dir, name, node.uid, node.gid)
+        .map_err(RootfsError::at_dest("chown", at))
 }
 
 /// An existing entry is accepted only if it is that very device.
@@ -237,6 +233,7 @@ fn check_existing_node(
 /// Binds the host's node over an empty file; a symlink in the way (a
 /// hostile rootfs) is removed first, never followed.
 fn bind_device(
+    sys: &dyn MountSys,
     dir: BorrowedFd<'_>,
     name: &OsStr,
     node: &DeviceNode,
@@ -251,6 +248,7 @@ fn bind_device(
     )
     .map_err(RootfsError::at_both("open host device", host, at))?;
     mountops::bind(
+        sys,
         src.as_fd(),
         &host.to_string_lossy(),
         target.as_fd(),

@@ -152,13 +152,15 @@ pub enum RootfsError {
         /// Where it resolved.
         resolved: PathBuf,
     },
-    /// An idmapped mount the config cannot have (runc 1.2's rules).
-    #[error("mounts[{index}]: {reason}")]
-    IdmapConfig {
-        /// Position of the mount in `mounts`.
-        index: usize,
+    /// A config mount berth refuses (found by the planner, before
+    /// anything is made): an idmapped mount runc 1.2 refuses, a bind
+    /// mount without source, an unmapped `uid=` of a rootless container.
+    #[error("{field}: {reason}")]
+    MountConfig {
+        /// The JSON path: `mounts[3]`, `mounts[3].options`.
+        field: String,
         /// Why (runc's words where runc has them).
-        reason: &'static str,
+        reason: String,
     },
     /// Making the idmapped copy of a bind source failed.
     #[error("{step} {source_path:?}{}", idmap_hint(*.errno))]

@@ -6,9 +6,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use berth_sys::mount::{
-    fsconfig_create, fsconfig_set_flag, fsconfig_set_string, fsmount, fsopen, mount_setattr_fd,
-    move_mount_fd, open_tree, MountAttr, AT_EMPTY_PATH, AT_RECURSIVE, MOUNT_ATTR_RDONLY,
-    OPEN_TREE_CLONE,
+    MountAttr, AT_EMPTY_PATH, AT_RECURSIVE, MOUNT_ATTR_RDONLY, OPEN_TREE_CLONE,
 };
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -16,6 +14,7 @@ use nix::sys::stat::{fstat, makedev, SFlag};
 
 use crate::error::RootfsError;
 use crate::root::RootDir;
+use crate::sys::MountSys;
 
 const READ_ONLY: MountAttr = MountAttr {
     attr_set: MOUNT_ATTR_RDONLY,
@@ -24,8 +23,13 @@ const READ_ONLY: MountAttr = MountAttr {
 };
 
 /// Makes the mount whose root `fd` is read-only, keeping its other flags.
-pub fn make_mount_readonly(fd: BorrowedFd<'_>, dest: &Path) -> Result<(), RootfsError> {
-    mount_setattr_fd(fd, 0, &READ_ONLY).map_err(RootfsError::at_dest("remount read-only", dest))
+pub fn make_mount_readonly(
+    sys: &dyn MountSys,
+    fd: BorrowedFd<'_>,
+    dest: &Path,
+) -> Result<(), RootfsError> {
+    sys.mount_setattr(fd, 0, &READ_ONLY)
+        .map_err(RootfsError::at_dest("remount read-only", dest))
 }
 
 /// Remounts the mount at container path `dest` read-only.
@@ -33,11 +37,12 @@ pub fn remount_readonly(root: &RootDir, dest: &Path) -> Result<(), RootfsError> 
     let fd = root
         .open_path(dest)
         .map_err(RootfsError::at_dest("open", dest))?;
-    make_mount_readonly(fd.as_fd(), dest)
+    make_mount_readonly(root.sys(), fd.as_fd(), dest)
 }
 
 /// A detached clone of what `fd` refers to (a bind, not yet attached).
 pub(crate) fn clone_tree(
+    sys: &dyn MountSys,
     fd: BorrowedFd<'_>,
     recursive: bool,
     at: &Path,
@@ -46,15 +51,18 @@ pub(crate) fn clone_tree(
     if recursive {
         flags |= AT_RECURSIVE as u32;
     }
-    open_tree(fd, Path::new(""), flags).map_err(RootfsError::at_dest("open_tree", at))
+    sys.open_tree(fd, Path::new(""), flags)
+        .map_err(RootfsError::at_dest("open_tree", at))
 }
 
 pub(crate) fn attach(
+    sys: &dyn MountSys,
     mount: BorrowedFd<'_>,
     target: BorrowedFd<'_>,
     at: &Path,
 ) -> Result<(), RootfsError> {
-    move_mount_fd(mount, target).map_err(RootfsError::at_dest("move_mount", at))
+    sys.move_mount(mount, target)
+        .map_err(RootfsError::at_dest("move_mount", at))
 }
 
 /// Opens a path that may legitimately be absent (None then).
@@ -72,9 +80,9 @@ pub fn readonly_path(root: &RootDir, dest: &Path) -> Result<(), RootfsError> {
     let Some(target) = open_optional(root, dest)? else {
         return Ok(());
     };
-    let tree = clone_tree(target.as_fd(), true, dest)?;
-    make_mount_readonly(tree.as_fd(), dest)?;
-    attach(tree.as_fd(), target.as_fd(), dest)
+    let tree = clone_tree(root.sys(), target.as_fd(), true, dest)?;
+    make_mount_readonly(root.sys(), tree.as_fd(), dest)?;
+    attach(root.sys(), tree.as_fd(), target.as_fd(), dest)
 }
 
 /// maskedPaths entry: /dev/null over a file, an empty read-only tmpfs over
@@ -86,22 +94,20 @@ pub fn mask_path(root: &RootDir, dest: &Path, dev_null: BorrowedFd<'_>) -> Resul
     let is_dir =
         crate::mounts::is_dir(target.as_fd()).map_err(RootfsError::at_dest("stat", dest))?;
     let mask = if is_dir {
-        empty_readonly_tmpfs(dest)?
+        empty_readonly_tmpfs(root.sys(), dest)?
     } else {
-        clone_tree(dev_null, false, dest)?
+        clone_tree(root.sys(), dev_null, false, dest)?
     };
-    attach(mask.as_fd(), target.as_fd(), dest)
+    attach(root.sys(), mask.as_fd(), target.as_fd(), dest)
 }
 
 /// A detached, empty tmpfs, read-only both as superblock and as mount.
-pub(crate) fn empty_readonly_tmpfs(dest: &Path) -> Result<OwnedFd, RootfsError> {
-    let err = |step| RootfsError::at_dest(step, dest);
-    let fs = fsopen("tmpfs").map_err(err("fsopen tmpfs for mask of"))?;
-    fsconfig_set_string(fs.as_fd(), "source", "tmpfs")
-        .map_err(err("fsconfig source for mask of"))?;
-    fsconfig_set_flag(fs.as_fd(), "ro").map_err(err("fsconfig ro for mask of"))?;
-    fsconfig_create(fs.as_fd()).map_err(err("create tmpfs for mask of"))?;
-    fsmount(fs.as_fd(), MOUNT_ATTR_RDONLY).map_err(err("fsmount tmpfs for mask of"))
+pub(crate) fn empty_readonly_tmpfs(
+    sys: &dyn MountSys,
+    dest: &Path,
+) -> Result<OwnedFd, RootfsError> {
+    sys.readonly_tmpfs()
+        .map_err(|(step, errno)| RootfsError::at_dest(step, dest)(errno))
 }
 
 /// The container's /dev/null, verified to be the null device (char 1:3) so

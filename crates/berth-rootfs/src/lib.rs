@@ -20,12 +20,16 @@ pub mod finish;
 pub mod idmap;
 pub mod mountinfo;
 pub mod mountops;
+pub mod mountplan;
 pub mod mounts;
 pub mod options;
 pub mod path;
 pub mod pivot;
 pub mod procfs;
 pub mod root;
+pub mod sys;
+#[cfg(test)]
+mod sys_tests;
 
 use std::io::{stderr, stdin, stdout};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -38,8 +42,9 @@ use nix::sys::stat::{fstat, Mode};
 use nix::sys::statfs::{fstatfs, PROC_SUPER_MAGIC};
 
 pub use error::{Location, RootfsError};
-use mounts::SpecMount;
+pub use mountplan::{MountKind, MountPlan, PlannedMount};
 use root::RootDir;
+pub use sys::{MountSys, RealSys};
 
 /// Everything the rootfs setup needs, taken from the spec and the cgroup
 /// manager.
@@ -49,8 +54,8 @@ pub struct RootfsPlan {
     pub rootfs: PathBuf,
     /// root.readonly.
     pub readonly: bool,
-    /// Spec mounts, in order.
-    pub mounts: Vec<berth_spec::Mount>,
+    /// The config's mounts, parsed by the planner ([`MountPlan::parse`]).
+    pub mounts: MountPlan,
     /// linux.rootfsPropagation; empty: the default (rslave).
     pub rootfs_propagation: String,
     /// linux.devices.
@@ -80,15 +85,10 @@ pub struct RootfsPlan {
 pub struct BindSources(Vec<(usize, std::sync::Arc<std::os::fd::OwnedFd>)>);
 
 impl BindSources {
-    /// Opens the source of every bind mount in `mounts` (sources absolute).
-    pub fn open(mounts: &[berth_spec::Mount]) -> Result<BindSources, RootfsError> {
+    /// Opens the source of every bind mount in `mounts`.
+    pub fn open(mounts: &MountPlan) -> Result<BindSources, RootfsError> {
         let mut opened = Vec::new();
-        for (index, spec) in mounts.iter().enumerate() {
-            let m = SpecMount::new(spec)?;
-            if m.kind != mounts::MountKind::Bind {
-                continue;
-            }
-            let Some(source) = &spec.source else { continue };
+        for (m, source) in mounts.binds() {
             let mut flags = berth_sys::mount::OPEN_TREE_CLONE;
             if m.options.is_recursive_bind() {
                 flags |= berth_sys::mount::AT_RECURSIVE as u32;
@@ -97,7 +97,7 @@ impl BindSources {
             let fd = berth_sys::mount::open_tree(cwd, source, flags)
                 .map_err(RootfsError::at_both("open bind source", source, &m.dest))
                 .map_err(|e| m.wrap(e))?;
-            opened.push((index, std::sync::Arc::new(fd)));
+            opened.push((m.index, std::sync::Arc::new(fd)));
         }
         Ok(BindSources(opened))
     }
@@ -145,16 +145,6 @@ impl RootfsPlan {
     pub fn root_propagation(&self) -> Result<Option<MsFlags>, RootfsError> {
         root_propagation(&self.rootfs_propagation, self.no_pivot)
     }
-
-    /// The spec mounts, parsed (unsupported fields are refused here).
-    fn spec_mounts(&self) -> Result<Vec<SpecMount<'_>>, RootfsError> {
-        self.mounts.iter().map(SpecMount::new).collect()
-    }
-
-    /// The runtime populates /dev unless /dev is a bind mount.
-    fn sets_up_dev(mounts: &[SpecMount<'_>]) -> bool {
-        !mounts.iter().any(SpecMount::is_dev_bind)
-    }
 }
 
 /// `linux.rootfsPropagation` as flags (None when unset), refused when it is
@@ -178,43 +168,28 @@ pub fn root_propagation(value: &str, no_pivot: bool) -> Result<Option<MsFlags>, 
     Ok(Some(flags))
 }
 
-/// Makes relative bind-mount sources absolute against the bundle directory,
-/// as runc does (the spec says they are relative to the bundle). Call it on
-/// `RootfsPlan::mounts` when the init's working directory is not the
-/// bundle.
-pub fn absolutize_bind_sources(mounts: &mut [berth_spec::Mount], bundle: &Path) {
-    for m in mounts.iter_mut() {
-        let is_bind = SpecMount::new(m).is_ok_and(|s| s.kind == mounts::MountKind::Bind);
-        if let Some(source) = m.source.as_mut().filter(|s| is_bind && s.is_relative()) {
-            *source = bundle.join(&source);
-        }
-    }
-}
-
-/// Mounts one spec mount inside the rootfs; an idmapped one from the
+/// Mounts one planned mount inside the rootfs; an idmapped one from the
 /// detached tree the runtime made for it, a bind source the runtime opened
 /// from that.
-fn mount_spec(
+fn mount_planned(
     root: &RootDir,
-    (index, m): (usize, &SpecMount<'_>),
+    m: &PlannedMount,
     tree: Option<BorrowedFd<'_>>,
     plan: &RootfsPlan,
 ) -> Result<(), RootfsError> {
-    if m.is_idmapped() && tree.is_none() {
-        return Err(m.wrap(RootfsError::IdmapConfig {
-            index,
-            reason: "the runtime prepared no idmapped mount for it",
-        }));
+    if m.idmap.is_some() && tree.is_none() {
+        let reason = "the runtime prepared no idmapped mount for it";
+        return Err(m.wrap(m.refuse("", reason.into())));
     }
     // The runtime's detached tree: an idmapped copy, or the source it
     // opened before init entered a user namespace.
-    let prepared = tree.or_else(|| plan.bind_sources.get(index));
+    let prepared = tree.or_else(|| plan.bind_sources.get(m.index));
     let result = match m.kind {
-        mounts::MountKind::Bind => mounts::mount_bind(root, m, prepared),
-        mounts::MountKind::ProcOrSys => mounts::mount_proc_or_sys(root, m),
-        mounts::MountKind::Tmpfs => mounts::mount_tmpfs(root, m),
-        mounts::MountKind::Cgroup => cgroup::mount_cgroup(root, m, &plan.cgroup),
-        mounts::MountKind::Other => mounts::mount_other(root, m),
+        MountKind::Bind => mounts::mount_bind(root, m, prepared),
+        MountKind::ProcOrSys => mounts::mount_proc_or_sys(root, m),
+        MountKind::Tmpfs => mounts::mount_tmpfs(root, m),
+        MountKind::Cgroup => cgroup::mount_cgroup(root, m, &plan.cgroup),
+        MountKind::Other => mounts::mount_other(root, m),
     };
     result.map_err(|e| m.wrap(e))
 }
@@ -225,23 +200,31 @@ fn mount_spec(
 /// [`idmap::IdmapRequest::open`] made them), then (unless /dev is a bind
 /// mount) device nodes, /dev/ptmx and the /dev symlinks.
 pub fn prepare_rootfs(plan: &RootfsPlan, idmapped: &[(usize, OwnedFd)]) -> Result<(), RootfsError> {
+    prepare_rootfs_with(&RealSys, plan, idmapped)
+}
+
+/// [`prepare_rootfs`] with the mount syscalls of `sys`.
+pub fn prepare_rootfs_with(
+    sys: &dyn MountSys,
+    plan: &RootfsPlan,
+    idmapped: &[(usize, OwnedFd)],
+) -> Result<(), RootfsError> {
     let propagation = plan.root_propagation()?;
-    let mounts = plan.spec_mounts()?;
     check_host_proc()?;
     if !plan.host_mount_ns {
-        set_host_propagation(&plan.rootfs, propagation)?;
+        set_host_propagation(sys, &plan.rootfs, propagation)?;
     }
-    bind_rootfs_on_itself(&plan.rootfs)?;
-    let root = RootDir::open(&plan.rootfs)?;
-    for (index, m) in mounts.iter().enumerate() {
+    bind_rootfs_on_itself(sys, &plan.rootfs)?;
+    let root = RootDir::open_with(&plan.rootfs, sys)?;
+    for m in &plan.mounts {
         let tree = idmapped
             .iter()
-            .find(|(i, _)| *i == index)
+            .find(|(i, _)| *i == m.index)
             .map(|(_, fd)| fd.as_fd());
-        mount_spec(&root, (index, m), tree, plan)?;
+        mount_planned(&root, m, tree, plan)?;
     }
-    if RootfsPlan::sets_up_dev(&mounts) {
-        populate_dev(&root, plan, &mounts)?;
+    if plan.mounts.sets_up_dev() {
+        populate_dev(&root, plan)?;
     }
     Ok(())
 }
@@ -290,17 +273,22 @@ fn check_host_proc() -> Result<(), RootfsError> {
     }
 }
 
-fn propagate(target: &Path, flags: MsFlags) -> Result<(), nix::errno::Errno> {
-    nix::mount::mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
+fn propagate(sys: &dyn MountSys, target: &Path, flags: MsFlags) -> Result<(), Errno> {
+    sys.mount(None, target, None, flags, None)
 }
 
 /// / gets the asked propagation (default rslave: host mounts still reach
 /// the container, nothing goes back); the mount holding the rootfs is made
 /// private (slave if rslave was asked) so that pivot_root works and the
 /// rootfs bind does not leak to the host.
-fn set_host_propagation(rootfs: &Path, asked: Option<MsFlags>) -> Result<(), RootfsError> {
+fn set_host_propagation(
+    sys: &dyn MountSys,
+    rootfs: &Path,
+    asked: Option<MsFlags>,
+) -> Result<(), RootfsError> {
     let flags = asked.unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
-    propagate(Path::new("/"), flags).map_err(RootfsError::at_host("set propagation of", "/"))?;
+    propagate(sys, Path::new("/"), flags)
+        .map_err(RootfsError::at_host("set propagation of", "/"))?;
     let parent_flags = if flags.contains(MsFlags::MS_SLAVE) {
         MsFlags::MS_SLAVE
     } else {
@@ -308,7 +296,7 @@ fn set_host_propagation(rootfs: &Path, asked: Option<MsFlags>) -> Result<(), Roo
     };
     let mut dir = rootfs;
     loop {
-        match propagate(dir, parent_flags) {
+        match propagate(sys, dir, parent_flags) {
             // EINVAL: not a mount point; try the parent directory.
             Err(Errno::EINVAL) if dir != Path::new("/") => {
                 dir = dir.parent().unwrap_or(Path::new("/"))
@@ -323,23 +311,14 @@ fn set_host_propagation(rootfs: &Path, asked: Option<MsFlags>) -> Result<(), Roo
     }
 }
 
-fn bind_rootfs_on_itself(rootfs: &Path) -> Result<(), RootfsError> {
-    nix::mount::mount(
-        Some(rootfs),
-        rootfs,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .map_err(RootfsError::at_host("bind rootfs on itself", rootfs))
+fn bind_rootfs_on_itself(sys: &dyn MountSys, rootfs: &Path) -> Result<(), RootfsError> {
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
+    sys.mount(Some(rootfs), rootfs, None, flags, None)
+        .map_err(RootfsError::at_host("bind rootfs on itself", rootfs))
 }
 
-fn populate_dev(
-    root: &RootDir,
-    plan: &RootfsPlan,
-    mounts: &[SpecMount<'_>],
-) -> Result<(), RootfsError> {
-    let method = if mounts.iter().any(SpecMount::is_dev_tmpfs) {
+fn populate_dev(root: &RootDir, plan: &RootfsPlan) -> Result<(), RootfsError> {
+    let method = if plan.mounts.dev_is_tmpfs() {
         devices::DeviceMethod::Mknod
     } else {
         devices::DeviceMethod::Bind
@@ -369,7 +348,7 @@ pub fn enter_rootfs(plan: &RootfsPlan) -> Result<(), RootfsError> {
         pivot::apply_root_propagation(flags)
             .map_err(|e| e.context("unable to apply root propagation flags"))?;
     }
-    if RootfsPlan::sets_up_dev(&plan.spec_mounts()?) {
+    if plan.mounts.sets_up_dev() {
         reopen_dev_null().map_err(|e| e.context("error reopening /dev/null inside container"))?;
     }
     Ok(())
@@ -411,8 +390,14 @@ pub fn mount_console(slave: &Path) -> Result<(), RootfsError> {
 /// After pivot: read-only for tmpfs and /dev mounts that asked for it,
 /// readonlyPaths, maskedPaths, then root.readonly.
 pub fn finish_rootfs(plan: &RootfsPlan) -> Result<(), RootfsError> {
-    let root = RootDir::open(Path::new("/"))?;
-    for m in plan.spec_mounts()?.iter().filter(|m| m.defers_readonly()) {
+    finish_rootfs_with(&RealSys, plan)
+}
+
+/// [`finish_rootfs`] with the mount syscalls of `sys`, in the root `/`
+/// (the container's, after pivot_root).
+pub fn finish_rootfs_with(sys: &dyn MountSys, plan: &RootfsPlan) -> Result<(), RootfsError> {
+    let root = RootDir::open_with(Path::new("/"), sys)?;
+    for m in plan.mounts.iter().filter(|m| m.defers_readonly()) {
         if m.options.flags.contains(MsFlags::MS_RDONLY) {
             finish::remount_readonly(&root, &m.dest)?;
         }
@@ -429,7 +414,7 @@ pub fn finish_rootfs(plan: &RootfsPlan) -> Result<(), RootfsError> {
         }
     }
     if plan.readonly {
-        finish::make_mount_readonly(root.fd(), Path::new("/"))
+        finish::make_mount_readonly(sys, root.fd(), Path::new("/"))
             .map_err(|e| e.context("error setting rootfs as readonly"))?;
     }
     Ok(())
@@ -438,35 +423,12 @@ pub fn finish_rootfs(plan: &RootfsPlan) -> Result<(), RootfsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use berth_spec::Mount;
-
-    fn mount(json: &str) -> Mount {
-        serde_json::from_str(json).unwrap()
-    }
-
-    #[test]
-    fn relative_bind_sources_are_joined_to_the_bundle() {
-        let mut mounts = vec![
-            mount(r#"{"destination":"/a","type":"bind","source":"data","options":["rbind"]}"#),
-            mount(
-                r#"{"destination":"/b","type":"none","source":"sub/file","options":["bind","ro"]}"#,
-            ),
-            mount(r#"{"destination":"/c","type":"bind","source":"/abs","options":["bind"]}"#),
-            mount(r#"{"destination":"/d","type":"tmpfs","source":"tmpfs"}"#),
-        ];
-        absolutize_bind_sources(&mut mounts, Path::new("/bundles/x"));
-        let sources: Vec<_> = mounts.iter().map(|m| m.source.clone().unwrap()).collect();
-        assert_eq!(
-            sources,
-            ["/bundles/x/data", "/bundles/x/sub/file", "/abs", "tmpfs"].map(PathBuf::from)
-        );
-    }
 
     fn plan(propagation: Option<&str>, no_pivot: bool) -> RootfsPlan {
         RootfsPlan {
             rootfs: PathBuf::from("/r"),
             readonly: false,
-            mounts: Vec::new(),
+            mounts: MountPlan::default(),
             rootfs_propagation: propagation.unwrap_or_default().to_string(),
             devices: Vec::new(),
             masked_paths: Vec::new(),

@@ -5,7 +5,7 @@
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 
-use berth_sys::mount::{mount_setattr_fd, AT_RECURSIVE};
+use berth_sys::mount::AT_RECURSIVE;
 use nix::errno::Errno;
 use nix::mount::MsFlags;
 use nix::sys::statvfs::{fstatvfs, FsFlags};
@@ -13,6 +13,7 @@ use nix::sys::statvfs::{fstatvfs, FsFlags};
 use crate::error::RootfsError;
 use crate::options::RecursiveAttr;
 use crate::root::fd_path;
+use crate::sys::MountSys;
 
 /// What one mount(2) call should do.
 #[derive(Debug, Clone, Copy)]
@@ -29,10 +30,15 @@ pub struct MountCall<'a> {
 
 impl MountCall<'_> {
     /// mount(2) on the object `target` refers to; `dest` names it in errors.
-    pub fn on(&self, target: BorrowedFd<'_>, dest: &Path) -> Result<(), RootfsError> {
+    pub fn on(
+        &self,
+        sys: &dyn MountSys,
+        target: BorrowedFd<'_>,
+        dest: &Path,
+    ) -> Result<(), RootfsError> {
         let data = (!self.data.is_empty()).then_some(self.data);
-        nix::mount::mount(
-            self.source,
+        sys.mount(
+            self.source.map(Path::new),
             fd_path(target).as_path(),
             self.fstype,
             self.flags,
@@ -55,6 +61,7 @@ impl MountCall<'_> {
 
 /// Bind-mounts `source` (an fd of the host source) onto `target`.
 pub fn bind(
+    sys: &dyn MountSys,
     source: BorrowedFd<'_>,
     source_name: &str,
     target: BorrowedFd<'_>,
@@ -64,12 +71,12 @@ pub fn bind(
     let mut flags = MsFlags::MS_BIND;
     flags.set(MsFlags::MS_REC, recursive);
     let source_path = fd_path(source);
-    let result = nix::mount::mount(
+    let result = sys.mount(
         Some(source_path.as_path()),
         fd_path(target).as_path(),
-        None::<&str>,
+        None,
         flags,
-        None::<&str>,
+        None,
     );
     result.map_err(|errno| {
         MountCall {
@@ -84,6 +91,7 @@ pub fn bind(
 
 /// Applies propagation changes, in order, to the mount `target` is the root of.
 pub fn set_propagation(
+    sys: &dyn MountSys,
     target: BorrowedFd<'_>,
     dest: &Path,
     changes: &[MsFlags],
@@ -95,7 +103,7 @@ pub fn set_propagation(
             flags: *flags,
             data: "",
         }
-        .on(target, dest)?;
+        .on(sys, target, dest)?;
     }
     Ok(())
 }
@@ -123,6 +131,7 @@ fn lockable_flags(fd: BorrowedFd<'_>) -> Result<MsFlags, Errno> {
 /// (`MS_BIND|MS_REMOUNT` added). When the kernel refuses (locked flags),
 /// retries with the flags the mount has now added, as runc does.
 pub fn remount_bind(
+    sys: &dyn MountSys,
     target: BorrowedFd<'_>,
     dest: &Path,
     flags: MsFlags,
@@ -134,7 +143,7 @@ pub fn remount_bind(
         flags,
         data: "",
     };
-    match call.on(target, dest) {
+    match call.on(sys, target, dest) {
         Err(RootfsError::Mount {
             errno: Errno::EPERM,
             ..
@@ -145,7 +154,7 @@ pub fn remount_bind(
                 flags: flags | locked,
                 ..call
             }
-            .on(target, dest)
+            .on(sys, target, dest)
         }
         other => other,
     }
@@ -154,16 +163,19 @@ pub fn remount_bind(
 /// Applies recursive attributes with mount_setattr(AT_RECURSIVE); a kernel
 /// without it gives a clear error.
 pub fn set_recursive_attr(
+    sys: &dyn MountSys,
     target: BorrowedFd<'_>,
     dest: &Path,
     rec: &RecursiveAttr,
 ) -> Result<(), RootfsError> {
-    mount_setattr_fd(target, AT_RECURSIVE as libc::c_uint, &rec.attr).map_err(|errno| match errno {
-        Errno::ENOSYS => RootfsError::RecursiveAttrUnsupported {
-            option: rec.first_option.clone(),
-            dest: dest.to_path_buf(),
-            errno,
-        },
-        _ => RootfsError::at_dest("mount_setattr", dest)(errno),
-    })
+    let flags = AT_RECURSIVE as libc::c_uint;
+    sys.mount_setattr(target, flags, &rec.attr)
+        .map_err(|errno| match errno {
+            Errno::ENOSYS => RootfsError::RecursiveAttrUnsupported {
+                option: rec.first_option.clone(),
+                dest: dest.to_path_buf(),
+                errno,
+            },
+            _ => RootfsError::at_dest("mount_setattr", dest)(errno),
+        })
 }

@@ -1,140 +1,29 @@
-//! One spec mount, mounted inside the rootfs.
+//! One planned mount, mounted inside the rootfs.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use berth_spec::Mount;
-use berth_sys::mount::move_mount_fd;
 use nix::errno::Errno;
 use nix::fcntl::openat;
 use nix::fcntl::OFlag;
-use nix::mount::MsFlags;
 use nix::sys::stat::{fchmod, fstat, mkdirat, Mode, SFlag};
 use nix::sys::statfs::{fstatfs, PROC_SUPER_MAGIC};
 
 use crate::copyup;
 use crate::error::RootfsError;
 use crate::mountops::{self, MountCall};
-use crate::options::MountOptions;
+use crate::mountplan::PlannedMount;
 use crate::path::{self, ProcPlacement};
 use crate::root::{RootDir, DIR_MODE};
-
-/// How a spec mount is carried out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MountKind {
-    /// `bind`/`rbind` in the options (the type is then ignored, as in runc),
-    /// or type "bind".
-    Bind,
-    /// procfs or sysfs: only on a real directory.
-    ProcOrSys,
-    /// tmpfs: read-only deferred, mode kept, optional copy-up.
-    Tmpfs,
-    /// cgroup: what CgroupMountSource says.
-    Cgroup,
-    /// Anything else (mqueue, devpts, overlay...).
-    Other,
-}
-
-/// A spec mount with its options parsed and its destination cleaned.
-#[derive(Debug, Clone)]
-pub struct SpecMount<'a> {
-    /// The spec entry.
-    pub spec: &'a Mount,
-    /// Its destination, cleaned.
-    pub dest: PathBuf,
-    /// Its parsed options.
-    pub options: MountOptions,
-    /// How it is carried out.
-    pub kind: MountKind,
-}
-
-impl<'a> SpecMount<'a> {
-    /// Parses a spec mount.
-    pub fn new(spec: &'a Mount) -> Result<SpecMount<'a>, RootfsError> {
-        let dest = path::clean(&spec.destination);
-        let options = MountOptions::parse(&spec.options);
-        // A "bind" type without a bind option is a plain (non-recursive)
-        // bind, as crun treats it.
-        let kind = if options.is_bind() || spec.typ == "bind" {
-            MountKind::Bind
-        } else {
-            match spec.typ.as_str() {
-                "proc" | "sysfs" => MountKind::ProcOrSys,
-                "tmpfs" => MountKind::Tmpfs,
-                "cgroup" => MountKind::Cgroup,
-                _ => MountKind::Other,
-            }
-        };
-        Ok(SpecMount {
-            spec,
-            dest,
-            options,
-            kind,
-        })
-    }
-
-    pub(crate) fn fstype(&self) -> &str {
-        &self.spec.typ
-    }
-
-    /// The source string: the spec's, or the type when absent.
-    pub(crate) fn source_string(&self) -> String {
-        match &self.spec.source {
-            Some(s) => s.to_string_lossy().into_owned(),
-            None => self.fstype().to_string(),
-        }
-    }
-
-    /// Mounted read-write first and made read-only in `finish_rootfs`
-    /// (files are created in /dev; tmpfs gets chmod/copy-up), as runc does.
-    pub fn defers_readonly(&self) -> bool {
-        self.kind != MountKind::Bind
-            && (self.kind == MountKind::Tmpfs || self.dest == Path::new("/dev"))
-    }
-
-    /// The mount(2) flags of the first mount call.
-    pub(crate) fn initial_flags(&self) -> MsFlags {
-        let mut flags = self.options.flags;
-        if self.defers_readonly() {
-            flags.remove(MsFlags::MS_RDONLY);
-        }
-        flags
-    }
-
-    /// An idmapped mount: `idmap`/`ridmap` or mappings of its own (runc 1.2).
-    pub fn is_idmapped(&self) -> bool {
-        self.options.idmap.is_some()
-            || self.spec.uid_mappings.is_some()
-            || self.spec.gid_mappings.is_some()
-    }
-
-    /// A bind mount of /dev means the runtime does not populate /dev.
-    pub fn is_dev_bind(&self) -> bool {
-        self.kind == MountKind::Bind && self.dest == Path::new("/dev")
-    }
-
-    /// A tmpfs on /dev: devices can be created with mknod.
-    pub fn is_dev_tmpfs(&self) -> bool {
-        self.kind == MountKind::Tmpfs && self.dest == Path::new("/dev")
-    }
-
-    /// Wraps an error in runc's "error mounting ... to rootfs at ..." line.
-    pub(crate) fn wrap(&self, cause: RootfsError) -> RootfsError {
-        RootfsError::SpecMount {
-            source_spec: self.source_string(),
-            dest: self.spec.destination.clone(),
-            cause: Box::new(cause),
-        }
-    }
-}
+use crate::sys::MountSys;
 
 /// The resolved container path of a mount point, after checking it is not
 /// the rootfs itself and is allowed with respect to /proc.
 fn checked_mountpoint(
     root: &RootDir,
     target: BorrowedFd<'_>,
-    m: &SpecMount<'_>,
+    m: &PlannedMount,
     source_is_proc: bool,
 ) -> Result<PathBuf, RootfsError> {
     let real = root.container_path_of(target, &m.dest)?;
@@ -157,24 +46,25 @@ fn checked_mountpoint(
 pub(crate) fn after_mount(
     root: &RootDir,
     real: &Path,
-    m: &SpecMount<'_>,
+    m: &PlannedMount,
 ) -> Result<(), RootfsError> {
     if m.options.propagation.is_empty() && m.options.recursive.is_none() {
         return Ok(());
     }
     let mounted = reopen_mounted(root, real)?;
-    after_mount_on(mounted.as_fd(), real, m)
+    after_mount_on(root.sys(), mounted.as_fd(), real, m)
 }
 
 /// [`after_mount`] on an fd of the new mount's root already at hand.
 pub(crate) fn after_mount_on(
+    sys: &dyn MountSys,
     mounted: BorrowedFd<'_>,
     real: &Path,
-    m: &SpecMount<'_>,
+    m: &PlannedMount,
 ) -> Result<(), RootfsError> {
-    mountops::set_propagation(mounted, real, &m.options.propagation)?;
+    mountops::set_propagation(sys, mounted, real, &m.options.propagation)?;
     if let Some(rec) = &m.options.recursive {
-        mountops::set_recursive_attr(mounted, real, rec)?;
+        mountops::set_recursive_attr(sys, mounted, real, rec)?;
     }
     Ok(())
 }
@@ -186,16 +76,21 @@ pub(crate) fn reopen_mounted(root: &RootDir, real: &Path) -> Result<OwnedFd, Roo
 }
 
 /// Mounts a new filesystem of the spec's type on `target`.
-fn mount_new_fs(target: BorrowedFd<'_>, real: &Path, m: &SpecMount<'_>) -> Result<(), RootfsError> {
+fn mount_new_fs(
+    sys: &dyn MountSys,
+    target: BorrowedFd<'_>,
+    real: &Path,
+    m: &PlannedMount,
+) -> Result<(), RootfsError> {
     let source = m.source_string();
     let data = m.options.data_string();
     MountCall {
         source: Some(&source),
-        fstype: Some(m.fstype()),
+        fstype: Some(&m.fstype),
         flags: m.initial_flags(),
         data: &data,
     }
-    .on(target, real)
+    .on(sys, target, real)
 }
 
 pub(crate) fn is_dir(fd: BorrowedFd<'_>) -> Result<bool, Errno> {
@@ -207,14 +102,13 @@ pub(crate) fn is_dir(fd: BorrowedFd<'_>) -> Result<bool, Errno> {
 /// init entered a user namespace), moved into place.
 pub(crate) fn mount_bind(
     root: &RootDir,
-    m: &SpecMount<'_>,
+    m: &PlannedMount,
     prepared: Option<BorrowedFd<'_>>,
 ) -> Result<(), RootfsError> {
-    let source = m.spec.source.clone().ok_or(RootfsError::InvalidValue {
-        field: "mounts[].source",
-        value: String::new(),
-        reason: "a bind mount needs a source",
-    })?;
+    let source = m
+        .source
+        .clone()
+        .ok_or_else(|| m.refuse("source", "a bind mount needs a source".into()))?;
     let own;
     let src = match prepared {
         Some(fd) => fd,
@@ -236,12 +130,16 @@ pub(crate) fn mount_bind(
         == PROC_SUPER_MAGIC;
     let real = checked_mountpoint(root, target.as_fd(), m, src_is_proc)?;
     match prepared {
-        Some(tree) => move_mount_fd(tree, target.as_fd()).map_err(RootfsError::at_both(
-            "move_mount prepared source",
-            &source,
-            &real,
-        ))?,
+        Some(tree) => root
+            .sys()
+            .move_mount(tree, target.as_fd())
+            .map_err(RootfsError::at_both(
+                "move_mount prepared source",
+                &source,
+                &real,
+            ))?,
         None => mountops::bind(
+            root.sys(),
             src,
             &source.to_string_lossy(),
             target.as_fd(),
@@ -253,23 +151,23 @@ pub(crate) fn mount_bind(
         return after_mount(root, &real, m);
     }
     let mounted = reopen_mounted(root, &real)?;
-    mountops::remount_bind(mounted.as_fd(), &real, m.options.flags)?;
-    after_mount_on(mounted.as_fd(), &real, m)
+    mountops::remount_bind(root.sys(), mounted.as_fd(), &real, m.options.flags)?;
+    after_mount_on(root.sys(), mounted.as_fd(), &real, m)
 }
 
-pub(crate) fn mount_proc_or_sys(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> {
+pub(crate) fn mount_proc_or_sys(root: &RootDir, m: &PlannedMount) -> Result<(), RootfsError> {
     let target = ordinary_directory(root, m)?;
     let real = root.container_path_of(target.as_fd(), &m.dest)?;
-    mount_new_fs(target.as_fd(), &real, m)?;
+    mount_new_fs(root.sys(), target.as_fd(), &real, m)?;
     after_mount(root, &real, m)
 }
 
 /// The mount point of procfs/sysfs: its parents are resolved inside the
 /// rootfs (symlinks allowed there), but the last component must be a real
 /// directory, created if missing, never a symlink or a file.
-fn ordinary_directory(root: &RootDir, m: &SpecMount<'_>) -> Result<OwnedFd, RootfsError> {
+fn ordinary_directory(root: &RootDir, m: &PlannedMount) -> Result<OwnedFd, RootfsError> {
     let not_ordinary = || RootfsError::NotOrdinaryDirectory {
-        fstype: m.fstype().to_string(),
+        fstype: m.fstype.clone(),
         dest: m.dest.clone(),
     };
     let Some((parent, name)) = path::split_last(&m.dest) else {
@@ -292,7 +190,7 @@ fn ordinary_directory(root: &RootDir, m: &SpecMount<'_>) -> Result<OwnedFd, Root
     }
 }
 
-pub(crate) fn mount_tmpfs(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> {
+pub(crate) fn mount_tmpfs(root: &RootDir, m: &PlannedMount) -> Result<(), RootfsError> {
     let old_mode = match root.open_path(&m.dest) {
         Ok(fd) => Some(
             fstat(fd.as_fd())
@@ -308,7 +206,7 @@ pub(crate) fn mount_tmpfs(root: &RootDir, m: &SpecMount<'_>) -> Result<(), Rootf
     } else {
         None
     };
-    mount_new_fs(target.as_fd(), &real, m)?;
+    mount_new_fs(root.sys(), target.as_fd(), &real, m)?;
     let keep_mode = old_mode.filter(|_| !m.options.has_mode());
     if old_content.is_some() || keep_mode.is_some() {
         let mounted = open_dir(root, &real)?;
@@ -330,17 +228,17 @@ fn open_dir(root: &RootDir, dest: &Path) -> Result<OwnedFd, RootfsError> {
         .map_err(RootfsError::at_dest("open directory", dest))
 }
 
-pub(crate) fn mount_other(root: &RootDir, m: &SpecMount<'_>) -> Result<(), RootfsError> {
+pub(crate) fn mount_other(root: &RootDir, m: &PlannedMount) -> Result<(), RootfsError> {
     let target = root.mkdir_all(&m.dest)?;
     let real = checked_mountpoint(root, target.as_fd(), m, false)?;
-    mount_new_fs(target.as_fd(), &real, m)?;
+    mount_new_fs(root.sys(), target.as_fd(), &real, m)?;
     after_mount(root, &real, m)
 }
 
 /// Used by the cgroup module for its tmpfs and binds.
 pub(crate) fn mountpoint_dir(
     root: &RootDir,
-    m: &SpecMount<'_>,
+    m: &PlannedMount,
 ) -> Result<(OwnedFd, PathBuf), RootfsError> {
     let target = root.mkdir_all(&m.dest)?;
     let real = checked_mountpoint(root, target.as_fd(), m, false)?;

@@ -213,6 +213,14 @@ impl MountOptions {
         self.data.iter().any(|d| d.starts_with("mode="))
     }
 
+    /// The numbers of the data options `key=N` (`uid=5`); values that are
+    /// no number are left out.
+    pub fn numeric_data<'a>(&'a self, key: &'a str) -> impl Iterator<Item = u32> + 'a {
+        self.data
+            .iter()
+            .filter_map(move |d| d.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
+    }
+
     /// A bind mount needs a remount when it asks for any flag besides
     /// bind/rec/remount (bind(2) ignores the others).
     pub fn bind_needs_remount(&self) -> bool {

@@ -16,6 +16,7 @@ use nix::sys::stat::{mkdirat, Mode};
 
 use crate::error::RootfsError;
 use crate::path;
+use crate::sys::{MountSys, RealSys};
 
 /// Resolution flags for every lookup inside the rootfs.
 const IN_ROOT: u64 = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
@@ -33,17 +34,27 @@ pub fn fd_path(fd: BorrowedFd<'_>) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
 
-/// An open rootfs: an `O_PATH` directory fd and the host path it was opened at.
+/// An open rootfs: an `O_PATH` directory fd, the host path it was opened
+/// at, and the syscalls that mount in it.
 #[derive(Debug)]
-pub struct RootDir {
+pub struct RootDir<'s> {
     fd: OwnedFd,
     host: PathBuf,
+    sys: &'s dyn MountSys,
 }
 
-impl RootDir {
+impl RootDir<'static> {
     /// Opens the directory at host path `host` (following symlinks: the
-    /// path comes from the runtime, not from the container).
-    pub fn open(host: &Path) -> Result<RootDir, RootfsError> {
+    /// path comes from the runtime, not from the container), mounting
+    /// with the real syscalls.
+    pub fn open(host: &Path) -> Result<RootDir<'static>, RootfsError> {
+        RootDir::open_with(host, &RealSys)
+    }
+}
+
+impl<'s> RootDir<'s> {
+    /// [`RootDir::open`] with the mount syscalls of `sys`.
+    pub fn open_with(host: &Path, sys: &'s dyn MountSys) -> Result<RootDir<'s>, RootfsError> {
         let fd = nix::fcntl::open(
             host,
             OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -53,7 +64,13 @@ impl RootDir {
         Ok(RootDir {
             fd,
             host: host.to_path_buf(),
+            sys,
         })
+    }
+
+    /// The syscalls that mount in this rootfs.
+    pub fn sys(&self) -> &'s dyn MountSys {
+        self.sys
     }
 
     /// The host path of the rootfs.
