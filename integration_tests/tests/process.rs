@@ -185,6 +185,28 @@ fn ambient_capabilities_reach_a_non_root_user() {
     }
 }
 
+/// The kernel raises an ambient capability only when it is permitted and
+/// inheritable; one that is inheritable but not permitted stays out of the
+/// ambient set and the container still starts.
+#[test]
+fn ambient_capability_that_is_not_permitted_is_not_raised() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set(
+        "/process/capabilities",
+        json!({
+            "bounding": ["CAP_KILL", "CAP_CHOWN"],
+            "effective": ["CAP_KILL"],
+            "permitted": ["CAP_KILL"],
+            "inheritable": ["CAP_KILL", "CAP_CHOWN"],
+            "ambient": ["CAP_KILL", "CAP_CHOWN"]
+        }),
+    );
+    let status = ctx.run_in(&bundle, &["cat", "/proc/self/status"]);
+    assert_eq!(cap_mask(&status, "CapInh"), CAP_KILL | CAP_CHOWN);
+    assert_eq!(cap_mask(&status, "CapAmb"), CAP_KILL);
+}
+
 #[test]
 fn no_capabilities_section_means_none() {
     let ctx = Ctx::new();

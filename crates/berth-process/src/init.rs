@@ -207,6 +207,10 @@ fn report_ready_and_exec(
     step("report ready", || chan.send(&Message::Ready, &[]))?;
     step("wait for the runtime to let go", || be_released(chan))?;
     if let Some((fifo, _)) = created {
+        // Init may wait for a long time: its heap's free pages (the
+        // runtime's, copied at the clone, and the channel's buffers) go
+        // back to the kernel first.
+        berth_sys::process::release_free_heap();
         wait_for_start(fifo)?;
     }
     restore_signal_dispositions();

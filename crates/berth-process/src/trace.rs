@@ -1,10 +1,10 @@
 //! The startup phase trace for `--debug`: how long each named step of init
 //! (and each phase of the runtime) took. Off unless asked for: a step then
-//! costs one thread-local check, and init sends nothing more. On, init sends
+//! costs one uncontended lock, and init sends nothing more. On, init sends
 //! its steps to the runtime in one `Trace` message before `Ready`; the CLI
 //! logs them as debug lines.
 
-use std::cell::RefCell;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -52,32 +52,41 @@ impl Phases {
     }
 }
 
-thread_local! {
-    /// Init's steps so far; `None` when tracing is off.
-    static STEPS: RefCell<Option<Vec<StepTime>>> = const { RefCell::new(None) };
+/// Init's steps so far; `None` when tracing is off. A plain static, not a
+/// `thread_local!`: init has one thread, and a thread-local that needs
+/// dropping registers its destructor on first use (glibc's
+/// `__cxa_thread_atexit_impl`), whose lazily bound call into ld.so walks
+/// every library's symbol table: about 300 KiB of ld.so and libc pages
+/// resident in every waiting init (docs/benchmarks.md).
+static STEPS: Mutex<Option<Vec<StepTime>>> = Mutex::new(None);
+
+fn steps() -> MutexGuard<'static, Option<Vec<StepTime>>> {
+    STEPS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Start recording this process' steps (init, when the runtime traces).
 pub(crate) fn enable() {
-    STEPS.with(|s| *s.borrow_mut() = Some(Vec::new()));
+    *steps() = Some(Vec::new());
 }
 
 /// The start time of a step, when tracing is on.
 pub(crate) fn begin() -> Option<Instant> {
-    STEPS.with(|s| s.borrow().is_some()).then(Instant::now)
+    steps().is_some().then(Instant::now)
 }
 
 /// Record a step begun at `started` (a no-op when tracing is off).
 pub(crate) fn end(step: &str, started: Option<Instant>) {
     if let Some(started) = started {
         let took = StepTime::new(step, started.elapsed());
-        STEPS.with(|s| s.borrow_mut().as_mut().map(|v| v.push(took)));
+        if let Some(v) = steps().as_mut() {
+            v.push(took);
+        }
     }
 }
 
 /// The steps recorded so far (empty when tracing is off), emptied.
 pub(crate) fn take() -> Option<Vec<StepTime>> {
-    STEPS.with(|s| s.borrow_mut().as_mut().map(std::mem::take))
+    steps().as_mut().map(std::mem::take)
 }
 
 #[cfg(test)]

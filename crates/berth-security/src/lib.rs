@@ -109,8 +109,14 @@ pub fn apply_capabilities(caps: &LinuxCapabilities) -> Result<()> {
         set: "ambient",
         source,
     })?;
-    for cap in ambient {
-        let _ = caps::raise(None, CapSet::Ambient, cap);
+    // The kernel raises an ambient capability only when it is permitted
+    // and inheritable (EPERM otherwise, ignored as by runc); those are not
+    // even tried, because the caps crate formats every failure with
+    // strerror (libc's message tables paged in, for nothing).
+    for cap in ambient.intersection(&permitted) {
+        if inheritable.contains(cap) {
+            let _ = caps::raise(None, CapSet::Ambient, *cap);
+        }
     }
     Ok(())
 }
