@@ -4,7 +4,9 @@
 # pure cgroup v2 and on hybrid, against berth and against Debian's runc. One VM
 # boot per layout; the binaries are built here first (the VM uses TCG). Run as
 # root from anywhere; exits non-zero if any run fails. The VM script installs
-# qemu, dbus and the rest it needs itself.
+# qemu, dbus and the rest it needs itself; the CRI test's client needs the
+# host's python3-grpcio (the VM runs the host's /usr/bin/python3), which
+# scripts/test.sh installs.
 #
 # BERTH_VM_SCRIPT names run-in-vm.sh (default: ../shared/vm/run-in-vm.sh next
 # to the checkout); BERTH_SYSTEMD_LAYOUTS
@@ -27,6 +29,8 @@ vm_script() {
 }
 
 vm="$(vm_script)"
+/usr/bin/python3 -c 'import grpc' 2>/dev/null ||
+    { echo "test-systemd-vm.sh: /usr/bin/python3 cannot import grpc: apt-get install python3-grpcio" >&2; exit 1; }
 cargo build -p berth
 test_binary="$(cargo test -p integration_tests --test systemd --no-run --message-format=json 2>/dev/null |
     jq -r 'select(.reason == "compiler-artifact" and .target.name == "systemd" and .executable != null) | .executable' |

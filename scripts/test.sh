@@ -12,8 +12,10 @@ cd "$repo"
 # namespace tests; uidmap for newuidmap/newgidmap in the rootless tests;
 # podman, conmon, containerd and docker.io for engines.rs, which drives the
 # runtime under real engines; apparmor for apparmor_parser, without which
-# dockerd refuses every container on an AppArmor host).
-packages=(busybox-static runc jq libseccomp-dev iproute2 uidmap podman conmon containerd docker.io apparmor)
+# dockerd refuses every container on an AppArmor host; python3-grpcio for
+# integration_tests/cri/cri_client.py, the CRI client of the systemd VM tests,
+# which use the host's /usr/bin/python3).
+packages=(busybox-static runc jq libseccomp-dev iproute2 uidmap podman conmon containerd docker.io apparmor python3-grpcio)
 
 install_missing_packages() {
     local missing=() pkg

@@ -3,6 +3,7 @@
 //! small waits and log reads their tests share.
 
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -80,9 +81,19 @@ impl Containerd {
     /// needs none) and no snapshotters that only warn here; waits up to
     /// `timeout` until `ctr version` answers on its socket.
     pub fn start(ctx: &Ctx, dir: &Path, timeout: Duration) -> Containerd {
+        Containerd::start_with(ctx, dir, timeout, None)
+    }
+
+    /// [`Containerd::start`] with the CRI plugin, configured by `cri`: the
+    /// TOML of its `[plugins."io.containerd.grpc.v1.cri"...]` tables.
+    pub fn start_with_cri(ctx: &Ctx, dir: &Path, timeout: Duration, cri: &str) -> Containerd {
+        Containerd::start_with(ctx, dir, timeout, Some(cri))
+    }
+
+    fn start_with(ctx: &Ctx, dir: &Path, timeout: Duration, cri: Option<&str>) -> Containerd {
         fs::create_dir_all(dir).expect("create the containerd directory");
         let config = dir.join("config.toml");
-        fs::write(&config, containerd_config(dir)).expect("write containerd's config");
+        fs::write(&config, containerd_config(dir, cri)).expect("write containerd's config");
         let log = dir.join("containerd.log");
         let child = Command::new(find_binary("containerd").expect("containerd is installed"))
             .arg("--config")
@@ -111,6 +122,11 @@ impl Containerd {
     /// Its gRPC socket.
     pub fn address(&self) -> PathBuf {
         self.dir.join("containerd.sock")
+    }
+
+    /// Its log (stdout and stderr).
+    pub fn log(&self) -> PathBuf {
+        self.dir.join("containerd.log")
     }
 
     /// `ctr --address A --namespace NS <args>`, run by `ctx`.
@@ -172,18 +188,56 @@ impl Containerd {
 }
 
 impl Drop for Containerd {
+    /// Stops it, then SIGKILLs the shims it started that outlived it (after
+    /// a failed test whose containers were not deleted).
     fn drop(&mut self) {
         self.stop(Duration::from_secs(10));
+        for pid in shims_of(&self.address()) {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
     }
 }
 
-fn containerd_config(dir: &Path) -> String {
+/// The containerd shims serving the daemon at `address` (`-address A` in
+/// their command line).
+fn shims_of(address: &Path) -> Vec<Pid> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let address = address.as_os_str().as_bytes();
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args: Vec<&[u8]> = cmdline.split(|byte| *byte == 0).collect();
+            let is_shim = args
+                .first()
+                .is_some_and(|arg0| arg0.windows(15).any(|w| w == b"containerd-shim"));
+            is_shim
+                && args
+                    .windows(2)
+                    .any(|pair| pair[0] == b"-address" && pair[1] == address)
+        })
+        .map(Pid::from_raw)
+        .collect()
+}
+
+/// The config of a private containerd under `dir`; the CRI plugin is disabled
+/// unless `cri` configures it.
+fn containerd_config(dir: &Path, cri: Option<&str>) -> String {
     let dir = dir.display();
+    let cri_plugin = if cri.is_some() {
+        ""
+    } else {
+        "\"io.containerd.grpc.v1.cri\", "
+    };
+    let cri = cri.unwrap_or_default();
     format!(
         r#"version = 2
 root = "{dir}/root"
 state = "{dir}/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs",
+disabled_plugins = [{cri_plugin}"io.containerd.snapshotter.v1.aufs",
   "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper",
   "io.containerd.snapshotter.v1.zfs"]
 [grpc]
@@ -196,6 +250,6 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
   address = ""
 [plugins."io.containerd.internal.v1.opt"]
   path = "{dir}/opt"
-"#
+{cri}"#
     )
 }

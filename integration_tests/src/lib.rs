@@ -35,6 +35,7 @@ use nix::unistd::{pipe2, Pid};
 use serde_json::{json, Value};
 
 pub mod daemon;
+pub mod image;
 
 /// How long one runtime command may take before the suite kills it and fails.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);

@@ -119,6 +119,21 @@ fn kill_of_stopped_container_says_not_running() {
         .assert_stderr_contains("container not running");
 }
 
+/// `kill --all` on a stopped container signals what is left in its cgroup
+/// and succeeds (runc 1.1): containerd's shim calls it after init exited, to
+/// kill init's children when the container has no pid namespace of its own.
+#[test]
+fn kill_all_of_stopped_container_succeeds() {
+    let ctx = Ctx::new();
+    let id = ctx.start_sleeper("killallstopped");
+    ctx.kill(&id, "KILL").assert_ok();
+    ctx.wait_status(&id, "stopped", WAIT);
+    ctx.run(&["kill", "--all", &id, "KILL"]).assert_ok();
+    ctx.run(&["kill", "--all", &id, "0"]).assert_ok();
+    assert_eq!(ctx.status(&id).as_deref(), Some("stopped"));
+    ctx.delete(&id).assert_ok();
+}
+
 /// `kill --all` signals every process of the container (runc does it through the
 /// container's cgroup). TERM shows the difference: pid 1 (a shell without a
 /// trap) ignores it, its `sleep` children die of it, and then the shell's

@@ -11,11 +11,14 @@ use crate::store::Store;
 use crate::ContainerError;
 
 /// Signal container `id`. As runc, the container must exist before the
-/// signal is parsed, and must not be stopped.
+/// signal is parsed, and must not be stopped, except with `all`: as runc
+/// 1.1, `--all` also signals what is left in a stopped container's cgroup
+/// (nothing once the cgroup is gone, e.g. a systemd scope whose processes
+/// all exited). containerd's shim calls it after init exited to kill init's
+/// children when the container has no pid namespace of its own.
 pub fn kill(store: &Store, id: &str, signal: &str, all: bool) -> Result<(), ContainerError> {
     let loaded = load(store, id, true)?;
     let signal: Option<Signal> = parse_signal(signal)?;
-    check(loaded.status, Operation::Kill, id)?;
     if all {
         loaded
             .state
@@ -23,6 +26,7 @@ pub fn kill(store: &Store, id: &str, signal: &str, all: bool) -> Result<(), Cont
             .kill_all(signal.map_or(0, |s| s as i32))?;
         return Ok(());
     }
+    check(loaded.status, Operation::Kill, id)?;
     nix::sys::signal::kill(Pid::from_raw(loaded.state.pid), signal).map_err(|e| {
         ContainerError::Io {
             what: format!(
