@@ -101,7 +101,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "unknown-capability",
             patch: |v| v["process"]["capabilities"]["bounding"] = json!(["CAP_BOGUS"]),
-            berth_says: "process.capabilities: capability CAP_BOGUS",
+            berth_says: "process.capabilities.bounding[0]: capability CAP_BOGUS",
             berth_only: Some("runc 1.1.5 warns about an unknown capability and goes on"),
         },
         Case {

@@ -13,6 +13,7 @@ mod kill;
 pub mod liveness;
 mod plan;
 mod process_attrs;
+mod process_plan;
 mod query;
 mod seccomp;
 pub mod signal;

@@ -449,3 +449,29 @@ fn rdma_lines_per_device() {
     );
     assert_eq!(writes(r#"{"network":{},"rdma":{}}"#, &v2()).unwrap(), []);
 }
+
+#[test]
+fn the_plan_refuses_before_any_cgroup_and_keeps_the_memory_check() {
+    let err = ResourcePlan::from_spec(&spec(
+        r#"{"pids":{"limit":55},"memory":{"useHierarchy":true}}"#,
+    ))
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("linux.resources.memory.useHierarchy"),
+        "{err}"
+    );
+    let plan = ResourcePlan::from_spec(&spec(
+        r#"{"memory":{"limit":1048576,"swap":0,"checkBeforeUpdate":true}}"#,
+    ))
+    .unwrap();
+    assert!(plan.check_memory_before_update);
+    assert_eq!(
+        plan.memory_limits(),
+        [("memory+swap", None), ("memory", Some(1048576))]
+    );
+    assert!(ResourcePlan::from_spec(&spec("{}"))
+        .unwrap()
+        .settings()
+        .is_empty());
+}
