@@ -37,5 +37,5 @@ pub fn update(
     check(loaded.status, Operation::Update, id)?;
     let plan = berth_cgroups::ResourcePlan::from_spec(resources)?;
     loaded.state.cgroup.apply_resources(&plan)?;
-    Ok(berth_cgroups::ignored_settings(resources))
+    Ok(plan.ignored().to_vec())
 }

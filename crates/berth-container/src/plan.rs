@@ -81,9 +81,7 @@ pub(crate) fn plan(opts: &CreateOptions<'_>) -> Result<ContainerPlan, ContainerE
     let cgroup = Cgroup::plan_for(opts.cgroup_driver, Some(&linux.cgroups_path), opts.id)?;
     let mut warnings = check_existing_cgroup(&cgroup)?;
     let resources = ResourcePlan::from_spec(&effective_resources(linux))?;
-    if let Some(resources) = &linux.resources {
-        warnings.extend(berth_cgroups::ignored_settings(resources));
-    }
+    warnings.extend_from_slice(resources.ignored());
     Ok(ContainerPlan {
         bundle,
         seccomp,

@@ -18,7 +18,8 @@ use nix::errno::Errno;
 
 pub use devices::{runc_device_rules, DeviceRule};
 pub use ebpf::device_program;
-pub use settings::{ignored_settings, settings_from_spec, Setting, Throttle};
+pub(crate) use settings::{ignored_settings, settings_from_spec};
+pub use settings::{Setting, Throttle};
 pub use translate::{
     blkio_weight_to_io_weight, shares_to_weight, translate, CgroupWrite, Dialect, HostFacts,
     Target, Translation,
@@ -37,6 +38,8 @@ pub struct ResourcePlan {
     /// `memory.checkBeforeUpdate`: a memory limit at or below the usage is
     /// refused when it is applied.
     check_memory_before_update: bool,
+    /// A warning for each field given and ignored, as runc does.
+    ignored: Vec<String>,
 }
 
 impl ResourcePlan {
@@ -48,11 +51,18 @@ impl ResourcePlan {
         Ok(ResourcePlan {
             settings: settings_from_spec(resources)?,
             check_memory_before_update: memory.is_some_and(|m| m.check_before_update == Some(true)),
+            ignored: ignored_settings(resources),
         })
     }
 
     pub fn settings(&self) -> &[Setting] {
         &self.settings
+    }
+
+    /// What runc would log as warnings: the fields given and ignored
+    /// (`memory.kernel`, `memory.kernelTCP`).
+    pub fn ignored(&self) -> &[String] {
+        &self.ignored
     }
 
     /// The memory and memory+swap limits (positive: set, not unlimited).

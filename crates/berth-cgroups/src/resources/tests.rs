@@ -199,8 +199,8 @@ fn memory_extras_are_v1_only() {
 fn kernel_memory_is_ignored_with_a_warning_by_name() {
     let json = r#"{"memory":{"kernel":1048576,"kernelTCP":0}}"#;
     assert_eq!(writes(json, &v1()).unwrap(), []);
-    let resources: LinuxResources = serde_json::from_str(json).unwrap();
-    let warnings = super::ignored_settings(&resources);
+    let plan = ResourcePlan::from_spec(&spec(json)).unwrap();
+    let warnings = plan.ignored();
     assert_eq!(warnings.len(), 2);
     assert!(warnings[1].ends_with("(linux.resources.memory.kernelTCP)"));
     assert!(super::ignored_settings(&LinuxResources::default()).is_empty());
@@ -466,6 +466,7 @@ fn the_plan_refuses_before_any_cgroup_and_keeps_the_memory_check() {
     ))
     .unwrap();
     assert!(plan.check_memory_before_update);
+    assert!(plan.ignored().is_empty());
     assert_eq!(
         plan.memory_limits(),
         [("memory+swap", None), ("memory", Some(1048576))]
