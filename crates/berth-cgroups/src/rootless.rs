@@ -8,7 +8,7 @@ use nix::errno::Errno;
 use nix::unistd::AccessFlags;
 
 use crate::cgroup::{create_unified, create_v1};
-use crate::resources::{translate, ResourcePlan, Setting};
+use crate::resources::{translate, ResourcePlan, Target};
 use crate::{Cgroup, CgroupError, Layout};
 
 impl Cgroup {
@@ -64,19 +64,14 @@ impl Cgroup {
         Ok(made)
     }
 
-    /// Whether `resources` hold a limit (not device rules) for the cgroup2
-    /// tree: runc's `needAnyControllers`.
+    /// Whether `resources` hold a limit (not device rules, which are an
+    /// eBPF program there) for the cgroup2 tree: runc's `needAnyControllers`.
     fn needs_unified(&self, resources: &ResourcePlan) -> Result<bool, CgroupError> {
-        let settings: Vec<Setting> = resources
-            .settings()
+        let translation = translate(resources.settings(), &self.host_facts())?;
+        Ok(translation
+            .writes
             .iter()
-            .filter(|s| !matches!(s, Setting::Devices(_)))
-            .cloned()
-            .collect();
-        if settings.is_empty() {
-            return Ok(false);
-        }
-        Ok(!translate(&settings, &self.host_facts())?.writes.is_empty())
+            .any(|w| w.target == Target::Unified))
     }
 }
 

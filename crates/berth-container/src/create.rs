@@ -117,12 +117,12 @@ impl Drop for Undo {
 pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, ContainerError> {
     let mut phases = Phases::new(opts.trace);
     validate_id(opts.id)?;
-    let plan = crate::plan::plan(opts)?;
+    let mut plan = crate::plan::plan(opts)?;
     phases.mark("runtime: load, validate and plan the bundle");
     let console = connect_console(plan.process.terminal, opts.console_socket, opts.foreground)?;
     let pidfd_socket = opts.pidfd_socket.map(PidfdSocket::connect).transpose()?;
     let mut undo = Undo::claim(store, opts.id)?;
-    let mut state = record_planned(&mut undo, &plan, opts.id)?;
+    let mut state = record_planned(&mut undo, &mut plan, opts.id)?;
     state.cgroup = make_cgroup(&plan, opts.rootless_cgroups)?;
     phases.mark("runtime: create the cgroup and apply the resources");
     let fifo = make_fifo(&undo.dir().fifo_path())?;
@@ -178,13 +178,15 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
 
 /// Recoverable from its first moment: what will be made is on disk before
 /// it is made (a killed runtime leaves what `delete -f` needs), and a
-/// failure from here on removes the planned cgroup.
+/// failure from here on removes the planned cgroup. The inherited
+/// attributes move from the plan to the state.
 fn record_planned(
     undo: &mut Undo,
-    plan: &ContainerPlan,
+    plan: &mut ContainerPlan,
     id: &str,
 ) -> Result<ContainerState, ContainerError> {
-    let mut state = creating_container_state(&plan.bundle, id, &plan.cgroup, &plan.inherited);
+    let inherited = std::mem::take(&mut plan.inherited);
+    let mut state = creating_container_state(&plan.bundle, id, &plan.cgroup, inherited);
     state.new_pid_ns = plan.namespaces.has_new(CloneFlags::CLONE_NEWPID);
     undo.dir().save_draft(&state)?;
     undo.cgroup = Some(plan.cgroup.clone());
@@ -279,7 +281,7 @@ fn creating_container_state(
     bundle: &Bundle,
     id: &str,
     cgroup: &Cgroup,
-    inherited: &InheritedAttrs,
+    inherited: InheritedAttrs,
 ) -> ContainerState {
     ContainerState {
         id: id.to_string(),
@@ -293,7 +295,7 @@ fn creating_container_state(
         hooks: bundle.spec.hooks.clone(),
         seccomp: crate::seccomp::to_raw(linux(bundle).seccomp.as_ref()),
         creating: true,
-        inherited: inherited.clone(),
+        inherited,
         intel_rdt: None,
         host_rootfs_mounts: None,
         new_pid_ns: false,

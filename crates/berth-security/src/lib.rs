@@ -2,6 +2,10 @@
 //! as, its five capability sets, rlimits, `no_new_privs` and the seccomp
 //! filter (`seccomp`).
 //!
+//! The process values come planned ([`Capabilities`], [`Rlimit`], [`User`]:
+//! parsed and checked by the runtime's planner before anything is created);
+//! here they are only applied.
+//!
 //! Order matters and is the caller's (berth-process) to keep:
 //! `set_rlimits` → `drop_bounding_set` → `switch_user` →
 //! `apply_capabilities` → `set_no_new_privs`, then `execve`. The seccomp
