@@ -55,6 +55,7 @@ pub(crate) fn plan_exec_process(
 /// The five sets, each name the kernel's; an unknown one is refused with
 /// its place (`process.capabilities.bounding[2]`).
 fn capabilities(caps: &LinuxCapabilities) -> Result<Capabilities, ConfigError> {
+    // In the order of `sets()`.
     let [bounding, effective, inheritable, permitted, ambient] =
         caps.sets().map(|(set, names)| capability_set(set, names));
     Ok(Capabilities {
