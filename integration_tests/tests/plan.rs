@@ -39,6 +39,8 @@ fn drop_namespace(v: &mut Value, typ: &str) {
 }
 
 const RUNC_LATER: &str = "runc 1.1.5 refuses it in runc init, after the clone";
+const RUNC_CGROUP_LATER: &str =
+    "runc 1.1.5 refuses it when it sets up the cgroup, after it made it and cloned runc init";
 const RUNC_IGNORES: &str = "runc 1.1.5 does not know the field and accepts the config";
 
 fn cases() -> Vec<Case> {
@@ -101,7 +103,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "unknown-capability",
             patch: |v| v["process"]["capabilities"]["bounding"] = json!(["CAP_BOGUS"]),
-            berth_says: "process.capabilities: capability CAP_BOGUS",
+            berth_says: "process.capabilities.bounding[0]: capability CAP_BOGUS",
             berth_only: Some("runc 1.1.5 warns about an unknown capability and goes on"),
         },
         Case {
@@ -197,6 +199,24 @@ fn cases() -> Vec<Case> {
             berth_only: None,
         },
         Case {
+            name: "cpu-shares-out-of-range",
+            patch: |v| v["linux"]["resources"] = json!({"cpu": {"shares": 1}}),
+            berth_says: "linux.resources.cpu.shares",
+            berth_only: Some(RUNC_CGROUP_LATER),
+        },
+        Case {
+            name: "memory-swappiness",
+            patch: |v| v["linux"]["resources"] = json!({"memory": {"swappiness": 101}}),
+            berth_says: "linux.resources.memory.swappiness",
+            berth_only: Some(RUNC_CGROUP_LATER),
+        },
+        Case {
+            name: "unified-file-name",
+            patch: |v| v["linux"]["resources"] = json!({"unified": {"../cpu.max": "max"}}),
+            berth_says: "linux.resources.unified",
+            berth_only: Some(RUNC_CGROUP_LATER),
+        },
+        Case {
             name: "scheduler-without-policy-flags",
             patch: |v| v["process"]["scheduler"] = json!({"policy": "SCHED_OTHER", "flags": ["X"]}),
             berth_says: "process.scheduler.flags",
@@ -289,9 +309,18 @@ fn cgroup_dirs(name: &str) -> Vec<String> {
     found
 }
 
-/// Runs `create` under `strace -f` and returns (failed, stderr, the clone
-/// calls that would make a process, not a thread).
-fn traced_create(ctx: &Ctx, bundle: &Bundle, id: &str) -> (bool, String, Vec<String>) {
+/// What `create` did under `strace -f`.
+struct Traced {
+    failed: bool,
+    stderr: String,
+    /// The clone calls that would make a process, not a thread.
+    clones: Vec<String>,
+    /// The mkdir calls of the case's cgroup (made, even if removed again).
+    cgroup_mkdirs: Vec<String>,
+}
+
+/// Runs `create` under `strace -f`.
+fn traced_create(ctx: &Ctx, bundle: &Bundle, id: &str) -> Traced {
     const KILLED_BY_TIMEOUT: i32 = 128 + 9;
     let trace = ctx.work().join(format!("{id}.strace"));
     let mut cmd = Command::new("timeout");
@@ -299,7 +328,13 @@ fn traced_create(ctx: &Ctx, bundle: &Bundle, id: &str) -> (bool, String, Vec<Str
     // go on untraced, so that counts as a failure below.
     cmd.args(["-s", "KILL", "25"])
         .arg("strace")
-        .args(["-f", "-qq", "-e", "trace=clone,clone3,fork,vfork", "-o"])
+        .args([
+            "-f",
+            "-qq",
+            "-e",
+            "trace=clone,clone3,fork,vfork,mkdir,mkdirat",
+        ])
+        .arg("-o")
         .arg(&trace)
         .arg(runtime())
         .arg("--root")
@@ -321,7 +356,18 @@ fn traced_create(ctx: &Ctx, bundle: &Bundle, id: &str) -> (bool, String, Vec<Str
         .filter(|l| !l.contains("CLONE_THREAD") && !l.contains("resumed>"))
         .map(str::to_string)
         .collect();
-    (!out.success(), out.stderr.clone(), clones)
+    let cgroup = cgroup_name(id);
+    let cgroup_mkdirs = text
+        .lines()
+        .filter(|l| l.contains("mkdir") && l.contains(&cgroup))
+        .map(str::to_string)
+        .collect();
+    Traced {
+        failed: !out.success(),
+        stderr: out.stderr.clone(),
+        clones,
+        cgroup_mkdirs,
+    }
 }
 
 #[test]
@@ -342,7 +388,12 @@ fn refused_configs_name_the_field_and_create_nothing() {
             v["linux"]["cgroupsPath"] = json!(format!("/{cgroup}"));
             (case.patch)(v);
         });
-        let (failed, stderr, clones) = traced_create(&ctx, &bundle, &id);
+        let Traced {
+            failed,
+            stderr,
+            clones,
+            cgroup_mkdirs,
+        } = traced_create(&ctx, &bundle, &id);
         let mut wrong = Vec::new();
         if !failed {
             wrong.push("create succeeded".to_string());
@@ -352,6 +403,9 @@ fn refused_configs_name_the_field_and_create_nothing() {
         }
         if !clones.is_empty() {
             wrong.push(format!("cloned a process: {clones:?}"));
+        }
+        if !cgroup_mkdirs.is_empty() {
+            wrong.push(format!("made the cgroup: {cgroup_mkdirs:?}"));
         }
         if !ctx.root_entries().is_empty() {
             wrong.push(format!("state left: {:?}", ctx.root_entries()));

@@ -10,10 +10,9 @@
 //!   runtime's own pid instead would move the runtime, which then would have
 //!   to move itself out again: two migrations instead of one.
 
-use berth_spec::LinuxResources;
-
 use crate::cgroup::CgroupEntry;
 use crate::plan::plan_on;
+use crate::resources::ResourcePlan;
 use crate::systemd::{resource_properties, unit_from_path};
 use crate::{host::HostCgroups, plan::InnerPath, Cgroup, CgroupError};
 
@@ -49,7 +48,7 @@ impl Cgroup {
     /// Before init is cloned. cgroupfs: creates the directories and applies
     /// the resources. systemd: checks the resources (and their unit
     /// properties), so that a bad value fails before anything exists.
-    pub fn prepare(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+    pub fn prepare(&self, resources: &ResourcePlan) -> Result<(), CgroupError> {
         if self.systemd_unit().is_some() {
             if let Some(translation) = self.translate(resources)? {
                 resource_properties(&translation)?;
@@ -73,7 +72,7 @@ impl Cgroup {
     /// unit with init in it and the resources as unit properties, makes the
     /// directories systemd does not (v1 hierarchies it does not manage), moves
     /// init into those, and writes the resource files. cgroupfs: nothing.
-    pub fn adopt_init(&self, pid: i32, resources: &LinuxResources) -> Result<(), CgroupError> {
+    pub fn adopt_init(&self, pid: i32, resources: &ResourcePlan) -> Result<(), CgroupError> {
         let Some(unit) = self.systemd_unit() else {
             return Ok(());
         };

@@ -25,7 +25,7 @@ pub use cgroup::{Cgroup, CgroupEntry, UnifiedDir, V1Hierarchy};
 pub use driver::Driver;
 pub use error::CgroupError;
 pub use host::{detect_layout, Layout, CGROUP_ROOT};
-pub use resources::{ignored_settings, runc_device_rules};
+pub use resources::{runc_device_rules, ResourcePlan};
 pub use systemd::SystemdUnit;
 
 #[cfg(test)]

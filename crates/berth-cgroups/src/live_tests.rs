@@ -6,9 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use berth_spec::LinuxResources;
-
-use crate::{fsutil, Cgroup, Layout};
+use crate::{fsutil, Cgroup, Layout, ResourcePlan};
 
 fn is_root() -> bool {
     let root = nix::unistd::geteuid().is_root();
@@ -214,8 +212,8 @@ fn default_path_nests_under_the_runtimes_own_cgroup() {
     }
 }
 
-fn resources(json: &str) -> LinuxResources {
-    serde_json::from_str(json).unwrap()
+fn resources(json: &str) -> ResourcePlan {
+    ResourcePlan::from_spec(&serde_json::from_str(json).unwrap()).unwrap()
 }
 
 fn read(dir: &Path, file: &str) -> String {
@@ -383,26 +381,6 @@ fn entry_clones_into_cgroup2_wherever_there_is_one() {
     let f = Fixture::nested();
     let entry = f.cg.prepare_entry().unwrap();
     assert_eq!(entry.clone_into().is_some(), f.cg.layout() != Layout::V1);
-}
-
-#[test]
-fn refused_fields_write_nothing() {
-    if !is_root() {
-        return;
-    }
-    let f = Fixture::nested();
-    let json = r#"{"pids":{"limit":55},"memory":{"useHierarchy":true}}"#;
-    let err = f.cg.apply_resources(&resources(json)).unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("linux.resources.memory.useHierarchy"),
-        "{err}"
-    );
-    let pids_dir = match f.cg.layout() {
-        Layout::V2 => f.cg.unified_dir().unwrap(),
-        _ => f.cg.v1_dir("pids").unwrap(),
-    };
-    assert_eq!(read(pids_dir, "pids.max"), "max");
 }
 
 #[test]

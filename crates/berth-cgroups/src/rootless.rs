@@ -4,12 +4,11 @@
 //! `linux.cgroupsPath` and asks for no limit that needs it. A writable
 //! (delegated) directory is used like any other.
 
-use berth_spec::LinuxResources;
 use nix::errno::Errno;
 use nix::unistd::AccessFlags;
 
 use crate::cgroup::{create_unified, create_v1};
-use crate::resources::{settings_from_spec, translate, Setting};
+use crate::resources::{translate, ResourcePlan, Target};
 use crate::{Cgroup, CgroupError, Layout};
 
 impl Cgroup {
@@ -23,7 +22,7 @@ impl Cgroup {
     pub fn create_rootless(
         &self,
         path_given: bool,
-        resources: &LinuxResources,
+        resources: &ResourcePlan,
     ) -> Result<Cgroup, CgroupError> {
         let mut made = Cgroup::from_parts(self.layout(), Vec::new(), None);
         made.rootless = true;
@@ -65,17 +64,14 @@ impl Cgroup {
         Ok(made)
     }
 
-    /// Whether `resources` hold a limit (not device rules) for the cgroup2
-    /// tree: runc's `needAnyControllers`.
-    fn needs_unified(&self, resources: &LinuxResources) -> Result<bool, CgroupError> {
-        let settings: Vec<Setting> = settings_from_spec(resources)?
-            .into_iter()
-            .filter(|s| !matches!(s, Setting::Devices(_)))
-            .collect();
-        if settings.is_empty() {
-            return Ok(false);
-        }
-        Ok(!translate(&settings, &self.host_facts())?.writes.is_empty())
+    /// Whether `resources` hold a limit (not device rules, which are an
+    /// eBPF program there) for the cgroup2 tree: runc's `needAnyControllers`.
+    fn needs_unified(&self, resources: &ResourcePlan) -> Result<bool, CgroupError> {
+        let translation = translate(resources.settings(), &self.host_facts())?;
+        Ok(translation
+            .writes
+            .iter()
+            .any(|w| w.target == Target::Unified))
     }
 }
 

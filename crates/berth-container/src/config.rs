@@ -164,8 +164,6 @@ pub(crate) fn validate_process(process: &Process) -> Result<(), ContainerError> 
             "every entry must have the form KEY=value",
         ));
     }
-    berth_security::check_capabilities(&process.capabilities)
-        .map_err(|e| refuse("process.capabilities", format!("{e}")))?;
     let checks = [("process.selinuxLabel", !process.selinux_label.is_empty())];
     refuse_present(&checks)?;
     let attrs = ProcessAttrs::from_spec(
@@ -394,13 +392,6 @@ mod tests {
                         "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]})
                 }),
                 "linux.seccomp.listenerPath",
-            ),
-            (
-                Box::new(|v| {
-                    v["process"]["capabilities"] =
-                        serde_json::json!({"bounding": ["CAP_KILL"], "ambient": ["CAP_BOGUS"]})
-                }),
-                "process.capabilities: capability CAP_BOGUS is not known",
             ),
             (
                 Box::new(|v| v["process"]["scheduler"] = serde_json::json!({"policy": "SCHED_X"})),

@@ -6,19 +6,21 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use berth_cgroups::Cgroup;
+use berth_cgroups::{Cgroup, ResourcePlan};
 use berth_process::trace::Phases;
 use berth_process::{
-    ContainerSetup, InitConfig, Namespaces, NetDevice, PidfdOf, PidfdSocket, StepTime,
+    ContainerSetup, InitConfig, Namespaces, NetDevice, PidfdOf, PidfdSocket, ProcessPlan, Seccomp,
+    Spawned, StepTime,
 };
 use berth_rootfs::{BindSources, CgroupMountSource, MountPlan, RootfsPlan};
-use berth_spec::{Linux, LinuxResources};
+use berth_spec::Linux;
+use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
 
 use crate::config::Bundle;
 use crate::id::validate_id;
 use crate::liveness::stat_of;
-use crate::plan::{linux, process, ContainerPlan};
+use crate::plan::{linux, ContainerPlan};
 use crate::process_attrs::InheritedAttrs;
 use crate::state::{ContainerState, HookStateView};
 use crate::status::Status;
@@ -74,6 +76,29 @@ struct Undo {
     host_mounts: Option<(PathBuf, usize)>,
 }
 
+impl Undo {
+    /// Claims the container's state directory (`mkdir`, `flock`): from
+    /// here on a failure removes it.
+    fn claim(store: &Store, id: &str) -> Result<Undo, ContainerError> {
+        Ok(Undo {
+            dir: Some(store.create(id)?),
+            cgroup: None,
+            host_mounts: None,
+        })
+    }
+
+    fn dir(&self) -> &ContainerDir {
+        self.dir.as_ref().expect("claimed")
+    }
+
+    /// Keeps everything made: the container exists.
+    fn disarm(mut self) -> ContainerDir {
+        self.cgroup = None;
+        self.host_mounts = None;
+        self.dir.take().expect("claimed")
+    }
+}
+
 impl Drop for Undo {
     fn drop(&mut self) {
         if let Some((rootfs, keep)) = &self.host_mounts {
@@ -91,80 +116,110 @@ impl Drop for Undo {
 pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, ContainerError> {
     let mut phases = Phases::new(opts.trace);
     validate_id(opts.id)?;
-    let plan = crate::plan::plan(opts)?;
+    let mut plan = crate::plan::plan(opts)?;
     phases.mark("runtime: load, validate and plan the bundle");
-    let ContainerPlan {
-        bundle,
-        seccomp,
-        namespaces,
-        inherited,
-        attrs,
-        mounts,
-        rdt_group,
-        cgroup: planned,
-        warnings,
-    } = plan;
-    let terminal = process(&bundle).terminal;
-    let console = connect_console(terminal, opts.console_socket, opts.foreground)?;
+    let console = connect_console(plan.process.terminal, opts.console_socket, opts.foreground)?;
     let pidfd_socket = opts.pidfd_socket.map(PidfdSocket::connect).transpose()?;
-    let dir = store.create(opts.id)?;
-    let mut undo = Undo {
-        dir: Some(dir),
-        cgroup: None,
-        host_mounts: None,
-    };
-    let dir = undo.dir.as_ref().expect("set above");
-    // Recoverable from its first moment: what will be made is on disk
-    // before it is made (a killed runtime leaves what `delete -f` needs).
-    let mut state = creating_container_state(&bundle, opts.id, &planned, inherited);
-    state.new_pid_ns = namespaces.has_new(nix::sched::CloneFlags::CLONE_NEWPID);
-    dir.save_draft(&state)?;
-    undo.cgroup = Some(planned.clone());
-    let resources = effective_resources(linux(&bundle));
-    let cgroup = make_cgroup(planned, &resources, opts.rootless_cgroups, linux(&bundle))?;
-    state.cgroup = cgroup.clone();
+    let mut undo = Undo::claim(store, opts.id)?;
+    let mut state = record_planned(&mut undo, &mut plan, opts.id)?;
+    state.cgroup = make_cgroup(&plan, opts.rootless_cgroups)?;
     phases.mark("runtime: create the cgroup and apply the resources");
-    let fifo = make_fifo(&dir.fifo_path())?;
-    let host_mount_ns = !namespaces.has(nix::sched::CloneFlags::CLONE_NEWNS);
+    let fifo = make_fifo(&undo.dir().fifo_path())?;
+    let host_mount_ns = !plan.namespaces.has(CloneFlags::CLONE_NEWNS);
     let rootfs = rootfs_plan(
-        &bundle,
+        &plan.bundle,
         opts,
-        cgroup.mount_view(),
-        namespaces.new_cgroupns,
-        mounts,
+        state.cgroup.mount_view(),
+        plan.namespaces.new_cgroupns,
+        plan.mounts,
         host_mount_ns,
     );
-    let mut init = init_config(
-        &bundle,
+    let setup = container_setup(
+        &plan.bundle,
         opts,
-        namespaces,
-        cgroup.clone(),
-        fifo,
+        &plan.namespaces,
         rootfs,
-        resources,
+        fifo,
+        plan.resources,
     );
-    init.seccomp = seccomp;
-    init.trace = opts.trace;
-    // execCPUAffinity is not init's (runtime-spec): it gets every CPU of
-    // its cgroup.
-    init.attrs = attrs;
+    let (process, namespaces, cgroup) = (plan.process, plan.namespaces, state.cgroup.clone());
+    let mut init = init_config(opts, process, namespaces, cgroup, setup, plan.seccomp);
     open_bind_sources_for_userns(&mut init)?;
-    let host_rootfs_mounts = host_rootfs_mounts(&init)?;
-    state.host_rootfs_mounts = host_rootfs_mounts;
-    undo.host_mounts = host_rootfs_mounts.map(|keep| (bundle.rootfs.clone(), keep));
+    state.host_rootfs_mounts = host_rootfs_mounts(&init)?;
+    undo.host_mounts = state
+        .host_rootfs_mounts
+        .map(|keep| (plan.bundle.rootfs.clone(), keep));
     phases.mark("runtime: prepare init");
-    let mut spawned = berth_process::spawn_init(&init, console.as_ref(), |pid| {
-        state.pid = pid;
-        state.start_time = stat_of(pid).map(|s| s.start_time).unwrap_or(0);
-        dir.save_draft(&state).map_err(std::io::Error::other)
-    })?;
+    let mut spawned = spawn_recorded(&init, console.as_ref(), undo.dir(), &mut state)?;
     phases.steps.append(&mut spawned.trace);
     phases.mark("runtime: spawn init until Ready");
     state.creating = false;
-    state.intel_rdt = rdt_group;
-    let finished = crate::intel_rdt::apply(state.intel_rdt.as_mut(), linux(&bundle), spawned.pid)
-        .and_then(|()| send_pidfd(pidfd_socket.as_ref(), spawned.pid, PidfdOf::Init))
-        .and_then(|()| dir.save(&state))
+    state.intel_rdt = plan.rdt_group;
+    hand_over(
+        &spawned,
+        &mut state,
+        &plan.bundle,
+        undo.dir(),
+        opts,
+        pidfd_socket.as_ref(),
+    )?;
+    let dir = undo.disarm();
+    phases.mark("runtime: save the state");
+    Ok(Created {
+        state,
+        console: spawned.console,
+        dir,
+        warnings: plan.warnings,
+        trace: phases.steps,
+    })
+}
+
+/// Recoverable from its first moment: what will be made is on disk before
+/// it is made (a killed runtime leaves what `delete -f` needs), and a
+/// failure from here on removes the planned cgroup. The inherited
+/// attributes move from the plan to the state.
+fn record_planned(
+    undo: &mut Undo,
+    plan: &mut ContainerPlan,
+    id: &str,
+) -> Result<ContainerState, ContainerError> {
+    let inherited = std::mem::take(&mut plan.inherited);
+    let mut state = creating_container_state(&plan.bundle, id, &plan.cgroup, inherited);
+    state.new_pid_ns = plan.namespaces.has_new(CloneFlags::CLONE_NEWPID);
+    undo.dir().save_draft(&state)?;
+    undo.cgroup = Some(plan.cgroup.clone());
+    Ok(state)
+}
+
+/// Clones init; right after the clone the state records its pid and start
+/// time (a killed runtime leaves a container `delete -f` finds).
+fn spawn_recorded(
+    init: &InitConfig,
+    console: Option<&UnixStream>,
+    dir: &ContainerDir,
+    state: &mut ContainerState,
+) -> Result<Spawned, ContainerError> {
+    Ok(berth_process::spawn_init(init, console, |pid| {
+        state.pid = pid;
+        state.start_time = stat_of(pid).map(|s| s.start_time).unwrap_or(0);
+        dir.save_draft(state).map_err(std::io::Error::other)
+    })?)
+}
+
+/// Init is Ready: its resctrl group, the pidfd for `--pidfd-socket`, the
+/// final state and the pid file, then init is released. A failure kills
+/// init (and removes the resctrl group) before the undo guard runs.
+fn hand_over(
+    spawned: &Spawned,
+    state: &mut ContainerState,
+    bundle: &Bundle,
+    dir: &ContainerDir,
+    opts: &CreateOptions<'_>,
+    pidfd_socket: Option<&PidfdSocket>,
+) -> Result<(), ContainerError> {
+    let finished = crate::intel_rdt::apply(state.intel_rdt.as_mut(), linux(bundle), spawned.pid)
+        .and_then(|()| send_pidfd(pidfd_socket, spawned.pid, PidfdOf::Init))
+        .and_then(|()| dir.save(state))
         .and_then(|()| write_pid_file(opts.pid_file, spawned.pid))
         .and_then(|()| Ok(spawned.release()?));
     if let Err(e) = finished {
@@ -172,35 +227,22 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         let _ = state.intel_rdt.as_ref().map(|g| g.destroy());
         return Err(e);
     }
-    undo.cgroup = None;
-    undo.host_mounts = None;
-    let dir = undo.dir.take().expect("set above");
-    phases.mark("runtime: save the state");
-    Ok(Created {
-        state,
-        console: spawned.console,
-        dir,
-        warnings,
-        trace: phases.steps,
-    })
+    Ok(())
 }
 
 /// The container's cgroup made from its plan, with the resources applied:
 /// runc's rootless manager (hierarchies the caller may not use are left
 /// out) or the driver's own (cgroupfs, or a systemd unit adopting init).
-fn make_cgroup(
-    planned: Cgroup,
-    resources: &LinuxResources,
-    rootless: bool,
-    linux: &Linux,
-) -> Result<Cgroup, ContainerError> {
+fn make_cgroup(plan: &ContainerPlan, rootless: bool) -> Result<Cgroup, ContainerError> {
+    let planned = &plan.cgroup;
     if rootless {
-        let made = planned.create_rootless(!linux.cgroups_path.is_empty(), resources)?;
-        made.apply_resources(resources)?;
+        let path_given = !linux(&plan.bundle).cgroups_path.is_empty();
+        let made = planned.create_rootless(path_given, &plan.resources)?;
+        made.apply_resources(&plan.resources)?;
         return Ok(made);
     }
-    planned.prepare(resources)?;
-    Ok(planned)
+    planned.prepare(&plan.resources)?;
+    Ok(planned.clone())
 }
 
 /// Without a mount namespace init mounts in the host's table: how many
@@ -285,14 +327,6 @@ pub(crate) fn connect_console(
     }
 }
 
-/// `linux.resources` as enforced: the device rules get runc's default
-/// allow list appended (null, zero, tty, ptmx, pts...), as runc does.
-fn effective_resources(linux: &Linux) -> LinuxResources {
-    let mut resources = linux.resources.clone().unwrap_or_default();
-    resources.devices = berth_cgroups::runc_device_rules(&resources.devices, &linux.devices);
-    resources
-}
-
 /// Makes `exec.fifo` (0622) and opens it `O_PATH` for init.
 fn make_fifo(path: &Path) -> Result<OwnedFd, ContainerError> {
     let io_error = |what: &str, e: nix::errno::Errno| ContainerError::Io {
@@ -340,53 +374,70 @@ fn rootfs_plan(
     }
 }
 
+/// Init's configuration: its process and, as a container's init, its
+/// setup. execCPUAffinity is not init's (runtime-spec): it gets every CPU
+/// of its cgroup.
 fn init_config(
-    bundle: &Bundle,
     opts: &CreateOptions<'_>,
+    process: ProcessPlan,
     namespaces: Namespaces,
     cgroup: Cgroup,
-    fifo: OwnedFd,
-    rootfs: RootfsPlan,
-    resources: LinuxResources,
+    setup: ContainerSetup,
+    seccomp: Option<Seccomp>,
 ) -> InitConfig {
-    let linux = linux(bundle);
-    let own_uts = namespaces.has(nix::sched::CloneFlags::CLONE_NEWUTS);
-    let mut cfg = InitConfig::for_process(
-        process(bundle),
-        namespaces,
-        cgroup,
-        opts.preserve_fds + opts.listen_fds,
-    );
+    let extra_fds = opts.preserve_fds + opts.listen_fds;
+    let mut cfg = InitConfig::for_process(process, namespaces, cgroup, extra_fds);
     if opts.listen_fds > 0 {
         cfg.env.push(format!("LISTEN_FDS={}", opts.listen_fds));
         cfg.env.push("LISTEN_PID=1".into());
     }
-    cfg.setup = Some(ContainerSetup {
+    cfg.setup = Some(setup);
+    cfg.seccomp = seccomp;
+    cfg.trace = opts.trace;
+    cfg
+}
+
+/// What only the container's init does (rootfs, names, sysctls, keyring,
+/// oom score, creation hooks, exec.fifo, net devices, the resources a
+/// systemd unit gets once init exists).
+fn container_setup(
+    bundle: &Bundle,
+    opts: &CreateOptions<'_>,
+    namespaces: &Namespaces,
+    rootfs: RootfsPlan,
+    fifo: OwnedFd,
+    resources: ResourcePlan,
+) -> ContainerSetup {
+    let linux = linux(bundle);
+    let own_uts = namespaces.has(CloneFlags::CLONE_NEWUTS);
+    ContainerSetup {
         rootfs,
         fifo,
         hostname: bundle.spec.hostname.clone().filter(|_| own_uts),
         domainname: bundle.spec.domainname.clone().filter(|_| own_uts),
         sysctl: linux.sysctl.clone(),
-        oom_score_adj: process(bundle).oom_score_adj,
+        oom_score_adj: crate::plan::process(bundle).oom_score_adj,
         new_session_keyring: (!opts.no_new_keyring).then(|| opts.id.to_string()),
         hooks: bundle.spec.hooks.clone().unwrap_or_default(),
         hook_state: creating_state(bundle, opts.id),
         bundle: bundle.dir.clone(),
-        net_devices: linux
-            .net_devices
-            .iter()
-            .map(|(host, dev)| NetDevice {
-                host_name: host.clone(),
-                name: if dev.name.is_empty() {
-                    host.clone()
-                } else {
-                    dev.name.clone()
-                },
-            })
-            .collect(),
+        net_devices: net_devices(linux),
         resources,
-    });
-    cfg
+    }
+}
+
+/// `linux.netDevices`: each host interface and its name in the container
+/// (the host's name when none is given).
+fn net_devices(linux: &Linux) -> Vec<NetDevice> {
+    let device = |(host, dev): (&String, &berth_spec::LinuxNetDevice)| NetDevice {
+        host_name: host.clone(),
+        name: if dev.name.is_empty() {
+            host.clone()
+        } else {
+            dev.name.clone()
+        },
+    };
+    linux.net_devices.iter().map(device).collect()
 }
 
 /// The state the creation hooks get; the runtime fills in init's pid.

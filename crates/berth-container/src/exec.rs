@@ -61,19 +61,16 @@ fn check_status(status: Status, ignore_paused: bool) -> Result<(), ContainerErro
 pub fn exec(store: &Store, opts: &ExecOptions<'_>) -> Result<Execed, ContainerError> {
     let loaded = load(store, opts.id, false)?;
     check_status(loaded.status, opts.ignore_paused)?;
-    crate::plan::check_process(&opts.process)?;
+    let inherited = &loaded.state.inherited;
+    let process = crate::process_plan::plan_exec_process(&opts.process, inherited)?;
     let cgroup = loaded.state.cgroup.with_sub_cgroups(opts.sub_cgroups)?;
     let seccomp = container_seccomp(&loaded.state)?;
-    let inherited = &loaded.state.inherited;
-    let attrs = inherited.for_process(&opts.process)?;
     let cpu_affinity = inherited.exec_cpu_affinity(&opts.process)?;
-    let terminal = opts.process.terminal;
-    let console = connect_console(terminal, opts.console_socket, opts.foreground)?;
+    let console = connect_console(process.terminal, opts.console_socket, opts.foreground)?;
     let pidfd_socket = opts.pidfd_socket.map(PidfdSocket::connect).transpose()?;
     let namespaces = Namespaces::of_process(loaded.state.pid);
-    let mut cfg = InitConfig::for_process(&opts.process, namespaces, cgroup, opts.preserve_fds);
+    let mut cfg = InitConfig::for_process(process, namespaces, cgroup, opts.preserve_fds);
     cfg.seccomp = seccomp;
-    cfg.attrs = attrs;
     cfg.cpu_affinity = cpu_affinity;
     cfg.trace = opts.trace;
     let spawned = berth_process::spawn_init(&cfg, console.as_ref(), |_| Ok(()))?;

@@ -25,8 +25,9 @@ pub fn processes(store: &Store, id: &str) -> Result<Vec<i32>, ContainerError> {
     Ok(loaded.state.cgroup.processes()?)
 }
 
-/// Apply new resources; zero values leave a setting unchanged. Returns a
-/// warning for each field ignored (`memory.kernel`, `kernelTCP`).
+/// Apply new resources (from `update`'s flags or JSON), planned as
+/// `create` plans `linux.resources`; zero values leave a setting unchanged.
+/// Returns a warning for each field ignored (`memory.kernel`, `kernelTCP`).
 pub fn update(
     store: &Store,
     id: &str,
@@ -34,6 +35,7 @@ pub fn update(
 ) -> Result<Vec<String>, ContainerError> {
     let loaded = load(store, id, true)?;
     check(loaded.status, Operation::Update, id)?;
-    loaded.state.cgroup.apply_resources(resources)?;
-    Ok(berth_cgroups::ignored_settings(resources))
+    let plan = berth_cgroups::ResourcePlan::from_spec(resources)?;
+    loaded.state.cgroup.apply_resources(&plan)?;
+    Ok(plan.ignored().to_vec())
 }

@@ -14,6 +14,7 @@ pub mod liveness;
 mod namespace_rules;
 mod plan;
 mod process_attrs;
+mod process_plan;
 mod query;
 mod seccomp;
 pub mod signal;

@@ -3,12 +3,11 @@
 //! refusal of a config field is a [`ConfigError`] naming the field by its
 //! JSON path.
 
-use berth_cgroups::Cgroup;
-use berth_process::{Namespaces, Seccomp};
+use berth_cgroups::{Cgroup, ResourcePlan};
+use berth_process::{Namespaces, ProcessPlan, Seccomp};
 use berth_rootfs::idmap::ContainerUserns;
 use berth_rootfs::{MountPlan, RootfsError};
-use berth_security::attrs::ProcessAttrs;
-use berth_spec::{Linux, Process};
+use berth_spec::{Linux, LinuxResources, Process};
 
 use crate::config::{load_bundle, Bundle};
 use crate::create::{creating_state, CreateOptions};
@@ -44,14 +43,16 @@ pub(crate) struct ContainerPlan {
     pub namespaces: Namespaces,
     /// The config's scheduling attributes, kept for `exec`.
     pub inherited: InheritedAttrs,
-    /// Init's scheduling attributes.
-    pub attrs: ProcessAttrs,
+    /// Init's process: user, capabilities, rlimits, scheduling attributes.
+    pub process: ProcessPlan,
     /// The config's mounts, parsed once (relative bind sources made
     /// absolute, the idmapping of each idmapped mount decided).
     pub mounts: MountPlan,
     pub rdt_group: Option<RdtGroup>,
     /// The cgroup, planned (nothing made yet).
     pub cgroup: Cgroup,
+    /// `linux.resources` as enforced (runc's default device rules added).
+    pub resources: ResourcePlan,
     /// What runc would log as warnings.
     pub warnings: Vec<String>,
 }
@@ -61,8 +62,9 @@ pub(crate) struct ContainerPlan {
 pub(crate) fn plan(opts: &CreateOptions<'_>) -> Result<ContainerPlan, ContainerError> {
     let bundle = load_bundle(opts.bundle)?;
     let linux = linux(&bundle);
-    let process = process(&bundle);
-    check_config(process, linux)?;
+    check_config(linux)?;
+    let inherited = InheritedAttrs::of_config(process(&bundle), linux);
+    let init_process = crate::process_plan::plan_process(process(&bundle), &inherited)?;
     berth_rootfs::root_propagation(&linux.rootfs_propagation, opts.no_pivot)
         .map_err(rootfs_refusal)?;
     let seccomp =
@@ -70,24 +72,22 @@ pub(crate) fn plan(opts: &CreateOptions<'_>) -> Result<ContainerPlan, ContainerE
     let namespaces =
         Namespaces::from_spec(&linux.namespaces, &linux.uid_mappings, &linux.gid_mappings)?
             .with_time_offsets(&linux.time_offsets)?;
-    let inherited = InheritedAttrs::of_config(process, linux);
-    let attrs = inherited.for_process(process)?;
     let mounts = plan_mounts(&bundle, linux)?;
     let rdt_group = crate::intel_rdt::plan(linux, opts.id)?;
     let cgroup = Cgroup::plan_for(opts.cgroup_driver, Some(&linux.cgroups_path), opts.id)?;
     let mut warnings = check_existing_cgroup(&cgroup)?;
-    if let Some(resources) = &linux.resources {
-        warnings.extend(berth_cgroups::ignored_settings(resources));
-    }
+    let resources = ResourcePlan::from_spec(&effective_resources(linux))?;
+    warnings.extend_from_slice(resources.ignored());
     Ok(ContainerPlan {
         bundle,
         seccomp,
         namespaces,
         inherited,
-        attrs,
+        process: init_process,
         mounts,
         rdt_group,
         cgroup,
+        resources,
         warnings,
     })
 }
@@ -97,44 +97,31 @@ pub(crate) fn plan(opts: &CreateOptions<'_>) -> Result<ContainerPlan, ContainerE
 /// this accepts.
 pub fn accepts(spec: &berth_spec::Spec) -> Result<(), ContainerError> {
     crate::config::validate(spec)?;
-    match (&spec.process, &spec.linux) {
-        (Some(process), Some(linux)) => Ok(check_config(process, linux)?),
-        _ => Ok(()),
+    if let Some(linux) = &spec.linux {
+        check_config(linux)?;
+        if let Some(process) = &spec.process {
+            let inherited = InheritedAttrs::of_config(process, linux);
+            crate::process_plan::plan_process(process, &inherited)?;
+        }
+        ResourcePlan::from_spec(&effective_resources(linux))?;
     }
+    Ok(())
 }
 
-/// The refusals of config fields that init would only meet after the
+/// The refusals of `linux` fields that init would only meet after the
 /// clone, or that would change the host.
-fn check_config(process: &Process, linux: &Linux) -> Result<(), ConfigError> {
-    check_process_limits(process)?;
+fn check_config(linux: &Linux) -> Result<(), ConfigError> {
     check_namespace_paths(linux)?;
     crate::namespace_rules::check_id_mappings(linux)?;
     crate::namespace_rules::check_sysctls(linux)
 }
 
-/// The checks of a process (`process` of config.json, or exec's
-/// process.json), all before the clone.
-pub(crate) fn check_process(process: &Process) -> Result<(), ContainerError> {
-    crate::config::validate_process(process)?;
-    Ok(check_process_limits(process)?)
-}
-
-/// What init would only find out after the clone: a soft rlimit above its
-/// hard one (the kernel's EINVAL) and an `oomScoreAdj` the kernel refuses.
-fn check_process_limits(process: &Process) -> Result<(), ConfigError> {
-    berth_security::check_rlimits(&process.rlimits).map_err(|(i, e)| {
-        ConfigError::new(
-            format!("process.rlimits[{i}]"),
-            berth_process::error_chain(&e),
-        )
-    })?;
-    match process.oom_score_adj {
-        Some(adj) if !(-1000..=1000).contains(&adj) => Err(ConfigError::new(
-            "process.oomScoreAdj",
-            format!("{adj} is outside the kernel's range -1000..1000"),
-        )),
-        _ => Ok(()),
-    }
+/// `linux.resources` as enforced: the device rules get runc's default
+/// allow list appended (null, zero, tty, ptmx, pts...), as runc does.
+fn effective_resources(linux: &Linux) -> LinuxResources {
+    let mut resources = linux.resources.clone().unwrap_or_default();
+    resources.devices = berth_cgroups::runc_device_rules(&resources.devices, &linux.devices);
+    resources
 }
 
 /// Every namespace to join exists, as runc checks before its clone (init
@@ -271,26 +258,5 @@ mod tests {
             e.to_string(),
             "unable to start container process: write oom_score_adj: permission denied"
         );
-    }
-
-    #[test]
-    fn limits_init_would_refuse_are_refused_here() {
-        let mut process: Process = serde_json::from_value(serde_json::json!({
-            "args": ["sh"], "cwd": "/",
-            "rlimits": [{"type": "RLIMIT_CORE", "hard": 0, "soft": 0},
-                        {"type": "RLIMIT_NOFILE", "hard": 10, "soft": 20}]
-        }))
-        .unwrap();
-        let err = check_process_limits(&process).unwrap_err();
-        assert_eq!(err.field, "process.rlimits[1]");
-        assert_eq!(err.reason, "error setting rlimit type 7: invalid argument");
-        process.rlimits.clear();
-        process.oom_score_adj = Some(1001);
-        assert_eq!(
-            check_process_limits(&process).unwrap_err().field,
-            "process.oomScoreAdj"
-        );
-        process.oom_score_adj = Some(-1000);
-        check_process_limits(&process).unwrap();
     }
 }

@@ -412,7 +412,7 @@ fn set_names(setup: &ContainerSetup) -> Step<()> {
 fn apply_process_settings(cfg: &InitConfig) -> Step<()> {
     // While init is still root, in the container's /proc (runc's order).
     step("apply apparmor profile", || {
-        berth_security::apply_apparmor_profile(&cfg.apparmor_profile)
+        berth_security::apply_apparmor_profile(cfg.apparmor_profile.as_deref())
     })?;
     step("set rlimits", || berth_security::set_rlimits(&cfg.rlimits))?;
     set_scheduling_attributes(cfg)?;
@@ -421,15 +421,13 @@ fn apply_process_settings(cfg: &InitConfig) -> Step<()> {
     })?;
     let cwd_before = std::env::set_current_dir(&cfg.cwd);
     step("give stdio to the user", || {
-        berth_security::give_stdio_to(cfg.user.uid)
+        berth_security::give_stdio_to(cfg.user.uid.as_raw())
     })?;
     step("set user", || {
         berth_security::switch_user(&cfg.user, cfg.rootless_euid)
     })?;
     step("die with the runtime", die_with_the_runtime)?;
-    umask(Mode::from_bits_truncate(
-        cfg.user.umask.unwrap_or(0o022) as _
-    ));
+    umask(cfg.user.umask);
     if cwd_before.is_err() {
         // The user may lack access that root had, or the reverse.
         step("chdir to cwd", || chdir(&cfg.cwd))?;
@@ -577,8 +575,8 @@ fn cstring(bytes: &[u8]) -> CString {
 fn environment(cfg: &InitConfig) -> Vec<String> {
     let mut env = cfg.env.clone();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
-        let home =
-            home_of(Path::new("/etc/passwd"), cfg.user.uid).unwrap_or_else(|| PathBuf::from("/"));
+        let home = home_of(Path::new("/etc/passwd"), cfg.user.uid.as_raw())
+            .unwrap_or_else(|| PathBuf::from("/"));
         env.push(format!("HOME={}", home.display()));
     }
     env

@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
+pub use berth_sys::process::WindowSize;
 pub use child::kill_and_reap;
 pub use errors::{error_chain, go_strerror, go_strerror_of, root_errno};
 pub use namespaces::{running_in_user_namespace, Namespaces};
@@ -35,7 +36,8 @@ pub use sync::InitFailure;
 pub use sysctl::valid_sysctl_key;
 pub use trace::StepTime;
 
-use berth_spec::{Hooks, LinuxCapabilities, PosixRlimit, Process, User};
+use berth_security::{Capabilities, Rlimit, User};
+use berth_spec::Hooks;
 
 /// Everything the new process needs, computed by the runtime before the
 /// clone (the child inherits it as a copy of the parent's memory). `create`
@@ -50,12 +52,12 @@ pub struct InitConfig {
     /// The terminal's size at start (`process.consoleSize`, validated to
     /// fit).
     pub console_size: Option<berth_sys::process::WindowSize>,
-    pub rlimits: Vec<PosixRlimit>,
+    pub rlimits: Vec<Rlimit>,
     /// All five sets; a config without `process.capabilities` means none.
-    pub capabilities: LinuxCapabilities,
+    pub capabilities: Capabilities,
     pub no_new_privileges: bool,
-    /// `process.apparmorProfile` (empty: none).
-    pub apparmor_profile: String,
+    /// `process.apparmorProfile` (None: none).
+    pub apparmor_profile: Option<String>,
     pub user: User,
     pub cwd: PathBuf,
     pub args: Vec<String>,
@@ -85,14 +87,33 @@ pub struct Seccomp {
     pub agent: Option<SeccompAgent>,
 }
 
+/// A container's process (`process` of config.json, or exec's
+/// `process.json`), planned by the runtime before the clone: every value
+/// parsed and checked, in the types init applies.
+#[derive(Debug, Clone)]
+pub struct ProcessPlan {
+    pub terminal: bool,
+    /// `process.consoleSize`.
+    pub console_size: Option<berth_sys::process::WindowSize>,
+    pub rlimits: Vec<Rlimit>,
+    pub capabilities: Capabilities,
+    pub no_new_privileges: bool,
+    /// `process.apparmorProfile` (None: none).
+    pub apparmor_profile: Option<String>,
+    pub user: User,
+    pub cwd: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    /// Scheduler, I/O priority, personality, memory policy.
+    pub attrs: berth_security::attrs::ProcessAttrs,
+}
+
 impl InitConfig {
-    /// The process part, the same for a container's init and for `exec`:
-    /// user, capabilities (none when the section is missing, as runc),
-    /// rlimits, no_new_privs, cwd, args, env, terminal. No seccomp filter,
-    /// scheduling attributes or CPU affinity: those are the caller's to add
+    /// The process part, the same for a container's init and for `exec`.
+    /// No seccomp filter or CPU affinity: those are the caller's to add
     /// (exec inherits the container's).
     pub fn for_process(
-        process: &Process,
+        process: ProcessPlan,
         namespaces: Namespaces,
         cgroup: berth_cgroups::Cgroup,
         extra_fds: u32,
@@ -102,23 +123,18 @@ impl InitConfig {
             cgroup,
             setup: None,
             terminal: process.terminal,
-            console_size: process
-                .console_size
-                .map(|size| berth_sys::process::WindowSize {
-                    rows: u16::try_from(size.height).unwrap_or(u16::MAX),
-                    cols: u16::try_from(size.width).unwrap_or(u16::MAX),
-                }),
-            rlimits: process.rlimits.clone(),
-            capabilities: process.capabilities.clone(),
+            console_size: process.console_size,
+            rlimits: process.rlimits,
+            capabilities: process.capabilities,
             no_new_privileges: process.no_new_privileges,
-            apparmor_profile: process.apparmor_profile.clone(),
-            user: process.user.clone(),
-            cwd: process.cwd.clone(),
-            args: process.args.clone(),
-            env: process.env.clone(),
+            apparmor_profile: process.apparmor_profile,
+            user: process.user,
+            cwd: process.cwd,
+            args: process.args,
+            env: process.env,
             extra_fds,
             seccomp: None,
-            attrs: Default::default(),
+            attrs: process.attrs,
             cpu_affinity: Default::default(),
             rootless_euid: !nix::unistd::geteuid().is_root(),
             trace: false,
@@ -151,9 +167,9 @@ pub struct ContainerSetup {
     /// `linux.netDevices`, moved by the runtime into init's network
     /// namespace before it goes on.
     pub net_devices: Vec<NetDevice>,
-    /// `linux.resources` as enforced, for a cgroup driver that applies them
-    /// once init exists ([`berth_cgroups::Cgroup::adopt_init`]).
-    pub resources: berth_spec::LinuxResources,
+    /// `linux.resources` as enforced, planned, for a cgroup driver that
+    /// applies them once init exists ([`berth_cgroups::Cgroup::adopt_init`]).
+    pub resources: berth_cgroups::ResourcePlan,
 }
 
 impl ContainerSetup {

@@ -2,6 +2,10 @@
 //! as, its five capability sets, rlimits, `no_new_privs` and the seccomp
 //! filter (`seccomp`).
 //!
+//! The process values come planned ([`Capabilities`], [`Rlimit`], [`User`]:
+//! parsed and checked by the runtime's planner before anything is created);
+//! here they are only applied.
+//!
 //! Order matters and is the caller's (berth-process) to keep:
 //! `set_rlimits` → `drop_bounding_set` → `switch_user` →
 //! `apply_capabilities` → `set_no_new_privs`, then `execve`. The seccomp
@@ -12,9 +16,10 @@
 pub mod attrs;
 pub mod seccomp;
 
-use berth_spec::{LinuxCapabilities, PosixRlimit, PosixRlimitType, User};
+pub use caps::Capability;
 use caps::{CapSet, Capability as Cap, CapsHashSet};
 use nix::sys::resource::{setrlimit, Resource};
+use nix::sys::stat::Mode;
 use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
 
 /// A failed privilege step, naming the config field and keeping the cause.
@@ -53,34 +58,32 @@ pub enum SecurityError {
 type Result<T> = std::result::Result<T, SecurityError>;
 
 /// The kernel's capability for a spec name (`CAP_KILL`).
-fn to_cap(name: &str) -> Result<Cap> {
+pub fn parse_capability(name: &str) -> Result<Cap> {
     name.parse::<Cap>()
         .map_err(|_| SecurityError::UnknownCapability {
             name: name.to_string(),
         })
 }
 
-/// Translate a spec capability set into the kernel's.
-fn to_caps(set: &[String]) -> Result<CapsHashSet> {
-    set.iter().map(|name| to_cap(name)).collect()
-}
-
-/// Check that every name in the five sets is a capability this runtime
-/// knows, so a config can be refused before anything is set up.
-pub fn check_capabilities(caps: &LinuxCapabilities) -> Result<()> {
-    caps.sets()
-        .iter()
-        .flat_map(|(_, set)| set.iter())
-        .try_for_each(|name| to_cap(name).map(drop))
+/// The five capability sets of a process (`process.capabilities`), parsed
+/// by the runtime's planner; a config without the section means none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    pub bounding: CapsHashSet,
+    pub effective: CapsHashSet,
+    pub inheritable: CapsHashSet,
+    pub permitted: CapsHashSet,
+    pub ambient: CapsHashSet,
 }
 
 /// Remove from the bounding set every capability the config does not list
 /// in `process.capabilities.bounding`. Needs CAP_SETPCAP, so it runs before
 /// the user switch.
-pub fn drop_bounding_set(caps: &LinuxCapabilities) -> Result<()> {
-    let keep = to_caps(&caps.bounding)?;
+pub fn drop_bounding_set(caps: &Capabilities) -> Result<()> {
     for cap in caps::all() {
-        if !keep.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
+        if !caps.bounding.contains(&cap)
+            && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false)
+        {
             caps::drop(None, CapSet::Bounding, cap).map_err(|source| {
                 SecurityError::Capabilities {
                     set: "bounding",
@@ -95,16 +98,12 @@ pub fn drop_bounding_set(caps: &LinuxCapabilities) -> Result<()> {
 /// Set the effective, permitted and inheritable sets exactly as configured,
 /// then raise the ambient ones. An ambient capability the kernel refuses
 /// (it must be permitted and inheritable) is skipped, as runc does.
-pub fn apply_capabilities(caps: &LinuxCapabilities) -> Result<()> {
-    let effective = to_caps(&caps.effective)?;
-    let permitted = to_caps(&caps.permitted)?;
-    let inheritable = to_caps(&caps.inheritable)?;
-    let ambient = to_caps(&caps.ambient)?;
+pub fn apply_capabilities(caps: &Capabilities) -> Result<()> {
     // Lower effective first (it must stay within permitted), then
     // inheritable, then permitted; effective ⊄ permitted fails as in runc.
-    set_caps(CapSet::Effective, "effective", &effective)?;
-    set_caps(CapSet::Inheritable, "inheritable", &inheritable)?;
-    set_caps(CapSet::Permitted, "permitted", &permitted)?;
+    set_caps(CapSet::Effective, "effective", &caps.effective)?;
+    set_caps(CapSet::Inheritable, "inheritable", &caps.inheritable)?;
+    set_caps(CapSet::Permitted, "permitted", &caps.permitted)?;
     caps::clear(None, CapSet::Ambient).map_err(|source| SecurityError::Capabilities {
         set: "ambient",
         source,
@@ -113,8 +112,8 @@ pub fn apply_capabilities(caps: &LinuxCapabilities) -> Result<()> {
     // and inheritable (EPERM otherwise, ignored as by runc); those are not
     // even tried, because the caps crate formats every failure with
     // strerror (libc's message tables paged in, for nothing).
-    for cap in ambient.intersection(&permitted) {
-        if inheritable.contains(cap) {
+    for cap in caps.ambient.intersection(&caps.permitted) {
+        if caps.inheritable.contains(cap) {
             let _ = caps::raise(None, CapSet::Ambient, *cap);
         }
     }
@@ -124,8 +123,8 @@ pub fn apply_capabilities(caps: &LinuxCapabilities) -> Result<()> {
 /// Does the process keep CAP_SYS_ADMIN in its effective set? Then it may
 /// load a seccomp filter without no_new_privs after its capabilities are
 /// applied.
-pub fn keeps_sys_admin(caps: &LinuxCapabilities) -> bool {
-    caps.effective.iter().any(|name| name == "CAP_SYS_ADMIN")
+pub fn keeps_sys_admin(caps: &Capabilities) -> bool {
+    caps.effective.contains(&Cap::CAP_SYS_ADMIN)
 }
 
 /// Apply the capability sets with CAP_SYS_ADMIN effective and permitted on
@@ -134,10 +133,10 @@ pub fn keeps_sys_admin(caps: &LinuxCapabilities) -> bool {
 /// permitted and effective sets from the bounding, inheritable and ambient
 /// sets and the file's capabilities only (capabilities(7)), and the ambient
 /// set is raised here without it.
-pub fn apply_capabilities_keeping_sys_admin(caps: &LinuxCapabilities) -> Result<()> {
+pub fn apply_capabilities_keeping_sys_admin(caps: &Capabilities) -> Result<()> {
     let mut with_admin = caps.clone();
     for set in [&mut with_admin.effective, &mut with_admin.permitted] {
-        set.push("CAP_SYS_ADMIN".into());
+        set.insert(Cap::CAP_SYS_ADMIN);
     }
     apply_capabilities(&with_admin)
 }
@@ -146,39 +145,17 @@ fn set_caps(set: CapSet, name: &'static str, value: &CapsHashSet) -> Result<()> 
     caps::set(None, set, value).map_err(|source| SecurityError::Capabilities { set: name, source })
 }
 
-/// The kernel resource for a spec rlimit type.
-fn resource_of(kind: PosixRlimitType) -> Resource {
-    use PosixRlimitType as T;
-    match kind {
-        T::Cpu => Resource::RLIMIT_CPU,
-        T::Fsize => Resource::RLIMIT_FSIZE,
-        T::Data => Resource::RLIMIT_DATA,
-        T::Stack => Resource::RLIMIT_STACK,
-        T::Core => Resource::RLIMIT_CORE,
-        T::Rss => Resource::RLIMIT_RSS,
-        T::Nproc => Resource::RLIMIT_NPROC,
-        T::Nofile => Resource::RLIMIT_NOFILE,
-        T::Memlock => Resource::RLIMIT_MEMLOCK,
-        T::As => Resource::RLIMIT_AS,
-        T::Locks => Resource::RLIMIT_LOCKS,
-        T::Sigpending => Resource::RLIMIT_SIGPENDING,
-        T::Msgqueue => Resource::RLIMIT_MSGQUEUE,
-        T::Nice => Resource::RLIMIT_NICE,
-        T::Rtprio => Resource::RLIMIT_RTPRIO,
-        T::Rttime => Resource::RLIMIT_RTTIME,
-    }
-}
-
 /// `process.apparmorProfile`: the AppArmor profile the program runs under
 /// from its `execve` on ("exec PROFILE" in the process's `exec` attribute:
-/// AppArmor's change_onexec), as runc does; an empty name means none. It
+/// AppArmor's change_onexec), as runc does; `None` (the config's empty
+/// name) means none. It
 /// needs the container's `/proc` and a host where AppArmor is enabled (the
 /// kernel refuses the write otherwise, with runc's words: `invalid
 /// argument`). The engines set a profile only where AppArmor is enabled.
-pub fn apply_apparmor_profile(profile: &str) -> Result<()> {
-    if profile.is_empty() {
+pub fn apply_apparmor_profile(profile: Option<&str>) -> Result<()> {
+    let Some(profile) = profile else {
         return Ok(());
-    }
+    };
     // Kernels with LSM stacking (5.1+) have a per-LSM directory.
     let stacked = std::path::Path::new("/proc/self/attr/apparmor/exec");
     let path = if stacked.exists() {
@@ -198,33 +175,57 @@ pub fn apply_apparmor_profile(profile: &str) -> Result<()> {
     })
 }
 
-/// Apply `process.rlimits` in order. The message names the kernel's number
-/// for the type, as runc's does (`error setting rlimit type 7`).
-pub fn set_rlimits(limits: &[PosixRlimit]) -> Result<()> {
+/// One rlimit of `process.rlimits`: the kernel's resource and its soft and
+/// hard limits, soft at most hard (checked when it is made).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rlimit {
+    resource: Resource,
+    soft: u64,
+    hard: u64,
+}
+
+impl Rlimit {
+    /// The limit, or the kernel's refusal known before it is set: a soft
+    /// limit above the hard one (EINVAL, in the same words).
+    pub fn new(resource: Resource, soft: u64, hard: u64) -> Result<Rlimit> {
+        if soft > hard {
+            return Err(rlimit_error(resource, nix::errno::Errno::EINVAL));
+        }
+        Ok(Rlimit {
+            resource,
+            soft,
+            hard,
+        })
+    }
+}
+
+/// The message names the kernel's number for the type, as runc's does
+/// (`error setting rlimit type 7`).
+fn rlimit_error(resource: Resource, source: nix::errno::Errno) -> SecurityError {
+    SecurityError::Rlimit {
+        kind: (resource as i32).to_string(),
+        source,
+    }
+}
+
+/// Apply `process.rlimits` in order.
+pub fn set_rlimits(limits: &[Rlimit]) -> Result<()> {
     for limit in limits {
-        let resource = resource_of(limit.typ);
-        setrlimit(resource, limit.soft, limit.hard).map_err(|source| SecurityError::Rlimit {
-            kind: (resource as i32).to_string(),
-            source,
-        })?;
+        setrlimit(limit.resource, limit.soft, limit.hard)
+            .map_err(|source| rlimit_error(limit.resource, source))?;
     }
     Ok(())
 }
 
-/// The refusal of `set_rlimits` known before it runs: a soft limit above its
-/// hard limit (the kernel's EINVAL, in the same words), with the index of
-/// the entry.
-pub fn check_rlimits(limits: &[PosixRlimit]) -> std::result::Result<(), (usize, SecurityError)> {
-    match limits.iter().position(|l| l.soft > l.hard) {
-        Some(index) => Err((
-            index,
-            SecurityError::Rlimit {
-                kind: (resource_of(limits[index].typ) as i32).to_string(),
-                source: nix::errno::Errno::EINVAL,
-            },
-        )),
-        None => Ok(()),
-    }
+/// The user a process runs as (`process.user`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub uid: Uid,
+    pub gid: Gid,
+    /// Supplementary groups (the primary gid is not added).
+    pub additional_gids: Vec<Gid>,
+    /// The file creation mask (runc's 0022 when the config has none).
+    pub umask: Mode,
 }
 
 /// Become `process.user`: supplementary groups = additionalGids, then gid,
@@ -237,19 +238,15 @@ pub fn switch_user(user: &User, rootless_euid: bool) -> Result<()> {
     if rootless_euid && !user.additional_gids.is_empty() {
         return Err(SecurityError::RootlessAdditionalGroups);
     }
-    let groups: Vec<Gid> = user
-        .additional_gids
-        .iter()
-        .map(|g| Gid::from_raw(*g))
-        .collect();
+    let groups = &user.additional_gids;
     let fail = |what: String| move |source| SecurityError::User { what, source };
     nix::sys::prctl::set_keepcaps(true).map_err(fail("prctl(PR_SET_KEEPCAPS)".into()))?;
     if !rootless_euid && !setgroups_denied() {
-        setgroups(&groups).map_err(fail(format!("setgroups {:?}", user.additional_gids)))?;
+        let raw: Vec<u32> = groups.iter().map(|g| g.as_raw()).collect();
+        setgroups(groups).map_err(fail(format!("setgroups {raw:?}")))?;
     }
-    let gid = Gid::from_raw(user.gid);
+    let (uid, gid) = (user.uid, user.gid);
     setresgid(gid, gid, gid).map_err(fail(format!("setgid {gid}")))?;
-    let uid = Uid::from_raw(user.uid);
     setresuid(uid, uid, uid).map_err(fail(format!("setuid {uid}")))?;
     nix::sys::prctl::set_keepcaps(false).map_err(fail("prctl(PR_SET_KEEPCAPS)".into()))?;
     Ok(())
@@ -309,71 +306,56 @@ pub fn set_no_new_privs() -> Result<()> {
 mod tests {
     use super::*;
 
-    fn names(list: &[&str]) -> Vec<String> {
-        list.iter().map(|n| n.to_string()).collect()
-    }
-
     #[test]
-    fn spec_capabilities_translate_to_kernel_names() {
-        let got = to_caps(&names(&[
-            "CAP_KILL",
-            "CAP_NET_BIND_SERVICE",
-            "CAP_AUDIT_WRITE",
-        ]))
-        .unwrap();
-        assert!(got.contains(&Cap::CAP_KILL));
-        assert!(got.contains(&Cap::CAP_NET_BIND_SERVICE));
-        assert!(got.contains(&Cap::CAP_AUDIT_WRITE));
-        assert_eq!(got.len(), 3);
-    }
-
-    #[test]
-    fn every_spec_capability_is_known() {
+    fn spec_capability_names_are_the_kernel_names() {
         let all = [
-            "CAP_CHOWN",
-            "CAP_SYS_ADMIN",
-            "CAP_BPF",
-            "CAP_PERFMON",
-            "CAP_CHECKPOINT_RESTORE",
-            "CAP_AUDIT_READ",
-            "CAP_WAKE_ALARM",
-            "CAP_BLOCK_SUSPEND",
-            "CAP_MAC_ADMIN",
+            ("CAP_KILL", Cap::CAP_KILL),
+            ("CAP_NET_BIND_SERVICE", Cap::CAP_NET_BIND_SERVICE),
+            ("CAP_AUDIT_WRITE", Cap::CAP_AUDIT_WRITE),
+            ("CAP_CHOWN", Cap::CAP_CHOWN),
+            ("CAP_SYS_ADMIN", Cap::CAP_SYS_ADMIN),
+            ("CAP_BPF", Cap::CAP_BPF),
+            ("CAP_PERFMON", Cap::CAP_PERFMON),
+            ("CAP_CHECKPOINT_RESTORE", Cap::CAP_CHECKPOINT_RESTORE),
+            ("CAP_AUDIT_READ", Cap::CAP_AUDIT_READ),
+            ("CAP_WAKE_ALARM", Cap::CAP_WAKE_ALARM),
+            ("CAP_BLOCK_SUSPEND", Cap::CAP_BLOCK_SUSPEND),
+            ("CAP_MAC_ADMIN", Cap::CAP_MAC_ADMIN),
         ];
-        for name in all {
-            assert!(to_caps(&names(&[name])).is_ok(), "{name}");
+        for (name, cap) in all {
+            assert_eq!(parse_capability(name).unwrap(), cap, "{name}");
         }
     }
 
     #[test]
     fn an_unknown_capability_is_named() {
-        let err = to_caps(&names(&["CAP_KILL", "CAP_BOGUS"])).unwrap_err();
+        let err = parse_capability("CAP_BOGUS").unwrap_err();
         assert_eq!(
             err.to_string(),
             "capability CAP_BOGUS is not known to this runtime"
         );
         // Names are the kernel's, with the prefix and in capitals.
-        assert!(to_caps(&names(&["KILL"])).is_err());
-        assert!(to_caps(&names(&["cap_kill"])).is_err());
+        assert!(parse_capability("KILL").is_err());
+        assert!(parse_capability("cap_kill").is_err());
     }
 
     #[test]
-    fn check_capabilities_looks_at_every_set() {
-        let mut caps = LinuxCapabilities {
-            bounding: names(&["CAP_KILL"]),
-            ..LinuxCapabilities::default()
-        };
-        check_capabilities(&caps).unwrap();
-        caps.ambient = names(&["CAP_NOPE"]);
-        let err = check_capabilities(&caps).unwrap_err();
-        assert!(err.to_string().contains("CAP_NOPE"), "{err}");
-        check_capabilities(&LinuxCapabilities::default()).unwrap();
+    fn keeping_sys_admin_is_read_off_the_effective_set() {
+        let mut caps = Capabilities::default();
+        caps.permitted.insert(Cap::CAP_SYS_ADMIN);
+        assert!(!keeps_sys_admin(&caps));
+        caps.effective.insert(Cap::CAP_SYS_ADMIN);
+        assert!(keeps_sys_admin(&caps));
     }
 
     #[test]
-    fn rlimit_types_map_to_kernel_numbers() {
-        assert_eq!(resource_of(PosixRlimitType::Nofile) as i32, 7);
-        assert_eq!(resource_of(PosixRlimitType::Nproc) as i32, 6);
-        assert_eq!(resource_of(PosixRlimitType::Cpu) as i32, 0);
+    fn a_soft_rlimit_above_its_hard_one_is_the_kernels_einval() {
+        let err = Rlimit::new(Resource::RLIMIT_NOFILE, 20, 10).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "error setting rlimit type 7: EINVAL: Invalid argument"
+        );
+        assert!(Rlimit::new(Resource::RLIMIT_NOFILE, 10, 10).is_ok());
+        assert!(Rlimit::new(Resource::RLIMIT_CORE, 0, u64::MAX).is_ok());
     }
 }

@@ -1,6 +1,7 @@
 //! `linux.resources` → cgroup files, for v1, hybrid and v2 with one translation:
-//! [`settings_from_spec`] reads the spec into version-free [`Setting`]s (zero =
-//! unchanged, validation, unimplemented fields refused), [`translate`] turns each
+//! [`ResourcePlan::from_spec`] reads the spec into version-free [`Setting`]s
+//! (zero = unchanged, validation, unimplemented fields refused) before any
+//! cgroup exists (the container planner, `update`), [`translate`] turns each
 //! setting into file writes (or, for v2 devices, an eBPF program) for the host's
 //! [`Dialect`], and [`Cgroup::apply_resources`] reads the few host facts the
 //! translation needs and performs the writes.
@@ -12,12 +13,13 @@ mod translate;
 
 use std::path::Path;
 
-use berth_spec::{LinuxMemory, LinuxResources};
+use berth_spec::LinuxResources;
 use nix::errno::Errno;
 
 pub use devices::{runc_device_rules, DeviceRule};
 pub use ebpf::device_program;
-pub use settings::{ignored_settings, settings_from_spec, Setting, Throttle};
+pub(crate) use settings::{ignored_settings, settings_from_spec};
+pub use settings::{Setting, Throttle};
 pub use translate::{
     blkio_weight_to_io_weight, shares_to_weight, translate, CgroupWrite, Dialect, HostFacts,
     Target, Translation,
@@ -27,12 +29,61 @@ use crate::cgroup::enable_on_ancestors;
 use crate::systemd::resource_properties;
 use crate::{fsutil, Cgroup, CgroupError, Layout};
 
+/// `linux.resources` read and checked, before any cgroup exists: what the
+/// drivers apply. Absent and zero values are left out (they leave the
+/// current setting unchanged, so `update` can pass what it got).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourcePlan {
+    settings: Vec<Setting>,
+    /// `memory.checkBeforeUpdate`: a memory limit at or below the usage is
+    /// refused when it is applied.
+    check_memory_before_update: bool,
+    /// A warning for each field given and ignored, as runc does.
+    ignored: Vec<String>,
+}
+
+impl ResourcePlan {
+    /// Reads `linux.resources` (see the module docs); a value the kernel
+    /// would refuse or a field berth does not implement is an error naming
+    /// the field.
+    pub fn from_spec(resources: &LinuxResources) -> Result<ResourcePlan, CgroupError> {
+        let memory = resources.memory.as_ref();
+        Ok(ResourcePlan {
+            settings: settings_from_spec(resources)?,
+            check_memory_before_update: memory.is_some_and(|m| m.check_before_update == Some(true)),
+            ignored: ignored_settings(resources),
+        })
+    }
+
+    pub fn settings(&self) -> &[Setting] {
+        &self.settings
+    }
+
+    /// What runc would log as warnings: the fields given and ignored
+    /// (`memory.kernel`, `memory.kernelTCP`).
+    pub fn ignored(&self) -> &[String] {
+        &self.ignored
+    }
+
+    /// The memory and memory+swap limits (positive: set, not unlimited).
+    fn memory_limits(&self) -> [(&'static str, Option<i64>); 2] {
+        let (limit, swap) = self
+            .settings
+            .iter()
+            .find_map(|s| match s {
+                Setting::Memory { limit, swap } => Some((*limit, *swap)),
+                _ => None,
+            })
+            .unwrap_or_default();
+        [("memory+swap", swap), ("memory", limit)]
+    }
+}
+
 impl Cgroup {
-    /// Applies `linux.resources` to the (created) cgroup. Absent and zero values
-    /// leave the current setting unchanged, so `update` can pass what it got.
-    /// Fields this crate does not implement, or cannot apply on this host's
-    /// cgroup version, are an error naming the field; nothing is written then.
-    pub fn apply_resources(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+    /// Applies planned resources to the (created) cgroup. Fields this host's
+    /// cgroup version cannot apply are an error naming the field; nothing is
+    /// written then.
+    pub fn apply_resources(&self, resources: &ResourcePlan) -> Result<(), CgroupError> {
         let Some(translation) = self.translate(resources)? else {
             return Ok(());
         };
@@ -46,16 +97,15 @@ impl Cgroup {
     /// nothing.
     pub(crate) fn translate(
         &self,
-        resources: &LinuxResources,
+        resources: &ResourcePlan,
     ) -> Result<Option<Translation>, CgroupError> {
-        let settings = settings_from_spec(resources)?;
-        if settings.is_empty() {
+        if resources.settings.is_empty() {
             return Ok(None);
         }
-        if let Some(memory) = &resources.memory {
-            self.check_memory_usage(memory)?;
+        if resources.check_memory_before_update {
+            self.check_memory_usage(resources)?;
         }
-        translate(&settings, &self.host_facts()).map(Some)
+        translate(&resources.settings, &self.host_facts()).map(Some)
     }
 
     /// Performs a translation: the device program, then the writes in order.
@@ -115,10 +165,7 @@ impl Cgroup {
     /// memory+swap limit at or below the current usage is refused, in runc's
     /// words. runc checks on cgroup v2 only; berth reads v1's usage too. As
     /// runc, a usage that cannot be read (no cgroup yet) passes.
-    fn check_memory_usage(&self, memory: &LinuxMemory) -> Result<(), CgroupError> {
-        if memory.check_before_update != Some(true) {
-            return Ok(());
-        }
+    fn check_memory_usage(&self, resources: &ResourcePlan) -> Result<(), CgroupError> {
         let usage = match self.layout() {
             Layout::V2 => self.unified_dir().map(|d| (d, "memory.current")),
             Layout::V1 | Layout::Hybrid => {
@@ -131,8 +178,7 @@ impl Cgroup {
         else {
             return Ok(());
         };
-        let limits = [("memory+swap", memory.swap), ("memory", memory.limit)];
-        for (what, limit) in limits {
+        for (what, limit) in resources.memory_limits() {
             match limit.filter(|l| *l > 0).map(|l| l as u64) {
                 Some(limit) if limit <= usage => {
                     return Err(CgroupError::BelowUsage { what, limit, usage })

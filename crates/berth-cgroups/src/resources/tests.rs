@@ -199,8 +199,8 @@ fn memory_extras_are_v1_only() {
 fn kernel_memory_is_ignored_with_a_warning_by_name() {
     let json = r#"{"memory":{"kernel":1048576,"kernelTCP":0}}"#;
     assert_eq!(writes(json, &v1()).unwrap(), []);
-    let resources: LinuxResources = serde_json::from_str(json).unwrap();
-    let warnings = super::ignored_settings(&resources);
+    let plan = ResourcePlan::from_spec(&spec(json)).unwrap();
+    let warnings = plan.ignored();
     assert_eq!(warnings.len(), 2);
     assert!(warnings[1].ends_with("(linux.resources.memory.kernelTCP)"));
     assert!(super::ignored_settings(&LinuxResources::default()).is_empty());
@@ -448,4 +448,31 @@ fn rdma_lines_per_device() {
         w(Target::V1("rdma"), "rdma.max", "hfi1 hca_object=5")
     );
     assert_eq!(writes(r#"{"network":{},"rdma":{}}"#, &v2()).unwrap(), []);
+}
+
+#[test]
+fn the_plan_refuses_before_any_cgroup_and_keeps_the_memory_check() {
+    let err = ResourcePlan::from_spec(&spec(
+        r#"{"pids":{"limit":55},"memory":{"useHierarchy":true}}"#,
+    ))
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("linux.resources.memory.useHierarchy"),
+        "{err}"
+    );
+    let plan = ResourcePlan::from_spec(&spec(
+        r#"{"memory":{"limit":1048576,"swap":0,"checkBeforeUpdate":true}}"#,
+    ))
+    .unwrap();
+    assert!(plan.check_memory_before_update);
+    assert!(plan.ignored().is_empty());
+    assert_eq!(
+        plan.memory_limits(),
+        [("memory+swap", None), ("memory", Some(1048576))]
+    );
+    assert!(ResourcePlan::from_spec(&spec("{}"))
+        .unwrap()
+        .settings()
+        .is_empty());
 }

@@ -110,227 +110,236 @@ fn limit_or_max(value: i64) -> String {
     }
 }
 
-fn translate_one(setting: &Setting, facts: &HostFacts) -> Result<Vec<CgroupWrite>, CgroupError> {
-    use Dialect::{V1, V2};
-    use Target::Unified;
-    const MEM: Target = Target::V1("memory");
-    const CPU: Target = Target::V1("cpu");
-    const CPUSET: Target = Target::V1("cpuset");
-    const BLKIO: Target = Target::V1("blkio");
-    let f = facts;
-    Ok(match (setting, f.dialect) {
-        (Setting::Memory { limit, swap }, V1) => memory_v1(*limit, *swap, f),
-        (Setting::Memory { limit, swap }, V2) => memory_v2(*limit, *swap)?,
-        (Setting::MemoryReservation(v), V1) => {
-            vec![write(
-                MEM,
-                "memory.soft_limit_in_bytes",
-                v.to_string(),
-                RESERVATION,
-            )]
+/// The writes of one setting: each kind of setting has its function,
+/// which knows both dialects.
+fn translate_one(setting: &Setting, f: &HostFacts) -> Result<Vec<CgroupWrite>, CgroupError> {
+    use Setting as S;
+    let d = f.dialect;
+    let one = |w: CgroupWrite| Ok(vec![w]);
+    match setting {
+        S::Memory { limit, swap } => match d {
+            Dialect::V1 => Ok(memory_v1(*limit, *swap, f)),
+            Dialect::V2 => memory_v2(*limit, *swap),
+        },
+        S::MemoryReservation(v) => one(memory_reservation(*v, d)),
+        S::MemorySwappiness(v) => {
+            let w = write(MEM, "memory.swappiness", v.to_string(), SWAPPINESS);
+            v1_only(d, w, "on cgroup v2")
         }
-        (Setting::MemoryReservation(v), V2) => {
-            vec![write(Unified, "memory.low", limit_or_max(*v), RESERVATION)]
+        S::DisableOomKiller => v1_only(
+            d,
+            write(MEM, "memory.oom_control", "1", OOM),
+            "on cgroup v2",
+        ),
+        S::PidsLimit(v) => one(write(
+            in_dialect("pids", d),
+            "pids.max",
+            limit_or_max(*v),
+            PIDS,
+        )),
+        S::CpuShares(v) => one(cpu_shares(*v, d)),
+        S::CpuBandwidth { quota, period } => Ok(cpu_bandwidth(*quota, *period, d)),
+        S::CpuRealtime { runtime, period } => cpu_realtime(*runtime, *period, d),
+        S::CpusetCpus(v) => one(write(in_dialect("cpuset", d), "cpuset.cpus", v, CPUS)),
+        S::CpusetMems(v) => one(write(in_dialect("cpuset", d), "cpuset.mems", v, MEMS)),
+        S::BlkioWeight(v) => one(blkio_weight(*v, f)),
+        S::BlkioWeightDevice {
+            major,
+            minor,
+            weight,
+        } => blkio_weight_device(format!("{major}:{minor} {weight}"), f),
+        S::BlkioThrottle {
+            kind,
+            major,
+            minor,
+            rate,
+        } => one(blkio_throttle(*kind, format!("{major}:{minor}"), *rate, d)),
+        S::HugepageLimit { page_size, limit } => one(hugepage_limit(page_size, *limit, f)),
+        S::Devices(rules) => devices_v1(rules, d),
+        S::NetClassId(id) => {
+            let w = write(V1("net_cls"), "net_cls.classid", id.to_string(), CLASS_ID);
+            v1_only(d, w, "on cgroup v2 (no net_cls controller)")
         }
-        (Setting::MemorySwappiness(v), V1) => {
-            vec![write(MEM, "memory.swappiness", v.to_string(), SWAPPINESS)]
+        S::NetPriority {
+            interface,
+            priority,
+        } => {
+            let line = format!("{interface} {priority}");
+            let w = write(V1("net_prio"), "net_prio.ifpriomap", line, PRIORITIES);
+            v1_only(d, w, "on cgroup v2 (no net_prio controller)")
         }
-        (Setting::DisableOomKiller, V1) => vec![write(MEM, "memory.oom_control", "1", OOM)],
-        (Setting::PidsLimit(v), V1) => {
-            vec![write(
-                Target::V1("pids"),
-                "pids.max",
-                limit_or_max(*v),
-                PIDS,
-            )]
-        }
-        (Setting::PidsLimit(v), V2) => vec![write(Unified, "pids.max", limit_or_max(*v), PIDS)],
-        (Setting::CpuShares(v), V1) => vec![write(CPU, "cpu.shares", v.to_string(), SHARES)],
-        (Setting::CpuShares(v), V2) => vec![write(
+        S::RdmaLimit(line) => one(write(in_dialect("rdma", d), "rdma.max", line, RDMA)),
+        S::Unified { file, value } => unified_file(file, value, d),
+    }
+}
+
+use Target::{Unified, V1};
+const MEM: Target = V1("memory");
+const CPU: Target = V1("cpu");
+const BLKIO: Target = V1("blkio");
+
+/// A file with the same name in a v1 controller and in cgroup2.
+fn in_dialect(controller: &'static str, d: Dialect) -> Target {
+    match d {
+        Dialect::V1 => V1(controller),
+        Dialect::V2 => Unified,
+    }
+}
+
+/// A setting only cgroup v1 has a file for; `why_not` says so on v2.
+fn v1_only(
+    d: Dialect,
+    w: CgroupWrite,
+    why_not: &'static str,
+) -> Result<Vec<CgroupWrite>, CgroupError> {
+    match d {
+        Dialect::V1 => Ok(vec![w]),
+        Dialect::V2 => Err(CgroupError::unsupported(w.field, why_not)),
+    }
+}
+
+fn memory_reservation(v: i64, d: Dialect) -> CgroupWrite {
+    match d {
+        Dialect::V1 => write(
+            MEM,
+            "memory.soft_limit_in_bytes",
+            v.to_string(),
+            RESERVATION,
+        ),
+        Dialect::V2 => write(Unified, "memory.low", limit_or_max(v), RESERVATION),
+    }
+}
+
+fn cpu_shares(v: u64, d: Dialect) -> CgroupWrite {
+    match d {
+        Dialect::V1 => write(CPU, "cpu.shares", v.to_string(), SHARES),
+        Dialect::V2 => write(
             Unified,
             "cpu.weight",
-            shares_to_weight(*v).to_string(),
+            shares_to_weight(v).to_string(),
             SHARES,
-        )],
-        (Setting::CpuBandwidth { quota, period }, V1) => {
-            let period = period.map(|p| CgroupWrite {
-                retry_after_next: quota.is_some(),
-                ..write(CPU, "cpu.cfs_period_us", p.to_string(), PERIOD)
-            });
-            let quota = quota.map(|q| write(CPU, "cpu.cfs_quota_us", q.to_string(), QUOTA));
-            period.into_iter().chain(quota).collect()
-        }
-        (Setting::CpuBandwidth { quota, period }, V2) => {
-            vec![write(Unified, "cpu.max", cpu_max(*quota, *period), QUOTA)]
-        }
-        (Setting::CpuRealtime { runtime, period }, V1) => {
-            let period = period.map(|p| write(CPU, "cpu.rt_period_us", p.to_string(), RT_PERIOD));
-            let runtime =
-                runtime.map(|r| write(CPU, "cpu.rt_runtime_us", r.to_string(), RT_RUNTIME));
-            period.into_iter().chain(runtime).collect()
-        }
-        (Setting::CpusetCpus(v), V1) => vec![write(CPUSET, "cpuset.cpus", v, CPUS)],
-        (Setting::CpusetCpus(v), V2) => vec![write(Unified, "cpuset.cpus", v, CPUS)],
-        (Setting::CpusetMems(v), V1) => vec![write(CPUSET, "cpuset.mems", v, MEMS)],
-        (Setting::CpusetMems(v), V2) => vec![write(Unified, "cpuset.mems", v, MEMS)],
-        (Setting::BlkioWeight(v), V1) => {
-            vec![write(BLKIO, blkio_file(f, "weight"), v.to_string(), WEIGHT)]
-        }
-        (Setting::BlkioWeight(v), V2) if f.io_bfq => {
-            vec![write(Unified, "io.bfq.weight", v.to_string(), WEIGHT)]
-        }
-        (Setting::BlkioWeight(v), V2) => {
-            vec![write(
-                Unified,
-                "io.weight",
-                blkio_weight_to_io_weight(*v).to_string(),
-                WEIGHT,
-            )]
-        }
-        (
-            Setting::BlkioWeightDevice {
-                major,
-                minor,
-                weight,
-            },
-            V1,
-        ) => {
-            vec![write(
-                BLKIO,
-                blkio_file(f, "weight_device"),
-                format!("{major}:{minor} {weight}"),
-                WEIGHT_DEVICE,
-            )]
-        }
-        (
-            Setting::BlkioWeightDevice {
-                major,
-                minor,
-                weight,
-            },
-            V2,
-        ) if f.io_bfq => {
-            vec![write(
-                Unified,
-                "io.bfq.weight",
-                format!("{major}:{minor} {weight}"),
-                WEIGHT_DEVICE,
-            )]
-        }
-        (
-            Setting::BlkioThrottle {
-                kind,
-                major,
-                minor,
-                rate,
-            },
-            V1,
-        ) => {
-            vec![write(
-                BLKIO,
-                throttle_v1_file(*kind),
-                format!("{major}:{minor} {rate}"),
-                throttle_field(*kind),
-            )]
-        }
-        (
-            Setting::BlkioThrottle {
-                kind,
-                major,
-                minor,
-                rate,
-            },
-            V2,
-        ) => vec![write(
+        ),
+    }
+}
+
+/// v1: the period first, retried after the quota when the kernel refuses
+/// it against the current quota; v2: `cpu.max`.
+fn cpu_bandwidth(quota: Option<i64>, period: Option<u64>, d: Dialect) -> Vec<CgroupWrite> {
+    if d == Dialect::V2 {
+        return vec![write(Unified, "cpu.max", cpu_max(quota, period), QUOTA)];
+    }
+    let period = period.map(|p| CgroupWrite {
+        retry_after_next: quota.is_some(),
+        ..write(CPU, "cpu.cfs_period_us", p.to_string(), PERIOD)
+    });
+    let quota = quota.map(|q| write(CPU, "cpu.cfs_quota_us", q.to_string(), QUOTA));
+    period.into_iter().chain(quota).collect()
+}
+
+fn cpu_realtime(
+    runtime: Option<i64>,
+    period: Option<u64>,
+    d: Dialect,
+) -> Result<Vec<CgroupWrite>, CgroupError> {
+    if d == Dialect::V2 {
+        return Err(CgroupError::unsupported(
+            "linux.resources.cpu.realtimeRuntime/realtimePeriod",
+            "on cgroup v2",
+        ));
+    }
+    let period = period.map(|p| write(CPU, "cpu.rt_period_us", p.to_string(), RT_PERIOD));
+    let runtime = runtime.map(|r| write(CPU, "cpu.rt_runtime_us", r.to_string(), RT_RUNTIME));
+    Ok(period.into_iter().chain(runtime).collect())
+}
+
+fn blkio_weight(v: u16, f: &HostFacts) -> CgroupWrite {
+    match f.dialect {
+        Dialect::V1 => write(BLKIO, blkio_file(f, "weight"), v.to_string(), WEIGHT),
+        Dialect::V2 if f.io_bfq => write(Unified, "io.bfq.weight", v.to_string(), WEIGHT),
+        Dialect::V2 => write(
+            Unified,
+            "io.weight",
+            blkio_weight_to_io_weight(v).to_string(),
+            WEIGHT,
+        ),
+    }
+}
+
+/// `major:minor weight`: v1's weight_device, v2's BFQ weight only.
+fn blkio_weight_device(line: String, f: &HostFacts) -> Result<Vec<CgroupWrite>, CgroupError> {
+    match f.dialect {
+        Dialect::V1 => Ok(vec![write(
+            BLKIO,
+            blkio_file(f, "weight_device"),
+            line,
+            WEIGHT_DEVICE,
+        )]),
+        Dialect::V2 if f.io_bfq => Ok(vec![write(Unified, "io.bfq.weight", line, WEIGHT_DEVICE)]),
+        Dialect::V2 => Err(CgroupError::unsupported(
+            WEIGHT_DEVICE,
+            "on cgroup v2 without the BFQ I/O scheduler",
+        )),
+    }
+}
+
+fn blkio_throttle(kind: Throttle, device: String, rate: u64, d: Dialect) -> CgroupWrite {
+    let field = throttle_field(kind);
+    match d {
+        Dialect::V1 => write(
+            BLKIO,
+            throttle_v1_file(kind),
+            format!("{device} {rate}"),
+            field,
+        ),
+        Dialect::V2 => write(
             Unified,
             "io.max",
-            format!("{major}:{minor} {}={rate}", throttle_v2_key(*kind)),
-            throttle_field(*kind),
-        )],
-        (Setting::HugepageLimit { page_size, limit }, V1) if !f.hugetlb_unified => vec![write(
-            Target::V1("hugetlb"),
+            format!("{device} {}={rate}", throttle_v2_key(kind)),
+            field,
+        ),
+    }
+}
+
+/// v1's hugetlb controller, or cgroup2's (v2, and hybrid hosts whose
+/// hugetlb is there).
+fn hugepage_limit(page_size: &str, limit: i64, f: &HostFacts) -> CgroupWrite {
+    match f.dialect {
+        Dialect::V1 if !f.hugetlb_unified => write(
+            V1("hugetlb"),
             format!("hugetlb.{page_size}.limit_in_bytes"),
             limit.to_string(),
             HUGEPAGES,
-        )],
-        (Setting::HugepageLimit { page_size, limit }, _) => {
-            vec![write(
-                Unified,
-                format!("hugetlb.{page_size}.max"),
-                limit_or_max(*limit),
-                HUGEPAGES,
-            )]
-        }
-        (Setting::Devices(rules), V1) => {
-            let reset = write(Target::V1("devices"), "devices.deny", "a", DEVICES);
-            let rules = rules
-                .iter()
-                .map(|r| write(Target::V1("devices"), r.v1_file(), r.v1_line(), DEVICES));
-            std::iter::once(reset).chain(rules).collect()
-        }
-        (Setting::Devices(_), V2) => {
-            return Err(CgroupError::unsupported(DEVICES, "on cgroup v2 yet"))
-        }
-        (Setting::NetClassId(id), V1) => {
-            vec![write(
-                Target::V1("net_cls"),
-                "net_cls.classid",
-                id.to_string(),
-                CLASS_ID,
-            )]
-        }
-        (
-            Setting::NetPriority {
-                interface,
-                priority,
-            },
-            V1,
-        ) => vec![write(
-            Target::V1("net_prio"),
-            "net_prio.ifpriomap",
-            format!("{interface} {priority}"),
-            PRIORITIES,
-        )],
-        (Setting::RdmaLimit(line), V1) => vec![write(Target::V1("rdma"), "rdma.max", line, RDMA)],
-        (Setting::RdmaLimit(line), V2) => vec![write(Unified, "rdma.max", line, RDMA)],
-        (Setting::NetClassId(_), V2) => {
-            return Err(CgroupError::unsupported(
-                CLASS_ID,
-                "on cgroup v2 (no net_cls controller)",
-            ));
-        }
-        (Setting::NetPriority { .. }, V2) => {
-            return Err(CgroupError::unsupported(
-                PRIORITIES,
-                "on cgroup v2 (no net_prio controller)",
-            ));
-        }
-        (Setting::Unified { file, value }, V2) => vec![write(Unified, file, value, UNIFIED)],
-        (Setting::Unified { .. }, V1) => {
-            return Err(CgroupError::InvalidConfig {
-                field: UNIFIED.into(),
-                reason: "cannot use unified on cgroup v1 (nor on a hybrid host)".into(),
-            });
-        }
-        (Setting::MemorySwappiness(_), V2) => {
-            return Err(CgroupError::unsupported(SWAPPINESS, "on cgroup v2"))
-        }
-        (Setting::DisableOomKiller, V2) => {
-            return Err(CgroupError::unsupported(OOM, "on cgroup v2"))
-        }
-        (Setting::CpuRealtime { .. }, V2) => {
-            return Err(CgroupError::unsupported(
-                "linux.resources.cpu.realtimeRuntime/realtimePeriod",
-                "on cgroup v2",
-            ));
-        }
-        (Setting::BlkioWeightDevice { .. }, V2) => {
-            return Err(CgroupError::unsupported(
-                WEIGHT_DEVICE,
-                "on cgroup v2 without the BFQ I/O scheduler",
-            ));
-        }
-    })
+        ),
+        _ => write(
+            Unified,
+            format!("hugetlb.{page_size}.max"),
+            limit_or_max(limit),
+            HUGEPAGES,
+        ),
+    }
+}
+
+/// v1: deny all, then each rule in order (v2 gets an eBPF program instead,
+/// see [`translate`]).
+fn devices_v1(rules: &[DeviceRule], d: Dialect) -> Result<Vec<CgroupWrite>, CgroupError> {
+    if d == Dialect::V2 {
+        return Err(CgroupError::unsupported(DEVICES, "on cgroup v2 yet"));
+    }
+    let reset = write(V1("devices"), "devices.deny", "a", DEVICES);
+    let rules = rules
+        .iter()
+        .map(|r| write(V1("devices"), r.v1_file(), r.v1_line(), DEVICES));
+    Ok(std::iter::once(reset).chain(rules).collect())
+}
+
+fn unified_file(file: &str, value: &str, d: Dialect) -> Result<Vec<CgroupWrite>, CgroupError> {
+    match d {
+        Dialect::V2 => Ok(vec![write(Unified, file, value, UNIFIED)]),
+        Dialect::V1 => Err(CgroupError::InvalidConfig {
+            field: UNIFIED.into(),
+            reason: "cannot use unified on cgroup v1 (nor on a hybrid host)".into(),
+        }),
+    }
 }
 
 const RESERVATION: &str = "linux.resources.memory.reservation";
@@ -363,22 +372,8 @@ fn memory_v1(limit: Option<i64>, swap: Option<i64>, f: &HostFacts) -> Vec<Cgroup
         (Some(-1), None) if f.memsw_available => Some(-1),
         _ => swap,
     };
-    let limit_write = limit.map(|v| {
-        write(
-            Target::V1("memory"),
-            "memory.limit_in_bytes",
-            v.to_string(),
-            MEMORY,
-        )
-    });
-    let swap_write = swap.map(|v| {
-        write(
-            Target::V1("memory"),
-            "memory.memsw.limit_in_bytes",
-            v.to_string(),
-            SWAP,
-        )
-    });
+    let limit_write = limit.map(|v| write(MEM, "memory.limit_in_bytes", v.to_string(), MEMORY));
+    let swap_write = swap.map(|v| write(MEM, "memory.memsw.limit_in_bytes", v.to_string(), SWAP));
     let swap_first = match (limit, swap) {
         (Some(_), Some(swap)) => {
             swap == -1
