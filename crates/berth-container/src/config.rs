@@ -185,9 +185,10 @@ fn validate_console_size(process: &Process) -> Result<(), ContainerError> {
     };
     for (name, value) in [("height", size.height), ("width", size.width)] {
         if u16::try_from(value).is_err() {
-            return Err(invalid(format!(
-                "process.consoleSize.{name}: {value} is more than a terminal has (65535)"
-            )));
+            return Err(refuse(
+                &format!("process.consoleSize.{name}"),
+                format!("{value} is more than a terminal has (65535)"),
+            ));
         }
     }
     Ok(())
@@ -272,7 +273,10 @@ pub(crate) fn validate_rootless(spec: &Spec) -> Result<(), ContainerError> {
         .iter()
         .any(|ns| ns.typ == LinuxNamespaceType::User);
     if !has_user {
-        return Err(invalid("rootless container requires user namespaces"));
+        return Err(refuse(
+            "linux.namespaces",
+            "rootless container requires user namespaces",
+        ));
     }
     Ok(())
 }

@@ -27,9 +27,10 @@ pub(crate) fn validate(rdt: &LinuxIntelRdt) -> Result<(), ContainerError> {
     }
     for (field, value) in [("enableCMT", rdt.enable_cmt), ("enableMBM", rdt.enable_mbm)] {
         if value == Some(true) {
-            return Err(invalid(format!(
-                "linux.intelRdt.{field}: not supported by berth (runtime-spec 1.3 replaced it with enableMonitoring)"
-            )));
+            return Err(refuse(
+                &format!("linux.intelRdt.{field}"),
+                "not supported by berth (runtime-spec 1.3 replaced it with enableMonitoring)",
+            ));
         }
     }
     Ok(())
