@@ -177,6 +177,15 @@ impl Cgroup {
         v1.chain(unified).try_for_each(|dir| add_pid(dir, pid))
     }
 
+    /// Moves process `pid` into the container's directory of each v1
+    /// hierarchy with a controller (not `name=systemd`).
+    pub(crate) fn add_process_to_v1_controllers(&self, pid: i32) -> Result<(), CgroupError> {
+        self.v1
+            .iter()
+            .filter(|h| !h.has_controller("name=systemd"))
+            .try_for_each(|h| add_pid(&h.dir, pid))
+    }
+
     /// Opens, in the runtime, what a process about to be cloned needs to enter
     /// this cgroup by itself: see [`CgroupEntry`].
     pub fn prepare_entry(&self) -> Result<CgroupEntry, CgroupError> {

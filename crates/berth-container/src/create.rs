@@ -190,15 +190,16 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
 }
 
 /// The container's cgroup made from its plan, with the resources applied:
-/// runc's rootless manager (hierarchies the caller may not use are left
-/// out) or the driver's own (cgroupfs, or a systemd unit adopting init).
+/// runc's rootless cgroupfs manager (hierarchies the caller may not use are
+/// left out) or the driver's own (cgroupfs, or a systemd unit adopting
+/// init, also rootless: then the user's systemd makes it).
 fn make_cgroup(
     planned: Cgroup,
     resources: &LinuxResources,
     rootless: bool,
     linux: &Linux,
 ) -> Result<Cgroup, ContainerError> {
-    if rootless {
+    if rootless && planned.systemd_unit().is_none() {
         let made = planned.create_rootless(!linux.cgroups_path.is_empty(), resources)?;
         made.apply_resources(resources)?;
         return Ok(made);

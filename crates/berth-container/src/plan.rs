@@ -79,7 +79,12 @@ pub(crate) fn plan(opts: &CreateOptions<'_>) -> Result<ContainerPlan, ContainerE
     let idmapped =
         berth_rootfs::idmap::requests(&mounts, container_userns(linux)).map_err(rootfs_refusal)?;
     let rdt_group = crate::intel_rdt::plan(linux, opts.id)?;
-    let cgroup = Cgroup::plan_for(opts.cgroup_driver, Some(&linux.cgroups_path), opts.id)?;
+    let cgroup = Cgroup::plan_for(
+        opts.cgroup_driver,
+        opts.rootless_cgroups,
+        Some(&linux.cgroups_path),
+        opts.id,
+    )?;
     let mut warnings = check_existing_cgroup(&cgroup)?;
     if let Some(resources) = &linux.resources {
         warnings.extend(berth_cgroups::ignored_settings(resources));
