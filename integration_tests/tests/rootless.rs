@@ -433,32 +433,7 @@ fn podman_runs_a_rootless_container() {
     };
     let ctx = Ctx::new();
     let Some(user) = HostUser::new() else { return };
-    let tarball = ctx.work().join("busybox.tar");
-    let tar = Command::new("tar")
-        .arg("-C")
-        .arg(rootfs_template())
-        .arg("-cf")
-        .arg(&tarball)
-        .arg(".")
-        .status()
-        .expect("run tar");
-    assert!(tar.success(), "tar the rootfs template");
-    // This VM's bounding set lacks CAP_SYS_RESOURCE: podman's default
-    // RLIMIT_NOFILE (1048576) cannot be set by any runtime.
-    let (_, nofile) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
-        .expect("getrlimit");
-    let config_dir = user.xdg.path().join(".config/containers");
-    std::fs::create_dir_all(&config_dir).expect("mkdir .config/containers");
-    let config = format!(
-        "[containers]\ndefault_ulimits = [\"nofile={nofile}:{nofile}\"]\n\
-         [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n"
-    );
-    std::fs::write(config_dir.join("containers.conf"), config).expect("write containers.conf");
-    user.give(&user.xdg.path().join(".config"));
-    let image = unique_id("rl-podman");
-    let tarball = tarball.to_str().expect("utf-8 path");
-    ctx.output(user.command(&podman, &["import", "--quiet", tarball, &image]))
-        .assert_ok();
+    let image = podman_image(&ctx, &user, &podman, "cgroupfs");
     let rt = runtime();
     let rt = rt.to_str().expect("utf-8 path");
     // No network: slirp4netns needs /dev/net/tun, which this VM keeps
@@ -483,6 +458,89 @@ fn podman_runs_a_rootless_container() {
     // podman's user namespace: the user's own uid as 0, then its range.
     let uid = user.uid.to_string();
     assert_eq!(words[2..5], ["0", uid.as_str(), "1"], "{out}");
+}
+
+/// Rootless podman with `cgroup_manager = "systemd"` (pure cgroup v2): the
+/// runtime, root in podman's user namespace, finds the owner of the user
+/// bus (`busctl --user status`, as runc) and has the user's systemd make
+/// `libpod-<id>.scope` with the memory limit; `podman rm` removes it.
+#[test]
+fn podman_with_the_systemd_cgroup_manager_uses_the_users_systemd() {
+    let Some(podman) = which("podman") else {
+        eprintln!("skipped: podman is not installed");
+        return;
+    };
+    if !pure_cgroup_v2() {
+        eprintln!("skipped: rootless systemd cgroups need pure cgroup v2");
+        return;
+    }
+    let ctx = Ctx::new();
+    let Some(user) = HostUser::new() else { return };
+    let Some(manager) = UserManager::start(&user) else {
+        return;
+    };
+    let image = podman_image(&ctx, &user, &podman, "systemd");
+    let rt = runtime();
+    let rt = rt.to_str().expect("utf-8 path");
+    let podman_cmd = |args: &[&str]| {
+        let mut all = vec!["--runtime", rt];
+        all.extend(args);
+        let mut cmd = user.command(&podman, &all);
+        // As in a login session: podman hands XDG_RUNTIME_DIR (not
+        // DBUS_SESSION_BUS_ADDRESS) on to the runtime.
+        cmd.env("XDG_RUNTIME_DIR", &manager.runtime_dir);
+        ctx.output(cmd)
+    };
+    let run = ["run", "--detach", "--network", "none", "--memory", "64m"];
+    let out = podman_cmd(&[&run[..], &[&image, "sleep", "3600"]].concat());
+    out.assert_ok();
+    let container = out.stdout.trim().to_string();
+    let scope = format!("libpod-{container}.scope");
+    let shown = manager.show(&user, &scope, &["MemoryMax", "ControlGroup"]);
+    let memory = podman_cmd(&["exec", &container, "cat", "/sys/fs/cgroup/memory.max"]);
+    podman_cmd(&["rm", "--force", "--time", "0", &container]).assert_ok();
+    assert_eq!(shown["MemoryMax"], "67108864", "{shown:?}");
+    let uid = user.uid;
+    let manager_cgroup = format!("/user.slice/user-{uid}.slice/user@{uid}.service/");
+    assert!(
+        shown["ControlGroup"].starts_with(&manager_cgroup),
+        "{shown:?}"
+    );
+    assert_eq!(memory.assert_ok().stdout.trim(), "67108864");
+    let after = manager.show(&user, &scope, &["LoadState"]);
+    assert_eq!(after["LoadState"], "not-found", "the scope is gone");
+}
+
+/// A busybox image imported into `user`'s podman, whose containers.conf
+/// names `cgroup_manager`.
+fn podman_image(ctx: &Ctx, user: &HostUser, podman: &Path, cgroup_manager: &str) -> String {
+    let tarball = ctx.work().join("busybox.tar");
+    let tar = Command::new("tar")
+        .arg("-C")
+        .arg(rootfs_template())
+        .arg("-cf")
+        .arg(&tarball)
+        .arg(".")
+        .status()
+        .expect("run tar");
+    assert!(tar.success(), "tar the rootfs template");
+    // This VM's bounding set lacks CAP_SYS_RESOURCE: podman's default
+    // RLIMIT_NOFILE (1048576) cannot be set by any runtime.
+    let (_, nofile) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .expect("getrlimit");
+    let config_dir = user.xdg.path().join(".config/containers");
+    std::fs::create_dir_all(&config_dir).expect("mkdir .config/containers");
+    let config = format!(
+        "[containers]\ndefault_ulimits = [\"nofile={nofile}:{nofile}\"]\n\
+         [engine]\ncgroup_manager = \"{cgroup_manager}\"\nevents_logger = \"file\"\n"
+    );
+    std::fs::write(config_dir.join("containers.conf"), config).expect("write containers.conf");
+    user.give(&user.xdg.path().join(".config"));
+    let image = unique_id("rl-podman");
+    let tarball = tarball.to_str().expect("utf-8 path");
+    ctx.output(user.command(podman, &["import", "--quiet", tarball, &image]))
+        .assert_ok();
+    image
 }
 
 /// `name` found in `$PATH`.
@@ -848,6 +906,9 @@ fn systemd_cgroup_rootless_makes_a_scope_in_the_users_systemd() {
     let pid = state_pid(&user.runtime(&ctx, &["state", &id]).assert_ok().json());
     let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
     assert_eq!(cgroups.trim(), format!("0::{cgroup}"));
+    // The caller (the test's root-owned cgroup) may not move a process into
+    // the user's scope: exec runs anyway, as with runc.
+    user.runtime(&ctx, &["exec", &id, "true"]).assert_ok();
     user.runtime_on_user_bus(&ctx, &manager, &["delete", "--force", &id])
         .assert_ok();
     let after = manager.show(&user, &unit, &["LoadState"]);
