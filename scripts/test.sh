@@ -12,8 +12,10 @@ cd "$repo"
 # namespace tests; uidmap for newuidmap/newgidmap in the rootless tests;
 # podman, conmon, containerd and docker.io for engines.rs, which drives the
 # runtime under real engines; apparmor for apparmor_parser, without which
-# dockerd refuses every container on an AppArmor host).
-packages=(busybox-static runc jq libseccomp-dev iproute2 uidmap podman conmon containerd docker.io apparmor)
+# dockerd refuses every container on an AppArmor host; dbus-user-session for
+# the user bus of a user's systemd, which the rootless systemd cgroup tests
+# use in the VM).
+packages=(busybox-static runc jq libseccomp-dev iproute2 uidmap podman conmon containerd docker.io apparmor dbus-user-session)
 
 install_missing_packages() {
     local missing=() pkg
