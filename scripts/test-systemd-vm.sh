@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The systemd cgroup driver's tests (integration_tests/tests/systemd.rs) for
+# The systemd cgroup driver's tests (integration_tests/tests/systemd.rs, and
+# the rootless ones over the user bus: the `systemd` tests of rootless.rs) for
 # real: in shared/vm's qemu guest with systemd as PID 1 (`--init systemd`), on
 # pure cgroup v2 and on hybrid, against berth and against Debian's runc. One VM
 # boot per layout; the binaries are built here first (the VM uses TCG). Run as
@@ -36,6 +37,10 @@ test_binary="$(cargo test -p integration_tests --test systemd --no-run --message
     jq -r 'select(.reason == "compiler-artifact" and .target.name == "systemd" and .executable != null) | .executable' |
     tail -n 1)"
 [ -x "$test_binary" ] || { echo "test-systemd-vm.sh: no test binary for tests/systemd.rs" >&2; exit 1; }
+rootless_binary="$(cargo test -p integration_tests --test rootless --no-run --message-format=json 2>/dev/null |
+    jq -r 'select(.reason == "compiler-artifact" and .target.name == "rootless" and .executable != null) | .executable' |
+    tail -n 1)"
+[ -x "$rootless_binary" ] || { echo "test-systemd-vm.sh: no test binary for tests/rootless.rs" >&2; exit 1; }
 
 # On this host (no systemd as PID 1) the tests skip, except the refusal test;
 # this also builds the shared rootfs template before the VM needs it.
@@ -47,12 +52,14 @@ in_vm='test -d /run/systemd/system || { echo "systemd is not PID 1 in the VM" >&
 rc=0
 echo "--- berth"; "$0" --test-threads=2 || rc=1
 echo "--- runc"; BERTH_TEST_RUNTIME=/usr/sbin/runc "$0" --test-threads=2 || rc=1
+echo "--- berth, rootless"; "$1" --test-threads=2 systemd || rc=1
+echo "--- runc, rootless"; BERTH_TEST_RUNTIME=/usr/sbin/runc "$1" --test-threads=2 systemd || rc=1
 exit $rc'
 
 failed=0
 for layout in ${BERTH_SYSTEMD_LAYOUTS:-v2 hybrid}; do
     echo "==> tests/systemd.rs in the VM: --init systemd --cgroup $layout"
-    if ! "$vm" --init systemd --cgroup "$layout" --timeout 900 -- sh -c "$in_vm" "$test_binary"; then
+    if ! "$vm" --init systemd --cgroup "$layout" --timeout 900 -- sh -c "$in_vm" "$test_binary" "$rootless_binary"; then
         echo "FAILED: systemd tests on $layout"
         failed=1
     fi

@@ -2,6 +2,7 @@
 //! for each test with `useradd`, with /etc/subuid and /etc/subgid ranges,
 //! and removed after it), as runc 1.1 runs them.
 
+use std::collections::HashMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -432,32 +433,7 @@ fn podman_runs_a_rootless_container() {
     };
     let ctx = Ctx::new();
     let Some(user) = HostUser::new() else { return };
-    let tarball = ctx.work().join("busybox.tar");
-    let tar = Command::new("tar")
-        .arg("-C")
-        .arg(rootfs_template())
-        .arg("-cf")
-        .arg(&tarball)
-        .arg(".")
-        .status()
-        .expect("run tar");
-    assert!(tar.success(), "tar the rootfs template");
-    // This VM's bounding set lacks CAP_SYS_RESOURCE: podman's default
-    // RLIMIT_NOFILE (1048576) cannot be set by any runtime.
-    let (_, nofile) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
-        .expect("getrlimit");
-    let config_dir = user.xdg.path().join(".config/containers");
-    std::fs::create_dir_all(&config_dir).expect("mkdir .config/containers");
-    let config = format!(
-        "[containers]\ndefault_ulimits = [\"nofile={nofile}:{nofile}\"]\n\
-         [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n"
-    );
-    std::fs::write(config_dir.join("containers.conf"), config).expect("write containers.conf");
-    user.give(&user.xdg.path().join(".config"));
-    let image = unique_id("rl-podman");
-    let tarball = tarball.to_str().expect("utf-8 path");
-    ctx.output(user.command(&podman, &["import", "--quiet", tarball, &image]))
-        .assert_ok();
+    let image = podman_image(&ctx, &user, &podman, "cgroupfs");
     let rt = runtime();
     let rt = rt.to_str().expect("utf-8 path");
     // No network: slirp4netns needs /dev/net/tun, which this VM keeps
@@ -482,6 +458,89 @@ fn podman_runs_a_rootless_container() {
     // podman's user namespace: the user's own uid as 0, then its range.
     let uid = user.uid.to_string();
     assert_eq!(words[2..5], ["0", uid.as_str(), "1"], "{out}");
+}
+
+/// Rootless podman with `cgroup_manager = "systemd"` (pure cgroup v2): the
+/// runtime, root in podman's user namespace, finds the owner of the user
+/// bus (`busctl --user status`, as runc) and has the user's systemd make
+/// `libpod-<id>.scope` with the memory limit; `podman rm` removes it.
+#[test]
+fn podman_with_the_systemd_cgroup_manager_uses_the_users_systemd() {
+    let Some(podman) = which("podman") else {
+        eprintln!("skipped: podman is not installed");
+        return;
+    };
+    if !pure_cgroup_v2() {
+        eprintln!("skipped: rootless systemd cgroups need pure cgroup v2");
+        return;
+    }
+    let ctx = Ctx::new();
+    let Some(user) = HostUser::new() else { return };
+    let Some(manager) = UserManager::start(&user) else {
+        return;
+    };
+    let image = podman_image(&ctx, &user, &podman, "systemd");
+    let rt = runtime();
+    let rt = rt.to_str().expect("utf-8 path");
+    let podman_cmd = |args: &[&str]| {
+        let mut all = vec!["--runtime", rt];
+        all.extend(args);
+        let mut cmd = user.command(&podman, &all);
+        // As in a login session: podman hands XDG_RUNTIME_DIR (not
+        // DBUS_SESSION_BUS_ADDRESS) on to the runtime.
+        cmd.env("XDG_RUNTIME_DIR", &manager.runtime_dir);
+        ctx.output(cmd)
+    };
+    let run = ["run", "--detach", "--network", "none", "--memory", "64m"];
+    let out = podman_cmd(&[&run[..], &[&image, "sleep", "3600"]].concat());
+    out.assert_ok();
+    let container = out.stdout.trim().to_string();
+    let scope = format!("libpod-{container}.scope");
+    let shown = manager.show(&user, &scope, &["MemoryMax", "ControlGroup"]);
+    let memory = podman_cmd(&["exec", &container, "cat", "/sys/fs/cgroup/memory.max"]);
+    podman_cmd(&["rm", "--force", "--time", "0", &container]).assert_ok();
+    assert_eq!(shown["MemoryMax"], "67108864", "{shown:?}");
+    let uid = user.uid;
+    let manager_cgroup = format!("/user.slice/user-{uid}.slice/user@{uid}.service/");
+    assert!(
+        shown["ControlGroup"].starts_with(&manager_cgroup),
+        "{shown:?}"
+    );
+    assert_eq!(memory.assert_ok().stdout.trim(), "67108864");
+    let after = manager.show(&user, &scope, &["LoadState"]);
+    assert_eq!(after["LoadState"], "not-found", "the scope is gone");
+}
+
+/// A busybox image imported into `user`'s podman, whose containers.conf
+/// names `cgroup_manager`.
+fn podman_image(ctx: &Ctx, user: &HostUser, podman: &Path, cgroup_manager: &str) -> String {
+    let tarball = ctx.work().join("busybox.tar");
+    let tar = Command::new("tar")
+        .arg("-C")
+        .arg(rootfs_template())
+        .arg("-cf")
+        .arg(&tarball)
+        .arg(".")
+        .status()
+        .expect("run tar");
+    assert!(tar.success(), "tar the rootfs template");
+    // This VM's bounding set lacks CAP_SYS_RESOURCE: podman's default
+    // RLIMIT_NOFILE (1048576) cannot be set by any runtime.
+    let (_, nofile) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .expect("getrlimit");
+    let config_dir = user.xdg.path().join(".config/containers");
+    std::fs::create_dir_all(&config_dir).expect("mkdir .config/containers");
+    let config = format!(
+        "[containers]\ndefault_ulimits = [\"nofile={nofile}:{nofile}\"]\n\
+         [engine]\ncgroup_manager = \"{cgroup_manager}\"\nevents_logger = \"file\"\n"
+    );
+    std::fs::write(config_dir.join("containers.conf"), config).expect("write containers.conf");
+    user.give(&user.xdg.path().join(".config"));
+    let image = unique_id("rl-podman");
+    let tarball = tarball.to_str().expect("utf-8 path");
+    ctx.output(user.command(podman, &["import", "--quiet", tarball, &image]))
+        .assert_ok();
+    image
 }
 
 /// `name` found in `$PATH`.
@@ -721,4 +780,138 @@ fn configs_an_unprivileged_runtime_cannot_run_are_refused_in_runcs_words() {
     user.runtime(&ctx, &["run", "--bundle", dir, &user.id("rl-nouserns")])
         .assert_fail()
         .assert_stderr_contains("rootless container requires user namespaces");
+}
+
+/// The user's own systemd instance (`user@UID.service`, as a login would
+/// start it) with its user bus, for the systemd cgroup driver over the user
+/// bus; stopped on drop, before the user goes.
+struct UserManager {
+    unit: String,
+    /// Its runtime directory, `/run/user/UID` (the bus is `bus` in it).
+    runtime_dir: PathBuf,
+}
+
+impl UserManager {
+    /// Starts the user's manager, or `None` (with a note) where systemd is
+    /// not PID 1.
+    fn start(user: &HostUser) -> Option<UserManager> {
+        if !Path::new("/run/systemd/system").is_dir() {
+            eprintln!("skipped: systemd is not PID 1 (run scripts/test-systemd-vm.sh)");
+            return None;
+        }
+        let manager = UserManager {
+            unit: format!("user@{}.service", user.uid),
+            runtime_dir: PathBuf::from(format!("/run/user/{}", user.uid)),
+        };
+        let out = Command::new("systemctl")
+            .args(["start", &manager.unit])
+            .output()
+            .expect("run systemctl start");
+        assert!(
+            out.status.success(),
+            "systemctl start {}: {out:?}",
+            manager.unit
+        );
+        let bus = manager.runtime_dir.join("bus");
+        assert!(
+            bus.exists(),
+            "no user bus {bus:?}: the dbus-user-session package is needed"
+        );
+        Some(manager)
+    }
+
+    /// `unix:path=/run/user/UID/bus`.
+    fn bus_address(&self) -> String {
+        format!("unix:path={}", self.runtime_dir.join("bus").display())
+    }
+
+    /// `systemctl --user show UNIT -p NAME...` as `user`, as a map.
+    fn show(&self, user: &HostUser, unit: &str, names: &[&str]) -> HashMap<String, String> {
+        let mut args = vec!["--user", "show", unit];
+        for name in names {
+            args.extend(["-p", name]);
+        }
+        let mut cmd = user.command(Path::new("systemctl"), &args);
+        cmd.env("XDG_RUNTIME_DIR", &self.runtime_dir);
+        let out = cmd.output().expect("run systemctl --user show");
+        assert!(out.status.success(), "systemctl --user show: {out:?}");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}
+
+impl Drop for UserManager {
+    fn drop(&mut self) {
+        let _ = Command::new("systemctl")
+            .args(["stop", &self.unit])
+            .output();
+    }
+}
+
+impl HostUser {
+    /// The runtime as this user with `--systemd-cgroup`, its bus the user
+    /// manager's (`DBUS_SESSION_BUS_ADDRESS`, as a login session has it).
+    fn runtime_on_user_bus(&self, ctx: &Ctx, manager: &UserManager, args: &[&str]) -> Output {
+        let mut all = vec!["--systemd-cgroup"];
+        all.extend(args);
+        let mut cmd = self.command(&runtime(), &all);
+        cmd.env("DBUS_SESSION_BUS_ADDRESS", manager.bus_address());
+        ctx.output(cmd)
+    }
+}
+
+/// Rootless `--systemd-cgroup` (runc 1.1 on cgroup v2): the user's own
+/// systemd makes the scope, in `user.slice` (an empty slice in
+/// `cgroupsPath`) below its own cgroup, delegated, with the limits as unit
+/// properties and in the cgroup files; init is in it; `delete` leaves
+/// nothing. With v1 hierarchies (hybrid) it is refused in runc's words.
+#[test]
+fn systemd_cgroup_rootless_makes_a_scope_in_the_users_systemd() {
+    let ctx = Ctx::new();
+    let Some(user) = HostUser::new() else { return };
+    let Some(manager) = UserManager::start(&user) else {
+        return;
+    };
+    let bundle = user.bundle(&ctx, &["sleep", "3600"]);
+    let id = user.id("rl-sduser");
+    let mut config = read_config(bundle.path());
+    config["linux"]["cgroupsPath"] = json!(format!(":berth-it:{id}"));
+    config["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 42}});
+    write_config(&bundle, &config);
+    let dir = bundle.path().to_str().expect("utf-8 path");
+    let run = user.runtime_on_user_bus(&ctx, &manager, &["run", "--detach", "--bundle", dir, &id]);
+    if !pure_cgroup_v2() {
+        run.assert_fail()
+            .assert_stderr_contains("cannot use rootless systemd cgroups manager on cgroup v1");
+        return;
+    }
+    run.assert_ok();
+    let unit = format!("berth-it-{id}.scope");
+    let props = ["ControlGroup", "Slice", "Delegate", "MemoryMax", "TasksMax"];
+    let shown = manager.show(&user, &unit, &props);
+    let (uid, cgroup) = (user.uid, &shown["ControlGroup"]);
+    let expected = format!("/user.slice/user-{uid}.slice/user@{uid}.service/user.slice/{unit}");
+    assert_eq!(cgroup, &expected, "{shown:?}");
+    assert_eq!(shown["Slice"], "user.slice");
+    assert_eq!(shown["Delegate"], "yes");
+    assert_eq!(shown["MemoryMax"], "67108864");
+    assert_eq!(shown["TasksMax"], "42");
+    let dir_in_fs = Path::new("/sys/fs/cgroup").join(cgroup.trim_start_matches('/'));
+    let memory_max = std::fs::read_to_string(dir_in_fs.join("memory.max")).expect("memory.max");
+    assert_eq!(memory_max.trim(), "67108864");
+    // The container's init (its /proc/self/cgroup, seen from the host).
+    let pid = state_pid(&user.runtime(&ctx, &["state", &id]).assert_ok().json());
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
+    assert_eq!(cgroups.trim(), format!("0::{cgroup}"));
+    // The caller (the test's root-owned cgroup) may not move a process into
+    // the user's scope: exec runs anyway, as with runc.
+    user.runtime(&ctx, &["exec", &id, "true"]).assert_ok();
+    user.runtime_on_user_bus(&ctx, &manager, &["delete", "--force", &id])
+        .assert_ok();
+    let after = manager.show(&user, &unit, &["LoadState"]);
+    assert_eq!(after["LoadState"], "not-found", "the scope is gone");
+    assert!(!dir_in_fs.exists(), "{dir_in_fs:?} is gone");
 }

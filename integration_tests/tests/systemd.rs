@@ -374,6 +374,85 @@ fn failed_create_leaves_no_unit() {
     assert!(!ctx.has_state_dir(&unit.id), "{out}");
 }
 
+/// A process in a scope made beforehand with the unit's name (`systemd-run
+/// --scope`); killed on drop if still there.
+struct ForeignScope(std::process::Child);
+
+impl ForeignScope {
+    fn start(unit: &Unit) -> ForeignScope {
+        let name = unit.name.trim_end_matches(".scope");
+        let child = Command::new("systemd-run")
+            .args(["--quiet", "--scope", "--unit", name, "sleep", "3600"])
+            .spawn()
+            .expect("run systemd-run --scope");
+        let scope = ForeignScope(child);
+        for _ in 0..300 {
+            if unit_property(&unit.name, "ActiveState") == "active" {
+                return scope;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("systemd-run made no active {}", unit.name);
+    }
+
+    /// Whether its process has ended, waiting a few seconds for it.
+    fn ended(&mut self) -> bool {
+        for _ in 0..100 {
+            if self.0.try_wait().expect("wait for systemd-run").is_some() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+}
+
+impl Drop for ForeignScope {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// runc 1.1.5 takes `UnitExists` from StartTransientUnit as success: the
+/// existing scope gets the limits, init stays in the runtime's own cgroup
+/// (only the v1 controllers are joined), and `delete` stops the scope
+/// with what runs in it.
+#[test]
+fn an_existing_scope_gets_the_limits_but_not_init() {
+    if skip_without_systemd("an_existing_scope_gets_the_limits_but_not_init") {
+        return;
+    }
+    let ctx = Ctx::new();
+    let unit = Unit::in_system_slice(&ctx, "sd-exists");
+    let mut foreign = ForeignScope::start(&unit);
+    let bundle = limited_bundle(&ctx, &unit, "system.slice");
+    let path = bundle.path().to_string_lossy().into_owned();
+    let out = unit.run(&["run", "--detach", "--bundle", &path, &unit.id]);
+    out.assert_ok();
+    if pure_v2() {
+        out.assert_stderr_contains("container's cgroup is not empty: 1 process(es) found");
+    }
+    assert_eq!(unit_property(&unit.name, memory_property()), "67108864");
+    assert_eq!(unit_property(&unit.name, "TasksMax"), "42");
+    let own = std::fs::read_to_string("/proc/self/cgroup").expect("own cgroup");
+    let own_unified = own.lines().find(|l| l.starts_with("0::"));
+    let init = std::fs::read_to_string(format!("/proc/{}/cgroup", unit.pid())).expect("cgroup");
+    let init_unified = init.lines().find(|l| l.starts_with("0::"));
+    assert_eq!(
+        init_unified, own_unified,
+        "init stays in the runtime's cgroup: {init}"
+    );
+    if !pure_v2() {
+        let memory = init.lines().find(|l| l.split(':').nth(1) == Some("memory"));
+        let in_unit = format!(":{}", unit.cgroup);
+        assert!(memory.is_some_and(|l| l.ends_with(&in_unit)), "{init}");
+    }
+    unit.run(&["delete", "--force", &unit.id]).assert_ok();
+    assert!(foreign.ended(), "delete stops the scope and its process");
+    assert_ne!(unit_property(&unit.name, "ActiveState"), "active");
+}
+
 #[test]
 fn nested_slice_expands_to_its_parents() {
     if skip_without_systemd("nested_slice_expands_to_its_parents") {

@@ -177,6 +177,15 @@ impl Cgroup {
         v1.chain(unified).try_for_each(|dir| add_pid(dir, pid))
     }
 
+    /// Moves process `pid` into the container's directory of each v1
+    /// hierarchy with a controller (not `name=systemd`).
+    pub(crate) fn add_process_to_v1_controllers(&self, pid: i32) -> Result<(), CgroupError> {
+        self.v1
+            .iter()
+            .filter(|h| !h.has_controller("name=systemd"))
+            .try_for_each(|h| add_pid(&h.dir, pid))
+    }
+
     /// Opens, in the runtime, what a process about to be cloned needs to enter
     /// this cgroup by itself: see [`CgroupEntry`].
     pub fn prepare_entry(&self) -> Result<CgroupEntry, CgroupError> {
@@ -196,6 +205,32 @@ impl Cgroup {
             clone_into,
             unified_dir: self.unified_dir().map(Path::to_path_buf),
             tasks,
+            best_effort: false,
+        })
+    }
+
+    /// What an `exec`'d process needs to enter this cgroup: see
+    /// [`Cgroup::prepare_entry`]. For a rootless container the caller may
+    /// not be allowed to move a process there (its own cgroup is not below
+    /// a common ancestor it owns): as runc, the process then stays in the
+    /// caller's cgroup ([`CgroupEntry::best_effort`]).
+    pub fn prepare_exec_entry(&self) -> Result<CgroupEntry, CgroupError> {
+        if !self.rootless {
+            return self.prepare_entry();
+        }
+        let clone_into = self
+            .unified_dir()
+            .and_then(|dir| fsutil::open_dir(dir).ok());
+        let tasks = self
+            .v1
+            .iter()
+            .filter_map(|h| fsutil::open_for_write(&h.dir.join("tasks")).ok())
+            .collect();
+        Ok(CgroupEntry {
+            clone_into,
+            unified_dir: self.unified_dir().map(Path::to_path_buf),
+            tasks,
+            best_effort: true,
         })
     }
 
@@ -476,6 +511,9 @@ pub struct CgroupEntry {
     clone_into: Option<OwnedFd>,
     unified_dir: Option<PathBuf>,
     tasks: Vec<(PathBuf, File)>,
+    /// A rootless `exec`: joining is tried, a refusal leaves the process in
+    /// the caller's cgroup (runc ignores these errors there).
+    best_effort: bool,
 }
 
 impl CgroupEntry {
@@ -486,7 +524,13 @@ impl CgroupEntry {
             clone_into: None,
             unified_dir: None,
             tasks: Vec::new(),
+            best_effort: false,
         }
+    }
+
+    /// Whether a refused join is no error: see [`Cgroup::prepare_exec_entry`].
+    pub fn best_effort(&self) -> bool {
+        self.best_effort
     }
 
     /// The cgroup2 directory fd to pass to `clone3` with `CLONE_INTO_CGROUP`.
@@ -498,6 +542,15 @@ impl CgroupEntry {
     /// hierarchy, and the cgroup2 tree too when the clone could not place the
     /// child there (`cloned_into` false: a kernel without `CLONE_INTO_CGROUP`).
     pub fn join_current(self, cloned_into: bool) -> Result<(), CgroupError> {
+        let best_effort = self.best_effort;
+        let joined = self.join_all(cloned_into);
+        match joined {
+            Err(_) if best_effort => Ok(()),
+            other => other,
+        }
+    }
+
+    fn join_all(self, cloned_into: bool) -> Result<(), CgroupError> {
         for (path, mut file) in self.tasks {
             file.write_all(b"0")
                 .map_err(fsutil::write_error(&path, "0"))?;

@@ -9,12 +9,15 @@
 //!   not manage and writes the resource files. Starting the unit with the
 //!   runtime's own pid instead would move the runtime, which then would have
 //!   to move itself out again: two migrations instead of one.
+//!
+//! Rootless (`--rootless`, or auto), the systemd driver talks to the user's
+//! systemd instance over the user bus, as runc does (pure cgroup v2 only).
 
 use crate::cgroup::CgroupEntry;
 use crate::plan::plan_on;
 use crate::resources::ResourcePlan;
-use crate::systemd::{resource_properties, unit_from_path};
-use crate::{host::HostCgroups, plan::InnerPath, Cgroup, CgroupError};
+use crate::systemd::{resource_properties, unit_from_path, user_bus_uid, Started};
+use crate::{host::HostCgroups, plan::InnerPath, Cgroup, CgroupError, Layout};
 
 /// Which cgroup driver places the container (`--systemd-cgroup`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -26,9 +29,11 @@ pub enum Driver {
 
 impl Cgroup {
     /// Plans the container's cgroup for `driver` from `linux.cgroupsPath`
-    /// (see [`Cgroup::plan`] for cgroupfs; systemd: `slice:prefix:name`).
+    /// (see [`Cgroup::plan`] for cgroupfs; systemd: `slice:prefix:name`, in
+    /// the user's systemd instance when `rootless`).
     pub fn plan_for(
         driver: Driver,
+        rootless: bool,
         cgroups_path: Option<&str>,
         id: &str,
     ) -> Result<Cgroup, CgroupError> {
@@ -38,9 +43,24 @@ impl Cgroup {
                 if !crate::systemd::is_running() {
                     return Err(CgroupError::SystemdNotRunning);
                 }
-                let (unit, dir) = unit_from_path(cgroups_path, id)?;
+                let host = HostCgroups::read()?;
+                if rootless && host.layout != Layout::V2 {
+                    return Err(CgroupError::SystemdRootlessV1);
+                }
+                let user_bus_uid = match rootless {
+                    true => Some(user_bus_uid().map_err(|source| CgroupError::Systemd {
+                        action: "finding the user bus for",
+                        unit: cgroups_path.unwrap_or(id).to_string(),
+                        source,
+                    })?),
+                    false => None,
+                };
+                let (unit, dir) = unit_from_path(cgroups_path, id, user_bus_uid)?;
                 let inner = InnerPath::Absolute(crate::plan::clean_path(&dir.to_string_lossy()));
-                Ok(plan_on(&HostCgroups::read()?, &inner)?.with_unit(unit))
+                let mut planned = plan_on(&host, &inner)?.with_unit(unit);
+                // Device rules are not expected to work rootless (runc).
+                planned.rootless = rootless;
+                Ok(planned)
             }
         }
     }
@@ -82,9 +102,15 @@ impl Cgroup {
             None => Vec::new(),
         };
         let first_pid = (!unit.is_slice()).then_some(pid);
-        unit.start(first_pid, self.layout(), &props)?;
+        let started = unit.start(first_pid, self.layout(), props)?;
         self.create()?;
-        self.add_process_to_v1(pid, unit.is_slice())?;
+        match started {
+            Started::New => self.add_process_to_v1(pid, unit.is_slice())?,
+            // runc 1.1 joins the v1 controllers only: init stays out of
+            // the existing scope's name=systemd and cgroup2 directories.
+            Started::Existing if !unit.is_slice() => self.add_process_to_v1_controllers(pid)?,
+            Started::Existing => self.add_process_to_v1(pid, true)?,
+        }
         match translation {
             Some(t) => self.write_translation(&t),
             None => Ok(()),

@@ -88,6 +88,10 @@ pub enum CgroupError {
     #[error("systemd not running on this host, cannot use systemd cgroups manager")]
     SystemdNotRunning,
 
+    /// Rootless `--systemd-cgroup` on a host with v1 hierarchies (runc's words).
+    #[error("cannot use rootless systemd cgroups manager on cgroup v1")]
+    SystemdRootlessV1,
+
     /// A systemd slice name that does not make a cgroup path (runc's words).
     #[error("invalid slice name: {0}")]
     InvalidSlice(String),

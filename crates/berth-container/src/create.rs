@@ -231,11 +231,12 @@ fn hand_over(
 }
 
 /// The container's cgroup made from its plan, with the resources applied:
-/// runc's rootless manager (hierarchies the caller may not use are left
-/// out) or the driver's own (cgroupfs, or a systemd unit adopting init).
+/// runc's rootless cgroupfs manager (hierarchies the caller may not use are
+/// left out) or the driver's own (cgroupfs, or a systemd unit adopting
+/// init, also rootless: then the user's systemd makes it).
 fn make_cgroup(plan: &ContainerPlan, rootless: bool) -> Result<Cgroup, ContainerError> {
     let planned = &plan.cgroup;
-    if rootless {
+    if rootless && planned.systemd_unit().is_none() {
         let path_given = !linux(&plan.bundle).cgroups_path.is_empty();
         let made = planned.create_rootless(path_given, &plan.resources)?;
         made.apply_resources(&plan.resources)?;

@@ -74,7 +74,12 @@ pub(crate) fn plan(opts: &CreateOptions<'_>) -> Result<ContainerPlan, ContainerE
             .with_time_offsets(&linux.time_offsets)?;
     let mounts = plan_mounts(&bundle, linux)?;
     let rdt_group = crate::intel_rdt::plan(linux, opts.id)?;
-    let cgroup = Cgroup::plan_for(opts.cgroup_driver, Some(&linux.cgroups_path), opts.id)?;
+    let cgroup = Cgroup::plan_for(
+        opts.cgroup_driver,
+        opts.rootless_cgroups,
+        Some(&linux.cgroups_path),
+        opts.id,
+    )?;
     let mut warnings = check_existing_cgroup(&cgroup)?;
     let resources = ResourcePlan::from_spec(&effective_resources(linux))?;
     warnings.extend_from_slice(resources.ignored());

@@ -24,10 +24,10 @@ use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
-pub use berth_sys::process::WindowSize;
+pub use berth_sys::process::{running_in_user_namespace, WindowSize};
 pub use child::kill_and_reap;
 pub use errors::{error_chain, go_strerror, go_strerror_of, root_errno};
-pub use namespaces::{running_in_user_namespace, Namespaces};
+pub use namespaces::Namespaces;
 pub use netdev::NetDevice;
 pub use pidfd::{PidfdOf, PidfdSocket};
 pub use seccomp_agent::SeccompAgent;

@@ -212,18 +212,6 @@ pub fn write_time_offsets(pid: i32, offsets: &str) -> Result<(), ProcessError> {
     })
 }
 
-/// Whether this process runs in a user namespace other than the host's:
-/// its uid map is not the whole identity map `0 0 4294967295` (runc's test).
-pub fn running_in_user_namespace() -> bool {
-    match std::fs::read_to_string("/proc/self/uid_map") {
-        Ok(map) => {
-            let fields: Vec<&str> = map.split_whitespace().collect();
-            fields != ["0", "0", "4294967295"]
-        }
-        Err(_) => false,
-    }
-}
-
 /// The text of `/proc/<pid>/uid_map` (or `gid_map`) for `mappings`: one
 /// `inside outside count` line each, written in one `write(2)`.
 pub fn id_map_text(mappings: &[LinuxIdMapping]) -> String {

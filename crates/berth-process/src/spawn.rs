@@ -70,7 +70,7 @@ pub fn spawn_init(
     }
     let entry = match &cfg.setup {
         Some(_) => cfg.cgroup.prepare_init_entry()?,
-        None => cfg.cgroup.prepare_entry()?,
+        None => cfg.cgroup.prepare_exec_entry()?,
     };
     let (forked, cloned_into) = match first {
         Some(userns) => crate::via_userns::clone_via_helper(cfg, &entry, userns, clone_init)?,
@@ -124,6 +124,8 @@ fn clone_init(
         Some(cgroup) => match fork_into(flags, Some(cgroup)) {
             // Kernels before 5.7: no clone3 or no CLONE_INTO_CGROUP.
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::E2BIG)) => None,
+            // A rootless exec the caller may not move into the cgroup.
+            Err(e) if entry.best_effort() && is_permission_denied(&e) => None,
             other => Some(other.map(|forked| (forked, true))),
         },
         None => None,
@@ -133,6 +135,10 @@ fn clone_init(
         what: "clone3 the container's init".into(),
         source: e,
     })
+}
+
+fn is_permission_denied(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM))
 }
 
 /// Let init proceed, forward its console (or keep it when there is no

@@ -1,6 +1,7 @@
 //! Process-level syscalls that nix lacks: `clone3` used like `fork` with
 //! namespace flags (and `CLONE_INTO_CGROUP`), `setdomainname`, the controlling
-//! terminal ioctl, and marking every fd above a bound close-on-exec.
+//! terminal ioctl, marking every fd above a bound close-on-exec, and whether
+//! the process runs in a user namespace.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -349,6 +350,18 @@ pub fn set_window_size(fd: BorrowedFd<'_>, size: WindowSize) -> io::Result<()> {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
+    }
+}
+
+/// Whether this process runs in a user namespace other than the host's:
+/// its uid map is not the whole identity map `0 0 4294967295` (runc's test).
+pub fn running_in_user_namespace() -> bool {
+    match std::fs::read_to_string("/proc/self/uid_map") {
+        Ok(map) => {
+            let fields: Vec<&str> = map.split_whitespace().collect();
+            fields != ["0", "0", "4294967295"]
+        }
+        Err(_) => false,
     }
 }
 

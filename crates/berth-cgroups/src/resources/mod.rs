@@ -88,7 +88,7 @@ impl Cgroup {
             return Ok(());
         };
         if let Some(unit) = self.systemd_unit() {
-            unit.set_properties(&resource_properties(&translation)?)?;
+            unit.set_properties(resource_properties(&translation)?)?;
         }
         self.write_translation(&translation)
     }

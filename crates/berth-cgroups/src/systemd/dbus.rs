@@ -1,7 +1,8 @@
 //! A small D-Bus client for the few systemd calls the driver makes: a blocking
-//! unix-socket connection with `EXTERNAL` authentication, method calls with
-//! the handful of argument types systemd's Manager takes, and the
-//! `JobRemoved` signal. Little-endian messages only (what every x86 and arm
+//! unix-socket connection to the system bus (root) or the user's own bus
+//! (rootless: the user's systemd instance) with `EXTERNAL` authentication,
+//! method calls with the handful of argument types systemd's Manager takes,
+//! string properties of the Manager, and the `JobRemoved` signal. Little-endian messages only (what every x86 and arm
 //! host's bus speaks); see docs/architecture.md for why not a D-Bus crate.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -22,6 +23,18 @@ const SIGNAL: u8 = 4;
 /// A D-Bus failure: the socket, the protocol, or an error reply.
 #[derive(Debug, thiserror::Error)]
 pub enum DbusError {
+    /// No user bus to connect to (rootless).
+    #[error(
+        "no user bus: neither DBUS_SESSION_BUS_ADDRESS (a unix:path= address) nor \
+         $XDG_RUNTIME_DIR/bus is there (hint: for rootless containers the user's \
+         systemd instance and the dbus-user-session package are needed)"
+    )]
+    NoUserBus,
+    /// The uid that owns the user bus could not be found (in a user namespace).
+    #[error(
+        "could not detect the OwnerUID of the user bus with `busctl --user --no-pager status`: {0}"
+    )]
+    OwnerUid(String),
     #[error("{what}")]
     Io { what: String, source: io::Error },
     #[error("D-Bus protocol: {0}")]
@@ -228,6 +241,19 @@ pub(crate) struct Message {
 }
 
 impl Message {
+    /// The body's variant holding a string (`v` of `s`), as
+    /// `Properties.Get` returns one.
+    fn variant_string(&self) -> Option<String> {
+        if self.signature != "v" {
+            return None;
+        }
+        let mut r = Reader::new(&self.body);
+        match r.signature().ok()?.as_str() {
+            "s" | "o" => r.str().ok(),
+            _ => None,
+        }
+    }
+
     /// The body's leading string arguments (`s`/`o`), as many as there are.
     fn leading_strings(&self) -> Vec<String> {
         let mut r = Reader::new(&self.body);
@@ -257,29 +283,46 @@ pub(crate) const SYSTEMD: &str = "org.freedesktop.systemd1";
 pub(crate) const MANAGER_PATH: &str = "/org/freedesktop/systemd1";
 pub(crate) const MANAGER_INTERFACE: &str = "org.freedesktop.systemd1.Manager";
 
-/// A connection to the system bus.
+/// A connection to the system bus or a user's bus.
 pub(crate) struct Bus {
     stream: BufReader<UnixStream>,
+    /// `system bus` or `user bus`, for error messages.
+    name: &'static str,
     serial: u32,
     /// `JobRemoved` signals read while waiting for a reply: (job path, result).
     removed_jobs: Vec<(String, String)>,
+    /// systemd's major version, once read.
+    version: Option<u32>,
 }
 
 impl Bus {
-    /// Connects to the system bus, authenticates as our uid and says Hello.
-    pub(crate) fn system() -> Result<Bus, DbusError> {
-        let path = system_bus_path();
-        let stream = UnixStream::connect(&path)
-            .map_err(io_error(&format!("connecting to the system bus at {path}")))?;
+    /// The system bus (`user_uid` `None`), authenticated as our euid, or
+    /// the user bus (rootless) authenticated as `user_uid`.
+    pub(crate) fn open(user_uid: Option<u32>) -> Result<Bus, DbusError> {
+        match user_uid {
+            None => {
+                let euid = nix::unistd::geteuid().as_raw();
+                Bus::connect(&system_bus_path(), "system bus", euid)
+            }
+            Some(uid) => Bus::connect(&user_bus_path()?, "user bus", uid),
+        }
+    }
+
+    /// Connects to the bus at `path`, authenticates as `uid` and says Hello.
+    fn connect(path: &str, name: &'static str, uid: u32) -> Result<Bus, DbusError> {
+        let stream = UnixStream::connect(path)
+            .map_err(io_error(&format!("connecting to the {name} at {path}")))?;
         stream
             .set_read_timeout(Some(TIMEOUT))
             .map_err(io_error("setting the D-Bus socket timeout"))?;
         let mut bus = Bus {
             stream: BufReader::new(stream),
+            name,
             serial: 0,
             removed_jobs: Vec::new(),
+            version: None,
         };
-        bus.authenticate()?;
+        bus.authenticate(uid)?;
         bus.call(
             "org.freedesktop.DBus",
             "/org/freedesktop/DBus",
@@ -291,22 +334,24 @@ impl Bus {
         Ok(bus)
     }
 
-    fn authenticate(&mut self) -> Result<(), DbusError> {
-        let uid = nix::unistd::geteuid().as_raw().to_string();
+    fn authenticate(&mut self, uid: u32) -> Result<(), DbusError> {
+        let uid = uid.to_string();
         let hex: String = uid.bytes().map(|b| format!("{b:02x}")).collect();
         let hello = format!("\0AUTH EXTERNAL {hex}\r\n");
-        self.write_all(hello.as_bytes(), "authenticating on the system bus")?;
+        let what = format!("authenticating on the {}", self.name);
+        self.write_all(hello.as_bytes(), &what)?;
         let mut line = String::new();
         self.stream
             .read_line(&mut line)
             .map_err(io_error("reading the bus's answer to AUTH"))?;
         if !line.starts_with("OK ") {
             return Err(DbusError::Protocol(format!(
-                "the bus refused EXTERNAL authentication as uid {uid}: {}",
+                "the {} refused EXTERNAL authentication as uid {uid}: {}",
+                self.name,
                 line.trim_end()
             )));
         }
-        self.write_all(b"BEGIN\r\n", "authenticating on the system bus")
+        self.write_all(b"BEGIN\r\n", &what)
     }
 
     fn write_all(&mut self, bytes: &[u8], what: &str) -> Result<(), DbusError> {
@@ -327,6 +372,21 @@ impl Bus {
         signature: &str,
         body: Vec<u8>,
     ) -> Result<Vec<String>, DbusError> {
+        let reply = self.call_for_reply(destination, path, interface, member, signature, body)?;
+        Ok(reply.leading_strings())
+    }
+
+    /// Calls a method and returns its reply; an error reply becomes
+    /// [`DbusError::Remote`].
+    fn call_for_reply(
+        &mut self,
+        destination: &str,
+        path: &str,
+        interface: &str,
+        member: &str,
+        signature: &str,
+        body: Vec<u8>,
+    ) -> Result<Message, DbusError> {
         self.serial += 1;
         let serial = self.serial;
         let message = method_call(
@@ -335,7 +395,7 @@ impl Bus {
             signature,
             &body,
         );
-        self.write_all(&message, &format!("sending {member} on the system bus"))?;
+        self.write_all(&message, &format!("sending {member} on the {}", self.name))?;
         loop {
             let reply = self.read_message()?;
             if reply.is_job_removed() {
@@ -346,7 +406,7 @@ impl Bus {
                 continue;
             }
             return match reply.kind {
-                METHOD_RETURN => Ok(reply.leading_strings()),
+                METHOD_RETURN => Ok(reply),
                 ERROR => Err(DbusError::Remote {
                     name: reply.error_name.clone().unwrap_or_default(),
                     message: reply
@@ -375,6 +435,40 @@ impl Bus {
             signature,
             body.into_bytes(),
         )
+    }
+
+    /// A string property of systemd's Manager (`Version`, `ControlGroup`).
+    pub(crate) fn manager_property(&mut self, name: &str) -> Result<String, DbusError> {
+        let mut body = Writer::default();
+        body.str(MANAGER_INTERFACE);
+        body.str(name);
+        let reply = self.call_for_reply(
+            SYSTEMD,
+            MANAGER_PATH,
+            "org.freedesktop.DBus.Properties",
+            "Get",
+            "ss",
+            body.into_bytes(),
+        )?;
+        reply
+            .variant_string()
+            .ok_or_else(|| DbusError::Protocol(format!("the Manager's {name} is not a string")))
+    }
+
+    /// systemd's major version (the Manager's `Version`, `252.39-1~deb12u2`
+    /// is 252), read once per connection; 0 when it cannot be read, so that
+    /// what needs a newer systemd is left out, as runc does.
+    pub(crate) fn systemd_version(&mut self) -> u32 {
+        if let Some(v) = self.version {
+            return v;
+        }
+        let v = self
+            .manager_property("Version")
+            .ok()
+            .and_then(|text| major_version(&text))
+            .unwrap_or(0);
+        self.version = Some(v);
+        v
     }
 
     /// Asks the bus for systemd's `JobRemoved` signals (before a job starts, so
@@ -450,7 +544,7 @@ impl Bus {
                 io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
                     format!("no answer from systemd within {}s", TIMEOUT.as_secs())
                 }
-                _ => "reading from the system bus".to_string(),
+                _ => format!("reading from the {}", self.name),
             };
             DbusError::Io { what, source: e }
         })
@@ -459,16 +553,68 @@ impl Bus {
 
 /// `unix:path=...` of `DBUS_SYSTEM_BUS_ADDRESS`, else the standard socket.
 fn system_bus_path() -> String {
-    bus_path_from(&std::env::var("DBUS_SYSTEM_BUS_ADDRESS").unwrap_or_default())
+    unix_path(&std::env::var("DBUS_SYSTEM_BUS_ADDRESS").unwrap_or_default())
+        .unwrap_or_else(|| SYSTEM_BUS_SOCKET.to_string())
 }
 
-fn bus_path_from(address: &str) -> String {
+/// The user bus as runc finds it: `unix:path=...` of
+/// `DBUS_SESSION_BUS_ADDRESS`, else `$XDG_RUNTIME_DIR/bus` if it exists.
+fn user_bus_path() -> Result<String, DbusError> {
+    let var = |name| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if let Some(address) = var("DBUS_SESSION_BUS_ADDRESS") {
+        return unix_path(&address).ok_or(DbusError::NoUserBus);
+    }
+    var("XDG_RUNTIME_DIR")
+        .map(|dir| format!("{dir}/bus"))
+        .filter(|path| std::path::Path::new(path).exists())
+        .ok_or(DbusError::NoUserBus)
+}
+
+/// The socket path of a D-Bus address's first `unix:path=` entry.
+fn unix_path(address: &str) -> Option<String> {
     address
         .split(';')
         .filter_map(|a| a.strip_prefix("unix:"))
         .flat_map(|a| a.split(','))
         .find_map(|kv| kv.strip_prefix("path="))
-        .map_or_else(|| SYSTEM_BUS_SOCKET.to_string(), str::to_string)
+        .map(str::to_string)
+}
+
+/// The uid to authenticate as on the user bus: the real uid, or in a user
+/// namespace (rootless podman runs the runtime as its root there) the uid
+/// that owns the bus, as `busctl --user status` shows it (runc's
+/// `DetectUID`).
+pub fn user_bus_uid() -> Result<u32, DbusError> {
+    if !berth_sys::process::running_in_user_namespace() {
+        return Ok(nix::unistd::getuid().as_raw());
+    }
+    let out = std::process::Command::new("busctl")
+        .args(["--user", "--no-pager", "status"])
+        .output()
+        .map_err(|e| DbusError::OwnerUid(e.to_string()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    owner_uid_from(&text).ok_or_else(|| {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        DbusError::OwnerUid(format!("{} {}", out.status, stderr.trim()))
+    })
+}
+
+/// `OwnerUID=N` of `busctl status` output.
+fn owner_uid_from(status: &str) -> Option<u32> {
+    status
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("OwnerUID="))
+        .and_then(|uid| uid.parse().ok())
+}
+
+/// The first number in systemd's version text (`v245.4-1.fc32`, `252`).
+fn major_version(text: &str) -> Option<u32> {
+    let start = text.find(|c: char| c.is_ascii_digit())?;
+    let digits: String = text[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
 }
 
 /// A whole method-call message: header (destination, path, interface,
@@ -618,9 +764,49 @@ mod tests {
 
     #[test]
     fn the_bus_path_comes_from_a_unix_address() {
-        assert_eq!(bus_path_from(""), SYSTEM_BUS_SOCKET);
-        assert_eq!(bus_path_from("unix:path=/x/bus,guid=1"), "/x/bus");
-        assert_eq!(bus_path_from("tcp:host=a;unix:path=/y"), "/y");
-        assert_eq!(bus_path_from("unix:abstract=z"), SYSTEM_BUS_SOCKET);
+        assert_eq!(unix_path(""), None);
+        assert_eq!(
+            unix_path("unix:path=/x/bus,guid=1").as_deref(),
+            Some("/x/bus")
+        );
+        assert_eq!(unix_path("tcp:host=a;unix:path=/y").as_deref(), Some("/y"));
+        assert_eq!(unix_path("unix:abstract=z"), None);
+    }
+
+    #[test]
+    fn systemd_versions_are_their_first_number() {
+        for (text, major) in [
+            ("252.39-1~deb12u2", 252),
+            ("v245.4-1.fc32", 245),
+            ("245", 245),
+            ("v241-1.fc30", 241),
+        ] {
+            assert_eq!(major_version(text), Some(major), "{text}");
+        }
+        assert_eq!(major_version("unknown"), None);
+    }
+
+    #[test]
+    fn the_owner_uid_is_read_from_busctl_status() {
+        let status = "PID=1234\nPPID=1\nUID=1000\n    OwnerUID=1000\nEUID=1000\n";
+        assert_eq!(owner_uid_from(status), Some(1000));
+        assert_eq!(owner_uid_from("PID=1\n"), None);
+    }
+
+    #[test]
+    fn a_property_reply_is_a_string_in_a_variant() {
+        let mut w = Writer::default();
+        w.variant(&Value::Str(
+            "/user.slice/user-1000.slice/user@1000.service".into(),
+        ));
+        let reply = Message {
+            signature: "v".into(),
+            body: w.into_bytes(),
+            ..Message::default()
+        };
+        assert_eq!(
+            reply.variant_string().as_deref(),
+            Some("/user.slice/user-1000.slice/user@1000.service")
+        );
     }
 }

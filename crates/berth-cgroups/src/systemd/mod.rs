@@ -6,6 +6,10 @@
 //! are translated once into cgroup file writes and the unit properties are
 //! read off those writes ([`properties`]), the files are written as with the
 //! cgroupfs driver, and freeze/kill/stats/ps use the directories.
+//!
+//! Rootless, the unit is made by the user's own systemd instance over the
+//! user bus (runc's rootless systemd driver, cgroup v2 only): its slice is
+//! below that instance's cgroup (`user@UID.service`), `user.slice` by default.
 
 mod dbus;
 mod devices;
@@ -15,14 +19,17 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use dbus::DbusError;
+pub use dbus::{user_bus_uid, DbusError};
 use dbus::{Bus, Value, Writer};
+use properties::for_version;
 pub(crate) use properties::resource_properties;
 
 use crate::{CgroupError, Layout};
 
 /// The slice a unit goes in when `cgroupsPath` names none (runc's default).
 const DEFAULT_SLICE: &str = "system.slice";
+/// The same for a rootless container, in the user's systemd instance.
+const DEFAULT_USER_SLICE: &str = "user.slice";
 /// The scope prefix when there is no `cgroupsPath` (runc uses `runc`).
 const DEFAULT_PREFIX: &str = "berth";
 
@@ -33,6 +40,10 @@ pub struct SystemdUnit {
     pub name: String,
     /// The slice it is placed in (a scope) or wants (a slice).
     pub slice: String,
+    /// Rootless: the unit is in the user's systemd instance, reached on the
+    /// user bus as this uid; `None`: the system's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_bus_uid: Option<u32>,
 }
 
 impl SystemdUnit {
@@ -52,20 +63,45 @@ pub(crate) fn is_running() -> bool {
 /// The unit and its cgroup path below the hierarchy root, from
 /// `linux.cgroupsPath` as runc's systemd driver reads it: `slice:prefix:name`
 /// (an empty slice is `system.slice`), or nothing for
-/// `system.slice:<default prefix>:<id>`.
+/// `system.slice:<default prefix>:<id>`. With `user_bus_uid` (rootless) the
+/// unit is the user instance's: `user.slice` is the default slice and the
+/// path is below the instance's own cgroup, which it asks for.
 pub(crate) fn unit_from_path(
     cgroups_path: Option<&str>,
     id: &str,
+    user_bus_uid: Option<u32>,
 ) -> Result<(SystemdUnit, PathBuf), CgroupError> {
+    let (unit, dir) = unit_in_manager(cgroups_path, id, user_bus_uid)?;
+    if user_bus_uid.is_none() {
+        return Ok((unit, dir));
+    }
+    let mut bus = unit.bus("finding the cgroup of")?;
+    let manager = bus
+        .manager_property("ControlGroup")
+        .map_err(failed("finding the cgroup of", &unit.name))?;
+    let below = dir.strip_prefix("/").unwrap_or(&dir);
+    Ok((unit, PathBuf::from(manager).join(below)))
+}
+
+/// [`unit_from_path`] with the path relative to the manager's own cgroup.
+fn unit_in_manager(
+    cgroups_path: Option<&str>,
+    id: &str,
+    user_bus_uid: Option<u32>,
+) -> Result<(SystemdUnit, PathBuf), CgroupError> {
+    let default_slice = match user_bus_uid {
+        Some(_) => DEFAULT_USER_SLICE,
+        None => DEFAULT_SLICE,
+    };
     let (slice, prefix, name) = match cgroups_path.filter(|p| !p.is_empty()) {
-        None => (DEFAULT_SLICE, DEFAULT_PREFIX, id),
+        None => (default_slice, DEFAULT_PREFIX, id),
         Some(path) => match path.split(':').collect::<Vec<_>>()[..] {
             [slice, prefix, name] => (slice, prefix, name),
             _ => return Err(CgroupError::SystemdPathFormat(path.to_string())),
         },
     };
     let slice = if slice.is_empty() {
-        DEFAULT_SLICE
+        default_slice
     } else {
         slice
     };
@@ -82,6 +118,7 @@ pub(crate) fn unit_from_path(
     let unit = SystemdUnit {
         name: unit,
         slice: slice.to_string(),
+        user_bus_uid,
     };
     Ok((unit, dir))
 }
@@ -119,18 +156,35 @@ fn failed<'a>(action: &'static str, unit: &'a str) -> impl FnOnce(DbusError) -> 
     }
 }
 
+/// What [`SystemdUnit::start`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Started {
+    /// A new unit, holding the first pid it was given.
+    New,
+    /// The unit was there already (`UnitExists`): as runc 1.1, that is no
+    /// error, the unit only gets the resource properties and the first pid
+    /// stays where it is.
+    Existing,
+}
+
 impl SystemdUnit {
+    /// A connection to the unit's systemd (the system's, or the user's).
+    fn bus(&self, action: &'static str) -> Result<Bus, CgroupError> {
+        Bus::open(self.user_bus_uid).map_err(failed(action, &self.name))
+    }
+
     /// StartTransientUnit with `pid` (a scope's first process) and the
-    /// resource properties, then waits for the job. A failed job is reset so
-    /// that no unit is left behind.
+    /// resource properties (those this systemd knows), then waits for the
+    /// job. A failed job is reset so that no unit is left behind.
     pub(crate) fn start(
         &self,
         pid: Option<i32>,
         layout: Layout,
-        resources: &[(&'static str, Value)],
-    ) -> Result<(), CgroupError> {
+        resources: Vec<(&'static str, Value)>,
+    ) -> Result<Started, CgroupError> {
         let fail = failed("starting", &self.name);
-        let mut bus = Bus::system().map_err(failed("starting", &self.name))?;
+        let mut bus = self.bus("starting")?;
+        let resources = for_version(resources, || bus.systemd_version());
         bus.watch_jobs().map_err(failed("starting", &self.name))?;
         let mut props = self.unit_properties(pid, layout);
         props.extend(resources.iter().cloned());
@@ -139,8 +193,14 @@ impl SystemdUnit {
         body.str("replace");
         body.properties(&props);
         body.array(8, |_| {}); // no auxiliary units
-        let reply = bus.call_manager("StartTransientUnit", "ssa(sv)a(sa(sv))", body);
-        let job = reply.map_err(fail)?.into_iter().next().unwrap_or_default();
+        let job = match bus.call_manager("StartTransientUnit", "ssa(sv)a(sa(sv))", body) {
+            Ok(reply) => reply.into_iter().next().unwrap_or_default(),
+            Err(e) if e.remote_name() == Some("org.freedesktop.systemd1.UnitExists") => {
+                self.set_properties_on(&mut bus, &resources)?;
+                return Ok(Started::Existing);
+            }
+            Err(e) => return Err(fail(e)),
+        };
         let result = bus
             .wait_for_job(&job)
             .map_err(failed("starting", &self.name))?;
@@ -151,7 +211,7 @@ impl SystemdUnit {
                 result,
             });
         }
-        Ok(())
+        Ok(Started::New)
     }
 
     /// What every unit gets, as runc sets it: description, placement,
@@ -186,15 +246,28 @@ impl SystemdUnit {
         props
     }
 
-    /// SetUnitProperties (runtime only, as runc): `update`.
+    /// SetUnitProperties (runtime only, as runc) with the resource
+    /// properties this systemd knows: `update`.
     pub(crate) fn set_properties(
         &self,
+        resources: Vec<(&'static str, Value)>,
+    ) -> Result<(), CgroupError> {
+        if resources.is_empty() {
+            return Ok(());
+        }
+        let mut bus = self.bus("setting properties of")?;
+        let resources = for_version(resources, || bus.systemd_version());
+        self.set_properties_on(&mut bus, &resources)
+    }
+
+    fn set_properties_on(
+        &self,
+        bus: &mut Bus,
         resources: &[(&'static str, Value)],
     ) -> Result<(), CgroupError> {
         if resources.is_empty() {
             return Ok(());
         }
-        let mut bus = Bus::system().map_err(failed("setting properties of", &self.name))?;
         let mut body = Writer::default();
         body.str(&self.name);
         body.bool(true);
@@ -208,7 +281,7 @@ impl SystemdUnit {
     /// processes are gone, is fine), then ResetFailedUnit so that a failed
     /// unit goes too, as runc does.
     pub(crate) fn stop(&self) -> Result<(), CgroupError> {
-        let mut bus = Bus::system().map_err(failed("stopping", &self.name))?;
+        let mut bus = self.bus("stopping")?;
         bus.watch_jobs().map_err(failed("stopping", &self.name))?;
         let mut body = Writer::default();
         body.str(&self.name);
@@ -274,17 +347,17 @@ mod tests {
 
     #[test]
     fn cgroups_path_gives_the_scope_and_its_directory() {
-        let (unit, dir) = unit_from_path(Some("system.slice:kit:abc"), "id").unwrap();
+        let (unit, dir) = unit_in_manager(Some("system.slice:kit:abc"), "id", None).unwrap();
         assert_eq!(unit.name, "kit-abc.scope");
         assert_eq!(unit.slice, "system.slice");
         assert!(!unit.is_slice());
         assert_eq!(dir, Path::new("/system.slice/kit-abc.scope"));
 
-        let (unit, dir) = unit_from_path(Some("machine-a.slice:p:n"), "id").unwrap();
+        let (unit, dir) = unit_in_manager(Some("machine-a.slice:p:n"), "id", None).unwrap();
         assert_eq!(unit.name, "p-n.scope");
         assert_eq!(dir, Path::new("/machine.slice/machine-a.slice/p-n.scope"));
 
-        let (unit, dir) = unit_from_path(Some(":docker:x"), "id").unwrap();
+        let (unit, dir) = unit_in_manager(Some(":docker:x"), "id", None).unwrap();
         assert_eq!(
             (unit.slice.as_str(), unit.name.as_str()),
             ("system.slice", "docker-x.scope")
@@ -295,7 +368,7 @@ mod tests {
     #[test]
     fn no_cgroups_path_is_the_default_slice_and_prefix() {
         for none in [None, Some("")] {
-            let (unit, dir) = unit_from_path(none, "ctr").unwrap();
+            let (unit, dir) = unit_in_manager(none, "ctr", None).unwrap();
             assert_eq!(unit.name, "berth-ctr.scope");
             assert_eq!(dir, Path::new("/system.slice/berth-ctr.scope"));
         }
@@ -303,8 +376,12 @@ mod tests {
 
     #[test]
     fn a_slice_name_makes_a_slice_that_wants_its_parent() {
-        let (unit, dir) =
-            unit_from_path(Some("kubepods.slice:x:kubepods-besteffort.slice"), "id").unwrap();
+        let (unit, dir) = unit_in_manager(
+            Some("kubepods.slice:x:kubepods-besteffort.slice"),
+            "id",
+            None,
+        )
+        .unwrap();
         assert!(unit.is_slice());
         assert_eq!(unit.name, "kubepods-besteffort.slice");
         assert_eq!(unit.slice, "kubepods.slice");
@@ -317,7 +394,7 @@ mod tests {
     #[test]
     fn a_path_not_in_the_systemd_form_is_runcs_error() {
         for bad in ["/a/b", "a:b", "a:b:c:d"] {
-            let e = unit_from_path(Some(bad), "id").unwrap_err();
+            let e = unit_in_manager(Some(bad), "id", None).unwrap_err();
             assert_eq!(
                 e.to_string(),
                 format!(
@@ -326,13 +403,24 @@ mod tests {
                 )
             );
         }
-        let e = unit_from_path(Some("system:p:n"), "id").unwrap_err();
+        let e = unit_in_manager(Some("system:p:n"), "id", None).unwrap_err();
         assert_eq!(e.to_string(), "invalid slice name: system");
     }
 
     #[test]
+    fn a_rootless_unit_defaults_to_the_user_slice() {
+        let (unit, dir) = unit_in_manager(None, "ctr", Some(1000)).unwrap();
+        assert_eq!(unit.name, "berth-ctr.scope");
+        assert_eq!(unit.slice, "user.slice");
+        assert_eq!(unit.user_bus_uid, Some(1000));
+        assert_eq!(dir, Path::new("/user.slice/berth-ctr.scope"));
+        let (unit, _) = unit_in_manager(Some(":p:n"), "id", Some(1000)).unwrap();
+        assert_eq!(unit.slice, "user.slice");
+    }
+
+    #[test]
     fn a_scope_is_delegated_with_its_pid_and_accounting() {
-        let (unit, _) = unit_from_path(Some("system.slice:kit:a"), "a").unwrap();
+        let (unit, _) = unit_in_manager(Some("system.slice:kit:a"), "a", None).unwrap();
         let v2 = unit.unit_properties(Some(42), Layout::V2);
         for expected in [
             ("Slice", Value::Str("system.slice".into())),

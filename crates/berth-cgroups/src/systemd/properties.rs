@@ -12,6 +12,31 @@ use crate::CgroupError;
 /// systemd's "no limit" (`infinity`) for limits and quotas.
 const INFINITY: u64 = u64::MAX;
 
+/// The systemd version that brought a property, for those runc checks:
+/// `CPUQuotaPeriodUSec` 242, `AllowedCPUs`/`AllowedMemoryNodes` 244.
+fn introduced_in(name: &str) -> Option<u32> {
+    match name {
+        "CPUQuotaPeriodUSec" => Some(242),
+        "AllowedCPUs" | "AllowedMemoryNodes" => Some(244),
+        _ => None,
+    }
+}
+
+/// Leaves out the properties systemd `version` is too old for (their
+/// cgroup files are still written, as runc does). `version` is called
+/// only when such a property is there.
+pub(crate) fn for_version(
+    mut props: Vec<(&'static str, Value)>,
+    version: impl FnOnce() -> u32,
+) -> Vec<(&'static str, Value)> {
+    if props.iter().all(|(name, _)| introduced_in(name).is_none()) {
+        return props;
+    }
+    let version = version();
+    props.retain(|(name, _)| introduced_in(name).is_none_or(|since| version >= since));
+    props
+}
+
 /// The unit properties for a translation: its device rules, then its
 /// writes in order.
 pub(crate) fn resource_properties(
@@ -230,6 +255,43 @@ mod tests {
         );
         assert_eq!(get(&p, "MemoryHigh"), Some(&Value::U64(1_048_576)));
         assert_eq!(get(&p, "TasksMax"), Some(&Value::U64(INFINITY)));
+    }
+
+    #[test]
+    fn properties_newer_than_systemd_are_left_out() {
+        let all = props(LIMITS, Dialect::V2);
+        let names = |v: u32| -> Vec<&str> {
+            for_version(all.clone(), || v)
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect()
+        };
+        for v in [244, 252] {
+            let p = names(v);
+            for n in ["CPUQuotaPeriodUSec", "AllowedCPUs", "AllowedMemoryNodes"] {
+                assert!(p.contains(&n), "{n} on {v}");
+            }
+        }
+        let p = names(243);
+        assert!(p.contains(&"CPUQuotaPeriodUSec"));
+        assert!(!p.contains(&"AllowedCPUs") && !p.contains(&"AllowedMemoryNodes"));
+        for v in [0, 241] {
+            let p = names(v);
+            for n in ["CPUQuotaPeriodUSec", "AllowedCPUs", "AllowedMemoryNodes"] {
+                assert!(!p.contains(&n), "{n} on {v}");
+            }
+            assert!(p.contains(&"CPUQuotaPerSecUSec") && p.contains(&"MemoryMax"));
+        }
+    }
+
+    #[test]
+    fn the_version_is_not_asked_for_without_a_property_needing_it() {
+        let p = props(
+            r#"{"memory":{"limit":1048576},"cpu":{"quota":5000}}"#,
+            Dialect::V1,
+        );
+        let kept = for_version(p.clone(), || panic!("version asked for"));
+        assert_eq!(kept, p);
     }
 
     #[test]

@@ -265,9 +265,10 @@ fn known_command(name: &str) -> Result<&'static CommandSpec, CliExit> {
 
 fn global_flags(m: Matches) -> Result<Cli, String> {
     let rootless = m.value("rootless");
+    let systemd_cgroup = m.is_set("systemd-cgroup");
     let rootless_cgroups = match parse_bool_or_auto(rootless.as_deref().unwrap_or("auto")) {
         Ok(Some(value)) => value,
-        Ok(None) => caller_is_rootless(),
+        Ok(None) => caller_is_rootless(systemd_cgroup),
         Err(()) => {
             return Err(format!(
                 "invalid --rootless value {:?}: true, false or auto",
@@ -287,7 +288,7 @@ fn global_flags(m: Matches) -> Result<Cli, String> {
         log: m.value("log").map(PathBuf::from),
         log_format: m.value("log-format").unwrap_or_else(|| "text".into()),
         debug: m.is_set("debug"),
-        systemd_cgroup: m.is_set("systemd-cgroup"),
+        systemd_cgroup,
         rootless_cgroups,
         rest: m.positionals,
     })
@@ -305,10 +306,18 @@ fn parse_bool_or_auto(value: &str) -> Result<Option<bool>, ()> {
     }
 }
 
-/// runc's `--rootless auto` (cgroupfs driver): not root, or root inside a
-/// user namespace.
-fn caller_is_rootless() -> bool {
-    !nix::unistd::geteuid().is_root() || berth_process::running_in_user_namespace()
+/// runc's `--rootless auto`: not root, or root inside a user namespace;
+/// there, with the systemd driver, only when the user bus belongs to
+/// another uid than 0 (a rootful systemd in a user namespace is root's; a
+/// bus that cannot be asked counts as root's, as in runc).
+fn caller_is_rootless(systemd_cgroup: bool) -> bool {
+    if !nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    if !berth_process::running_in_user_namespace() {
+        return false;
+    }
+    !systemd_cgroup || berth_cgroups::systemd::user_bus_uid().is_ok_and(|uid| uid != 0)
 }
 
 /// The default state root under `$XDG_RUNTIME_DIR`, where runc uses one:

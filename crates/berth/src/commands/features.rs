@@ -110,7 +110,7 @@ pub fn features() -> Value {
         "linux": {
             "namespaces": namespaces(),
             "capabilities": capabilities(),
-            "cgroup": {"v1": true, "v2": true, "systemd": true, "systemdUser": false, "rdma": true},
+            "cgroup": {"v1": true, "v2": true, "systemd": true, "systemdUser": true, "rdma": true},
             "seccomp": seccomp(),
             "apparmor": {"enabled": true},
             "selinux": {"enabled": false},
