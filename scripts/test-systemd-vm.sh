@@ -59,7 +59,7 @@ exit $rc'
 failed=0
 for layout in ${BERTH_SYSTEMD_LAYOUTS:-v2 hybrid}; do
     echo "==> tests/systemd.rs in the VM: --init systemd --cgroup $layout"
-    if ! "$vm" --init systemd --cgroup "$layout" --timeout 900 -- sh -c "$in_vm" "$test_binary" "$rootless_binary"; then
+    if ! "$vm" --init systemd --cgroup "$layout" --timeout 1800 -- sh -c "$in_vm" "$test_binary" "$rootless_binary"; then
         echo "FAILED: systemd tests on $layout"
         failed=1
     fi
