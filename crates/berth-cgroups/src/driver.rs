@@ -88,6 +88,19 @@ impl Cgroup {
         }
     }
 
+    /// Applies planned resources to the (created) cgroup. Fields this host's
+    /// cgroup version cannot apply are an error naming the field; nothing is
+    /// written then.
+    pub fn apply_resources(&self, resources: &ResourcePlan) -> Result<(), CgroupError> {
+        let Some(translation) = self.translate(resources)? else {
+            return Ok(());
+        };
+        if let Some(unit) = self.systemd_unit() {
+            unit.set_properties(resource_properties(&translation)?)?;
+        }
+        self.write_translation(&translation)
+    }
+
     /// After init (`pid`) is cloned, before it goes on. systemd: starts the
     /// unit with init in it and the resources as unit properties, makes the
     /// directories systemd does not (v1 hierarchies it does not manage), moves

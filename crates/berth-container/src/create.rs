@@ -20,39 +20,13 @@ use nix::sys::stat::Mode;
 use crate::config::Bundle;
 use crate::id::validate_id;
 use crate::liveness::stat_of;
-use crate::plan::{linux, ContainerPlan};
+pub use crate::plan::CreateOptions;
+use crate::plan::{creating_state, linux, ContainerPlan};
 use crate::process_attrs::InheritedAttrs;
-use crate::state::{ContainerState, HookStateView};
-use crate::status::Status;
+use crate::state::ContainerState;
 use crate::store::{ContainerDir, Store};
 use crate::timefmt::rfc3339_nano;
 use crate::ContainerError;
-
-/// What `create` (and `run`) was asked for.
-#[derive(Debug)]
-pub struct CreateOptions<'a> {
-    pub id: &'a str,
-    pub bundle: &'a Path,
-    pub console_socket: Option<&'a Path>,
-    /// `--pidfd-socket`: gets a pidfd of init (runc 1.2+).
-    pub pidfd_socket: Option<&'a Path>,
-    pub pid_file: Option<&'a Path>,
-    pub no_pivot: bool,
-    pub no_new_keyring: bool,
-    /// `--preserve-fds` plus socket-activation fds (LISTEN_FDS).
-    pub preserve_fds: u32,
-    /// Socket-activation fds passed on (adds LISTEN_FDS/LISTEN_PID=1).
-    pub listen_fds: u32,
-    /// `run` in the foreground: the runtime itself will hold the terminal.
-    pub foreground: bool,
-    /// `--systemd-cgroup`: the container's cgroup is a systemd unit.
-    pub cgroup_driver: berth_cgroups::Driver,
-    /// runc's rootless cgroup manager (`--rootless`): see
-    /// [`Cgroup::create_rootless`].
-    pub rootless_cgroups: bool,
-    /// Time the runtime's phases and init's steps (`--debug`).
-    pub trace: bool,
-}
 
 /// A created container: init is alive, blocked on exec.fifo.
 #[derive(Debug)]
@@ -439,18 +413,6 @@ fn net_devices(linux: &Linux) -> Vec<NetDevice> {
         },
     };
     linux.net_devices.iter().map(device).collect()
-}
-
-/// The state the creation hooks get; the runtime fills in init's pid.
-pub(crate) fn creating_state(bundle: &Bundle, id: &str) -> serde_json::Value {
-    let view = HookStateView::new(
-        id,
-        Status::Creating,
-        0,
-        &bundle.dir,
-        bundle.spec.annotations.as_ref(),
-    );
-    serde_json::to_value(view).unwrap_or_default()
 }
 
 /// Hands a pidfd of `pid` to `--pidfd-socket`, when given.

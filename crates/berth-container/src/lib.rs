@@ -2,6 +2,7 @@
 //! validation and the lifecycle operations (one module each).
 
 pub mod config;
+mod config_error;
 mod create;
 mod delete;
 mod events;
@@ -27,14 +28,15 @@ pub mod timefmt;
 use std::path::PathBuf;
 
 pub use berth_cgroups::Driver as CgroupDriver;
-pub use create::{create, CreateOptions, Created};
+pub use config_error::ConfigError;
+pub use create::{create, Created};
 pub use delete::delete;
 pub use events::{stats, watch, Event};
 pub use exec::{exec, ExecOptions, Execed};
 pub use freeze::{pause, processes, resume, update};
 pub use intel_rdt::update_schemata;
 pub use kill::kill;
-pub use plan::{accepts, ConfigError};
+pub use plan::{accepts, CreateOptions};
 pub use process_attrs::InheritedAttrs;
 pub use query::{list, load, status_of, Listed, Loaded};
 pub use start::start;

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use berth_spec::{Linux, LinuxNamespaceType};
 
-use crate::plan::ConfigError;
+use crate::ConfigError;
 
 /// The IPC namespace's sysctls outside `fs.mqueue.` (runc's list).
 const IPC_SYSCTLS: [&str; 8] = [

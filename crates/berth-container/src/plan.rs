@@ -3,36 +3,45 @@
 //! refusal of a config field is a [`ConfigError`] naming the field by its
 //! JSON path.
 
+use std::path::Path;
+
 use berth_cgroups::{Cgroup, ResourcePlan};
 use berth_process::{Namespaces, ProcessPlan, Seccomp};
-use berth_rootfs::idmap::ContainerUserns;
+use berth_rootfs::mountplan::ContainerUserns;
 use berth_rootfs::{MountPlan, RootfsError};
 use berth_spec::{Linux, LinuxResources, Process};
 
 use crate::config::{load_bundle, Bundle};
-use crate::create::{creating_state, CreateOptions};
 use crate::process_attrs::InheritedAttrs;
-use crate::ContainerError;
+use crate::state::HookStateView;
+use crate::status::Status;
+use crate::{ConfigError, ContainerError};
 use berth_cgroups::resctrl::RdtGroup;
 
-/// A config field berth refuses: `field` is its JSON path
-/// (`mounts[3].options`, `linux.namespaces[2].type`,
-/// `process.scheduler.policy`), `reason` says why, in runc's words where
-/// runc has them.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {reason}")]
-pub struct ConfigError {
-    pub field: String,
-    pub reason: String,
-}
-
-impl ConfigError {
-    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
-        ConfigError {
-            field: field.into(),
-            reason: reason.into(),
-        }
-    }
+/// What `create` (and `run`) was asked for.
+#[derive(Debug)]
+pub struct CreateOptions<'a> {
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub console_socket: Option<&'a Path>,
+    /// `--pidfd-socket`: gets a pidfd of init (runc 1.2+).
+    pub pidfd_socket: Option<&'a Path>,
+    pub pid_file: Option<&'a Path>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    /// `--preserve-fds` plus socket-activation fds (LISTEN_FDS).
+    pub preserve_fds: u32,
+    /// Socket-activation fds passed on (adds LISTEN_FDS/LISTEN_PID=1).
+    pub listen_fds: u32,
+    /// `run` in the foreground: the runtime itself will hold the terminal.
+    pub foreground: bool,
+    /// `--systemd-cgroup`: the container's cgroup is a systemd unit.
+    pub cgroup_driver: berth_cgroups::Driver,
+    /// runc's rootless cgroup manager (`--rootless`): see
+    /// [`Cgroup::create_rootless`].
+    pub rootless_cgroups: bool,
+    /// Time the runtime's phases and init's steps (`--debug`).
+    pub trace: bool,
 }
 
 /// What `create` will do, decided before it does anything.
@@ -220,6 +229,18 @@ pub(crate) fn process(bundle: &Bundle) -> &Process {
 
 pub(crate) fn linux(bundle: &Bundle) -> &Linux {
     bundle.spec.linux.as_ref().expect("validated")
+}
+
+/// The state the creation hooks get; the runtime fills in init's pid.
+pub(crate) fn creating_state(bundle: &Bundle, id: &str) -> serde_json::Value {
+    let view = HookStateView::new(
+        id,
+        Status::Creating,
+        0,
+        &bundle.dir,
+        bundle.spec.annotations.as_ref(),
+    );
+    serde_json::to_value(view).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
-use berth_rootfs::idmap::{open_idmapped, IdmapUserns};
+use berth_rootfs::idmap::open_idmapped;
+use berth_rootfs::mountplan::IdmapUserns;
 use berth_rootfs::MountPlan;
 use berth_sys::process::{fork_into, Forked};
 use nix::sched::CloneFlags;

@@ -9,7 +9,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use berth_rootfs::idmap::ContainerUserns;
+use berth_rootfs::mountplan::ContainerUserns;
 use berth_rootfs::{
     enter_rootfs, finish_rootfs, prepare_rootfs, CgroupMountSource, MountPlan, RootfsPlan,
 };

@@ -6,41 +6,13 @@
 //! user namespace lacks) and init then attaches with `move_mount`.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use berth_spec::LinuxIdMapping;
 use berth_sys::mount::{mount_setattr_idmap, open_tree, AT_RECURSIVE, OPEN_TREE_CLONE};
 use nix::fcntl::AT_FDCWD;
 
 use crate::error::RootfsError;
 use crate::mountplan::PlannedMount;
-
-/// Whose id mapping an idmapped mount gets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IdmapUserns {
-    /// These maps (the mount's own, or the container's new user namespace's).
-    Mappings {
-        uid: Vec<LinuxIdMapping>,
-        gid: Vec<LinuxIdMapping>,
-    },
-    /// The user namespace the container joins (`linux.namespaces[].path`).
-    Path(PathBuf),
-}
-
-/// The container's user namespace, which gives the mapping of an `idmap`
-/// mount without mappings of its own (runc 1.2).
-#[derive(Debug, Clone, Copy)]
-pub enum ContainerUserns<'a> {
-    /// No user namespace.
-    None,
-    /// A new one with these maps.
-    New {
-        uid: &'a [LinuxIdMapping],
-        gid: &'a [LinuxIdMapping],
-    },
-    /// An existing one, joined by path.
-    Path(&'a Path),
-}
 
 /// A detached copy of the source of the idmapped mount `m`
 /// (`open_tree(OPEN_TREE_CLONE)`, the whole tree with `rbind`) with the

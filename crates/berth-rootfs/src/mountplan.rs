@@ -13,9 +13,35 @@ use berth_spec::{LinuxIdMapping, Mount};
 use nix::mount::MsFlags;
 
 use crate::error::RootfsError;
-use crate::idmap::{ContainerUserns, IdmapUserns};
 use crate::options::MountOptions;
 use crate::path;
+
+/// Whose id mapping an idmapped mount gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdmapUserns {
+    /// These maps (the mount's own, or the container's new user namespace's).
+    Mappings {
+        uid: Vec<LinuxIdMapping>,
+        gid: Vec<LinuxIdMapping>,
+    },
+    /// The user namespace the container joins (`linux.namespaces[].path`).
+    Path(PathBuf),
+}
+
+/// The container's user namespace, which gives the mapping of an `idmap`
+/// mount without mappings of its own (runc 1.2).
+#[derive(Debug, Clone, Copy)]
+pub enum ContainerUserns<'a> {
+    /// No user namespace.
+    None,
+    /// A new one with these maps.
+    New {
+        uid: &'a [LinuxIdMapping],
+        gid: &'a [LinuxIdMapping],
+    },
+    /// An existing one, joined by path.
+    Path(&'a Path),
+}
 
 /// How a mount is carried out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

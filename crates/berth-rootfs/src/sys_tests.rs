@@ -15,7 +15,7 @@ use nix::errno::Errno;
 use nix::mount::MsFlags;
 use nix::sys::stat::{Mode, SFlag};
 
-use crate::idmap::ContainerUserns;
+use crate::mountplan::ContainerUserns;
 use crate::root::fd_path;
 use crate::sys::MountSys;
 use crate::{

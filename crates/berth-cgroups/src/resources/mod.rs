@@ -26,7 +26,6 @@ pub use translate::{
 };
 
 use crate::cgroup::enable_on_ancestors;
-use crate::systemd::resource_properties;
 use crate::{fsutil, Cgroup, CgroupError, Layout};
 
 /// `linux.resources` read and checked, before any cgroup exists: what the
@@ -80,19 +79,6 @@ impl ResourcePlan {
 }
 
 impl Cgroup {
-    /// Applies planned resources to the (created) cgroup. Fields this host's
-    /// cgroup version cannot apply are an error naming the field; nothing is
-    /// written then.
-    pub fn apply_resources(&self, resources: &ResourcePlan) -> Result<(), CgroupError> {
-        let Some(translation) = self.translate(resources)? else {
-            return Ok(());
-        };
-        if let Some(unit) = self.systemd_unit() {
-            unit.set_properties(resource_properties(&translation)?)?;
-        }
-        self.write_translation(&translation)
-    }
-
     /// The resources as file writes for this cgroup; `None` when they set
     /// nothing.
     pub(crate) fn translate(

@@ -163,7 +163,7 @@ mod tests {
                 {"destination": "/a", "source": "/a", "type": "bind", "options": [name]}
             ))
             .unwrap();
-            let userns = berth_rootfs::idmap::ContainerUserns::Path(std::path::Path::new("/u"));
+            let userns = berth_rootfs::mountplan::ContainerUserns::Path(std::path::Path::new("/u"));
             let planned = berth_rootfs::MountPlan::parse(&[mount], "/b".as_ref(), userns).unwrap();
             let m = planned.iter().next().unwrap();
             assert!(m.options.data.is_empty(), "{name} would be passed as data");
