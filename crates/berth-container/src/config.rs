@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use berth_security::attrs::{CpuAffinity, ProcessAttrs};
+use berth_security::attrs::CpuAffinity;
 use berth_spec::{Linux, LinuxNamespaceType, Process, Spec};
 
 use crate::{ConfigError, ContainerError};
@@ -166,13 +166,9 @@ pub(crate) fn validate_process(process: &Process) -> Result<(), ContainerError> 
     }
     let checks = [("process.selinuxLabel", !process.selinux_label.is_empty())];
     refuse_present(&checks)?;
-    let attrs = ProcessAttrs::from_spec(
-        process.scheduler.as_ref(),
-        process.io_priority.as_ref(),
-        None,
-        None,
-    );
-    attrs.map_err(crate::process_attrs::invalid)?;
+    // scheduler and ioPriority are parsed (and refused) once, by the
+    // process planner; execCPUAffinity is only an exec'd process's, so its
+    // check is here.
     CpuAffinity::from_spec(process.exec_cpu_affinity.as_ref())
         .map_err(crate::process_attrs::invalid)?;
     validate_console_size(process)
@@ -202,13 +198,8 @@ fn refuse_present(checks: &[(&str, bool)]) -> Result<(), ContainerError> {
 }
 
 fn validate_linux(linux: &Linux) -> Result<(), ContainerError> {
-    let attrs = ProcessAttrs::from_spec(
-        None,
-        None,
-        linux.personality.as_ref(),
-        linux.memory_policy.as_ref(),
-    );
-    attrs.map_err(crate::process_attrs::invalid)?;
+    // personality and memoryPolicy are parsed (and refused) once, by the
+    // process planner.
     let checks = [("linux.mountLabel", !linux.mount_label.is_empty())];
     refuse_present(&checks)?;
     if let Some(rdt) = &linux.intel_rdt {
@@ -317,7 +308,9 @@ mod tests {
         });
         patch(&mut v);
         let spec: Spec = serde_json::from_value(v).map_err(|e| invalid(e.to_string()))?;
-        validate(&spec)?;
+        // What the planner refuses on the config alone (validation, then
+        // the process and resources planned).
+        crate::plan::accepts(&spec)?;
         let seccomp = spec.linux.as_ref().and_then(|l| l.seccomp.as_ref());
         crate::seccomp::build(seccomp, || serde_json::Value::Null).map(drop)
     }
