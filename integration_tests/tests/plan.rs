@@ -116,6 +116,24 @@ fn cases() -> Vec<Case> {
             berth_only: None,
         },
         Case {
+            name: "device-type-all",
+            patch: |v| {
+                v["linux"]["devices"] =
+                    json!([{"path": "/dev/x", "type": "a", "major": 1, "minor": 3}])
+            },
+            berth_says: "linux.devices[0].type: a is not a valid device type for device",
+            berth_only: None,
+        },
+        Case {
+            name: "device-negative-major",
+            patch: |v| {
+                v["linux"]["devices"] =
+                    json!([{"path": "/dev/x", "type": "c", "major": -1, "minor": 3}])
+            },
+            berth_says: "linux.devices[0].major: -1: device numbers cannot be negative",
+            berth_only: Some("runc 1.1.5 refuses it in init, after the clone and the cgroup (cannot mkdev() device with wildcards)"),
+        },
+        Case {
             name: "device-rule-access",
             patch: |v| {
                 v["linux"]["resources"]["devices"] =

@@ -12,6 +12,7 @@ use berth_process::{
     ContainerSetup, InitConfig, Namespaces, NetDevice, PidfdOf, PidfdSocket, ProcessPlan, Seccomp,
     Spawned, StepTime,
 };
+use berth_rootfs::devices::DeviceNode;
 use berth_rootfs::{BindSources, CgroupMountSource, MountPlan, RootfsPlan};
 use berth_spec::Linux;
 use nix::sched::CloneFlags;
@@ -106,6 +107,7 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         state.cgroup.mount_view(),
         plan.namespaces.new_cgroupns,
         plan.mounts,
+        plan.devices,
         host_mount_ns,
     );
     let setup = container_setup(
@@ -322,6 +324,7 @@ fn rootfs_plan(
     cgroup: &Cgroup,
     own_cgroupns: bool,
     mounts: MountPlan,
+    devices: Vec<DeviceNode>,
     host_mount_ns: bool,
 ) -> RootfsPlan {
     let linux = linux(bundle);
@@ -339,7 +342,7 @@ fn rootfs_plan(
         readonly: bundle.spec.root.as_ref().is_some_and(|r| r.readonly),
         mounts,
         rootfs_propagation: linux.rootfs_propagation.clone(),
-        devices: linux.devices.clone(),
+        devices,
         masked_paths: linux.masked_paths.clone(),
         readonly_paths: linux.readonly_paths.clone(),
         no_pivot: opts.no_pivot,

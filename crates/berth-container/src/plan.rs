@@ -7,6 +7,7 @@ use std::path::Path;
 
 use berth_cgroups::{Cgroup, ResourcePlan};
 use berth_process::{Namespaces, ProcessPlan, Seccomp};
+use berth_rootfs::devices::{devices_to_create, DeviceNode};
 use berth_rootfs::mountplan::ContainerUserns;
 use berth_rootfs::{MountPlan, RootfsError};
 use berth_spec::{Linux, LinuxResources, Process};
@@ -57,6 +58,8 @@ pub(crate) struct ContainerPlan {
     /// The config's mounts, parsed once (relative bind sources made
     /// absolute, the idmapping of each idmapped mount decided).
     pub mounts: MountPlan,
+    /// The device nodes init makes (runc's defaults, then `linux.devices`).
+    pub devices: Vec<DeviceNode>,
     pub rdt_group: Option<RdtGroup>,
     /// The cgroup, planned (nothing made yet).
     pub cgroup: Cgroup,
@@ -82,6 +85,7 @@ pub(crate) fn plan(opts: &CreateOptions<'_>) -> Result<ContainerPlan, ContainerE
         Namespaces::from_spec(&linux.namespaces, &linux.uid_mappings, &linux.gid_mappings)?
             .with_time_offsets(&linux.time_offsets)?;
     let mounts = plan_mounts(&bundle, linux)?;
+    let devices = devices_to_create(&linux.devices).map_err(rootfs_refusal)?;
     let rdt_group = crate::intel_rdt::plan(linux, opts.id)?;
     let cgroup = Cgroup::plan_for(
         opts.cgroup_driver,
@@ -99,6 +103,7 @@ pub(crate) fn plan(opts: &CreateOptions<'_>) -> Result<ContainerPlan, ContainerE
         inherited,
         process: init_process,
         mounts,
+        devices,
         rdt_group,
         cgroup,
         resources,
@@ -178,7 +183,7 @@ fn plan_mounts(bundle: &Bundle, linux: &Linux) -> Result<MountPlan, ContainerErr
 /// A rootfs refusal of a config field as a [`ConfigError`].
 fn rootfs_refusal(e: RootfsError) -> ContainerError {
     match e {
-        RootfsError::MountConfig { field, reason } => ConfigError::new(field, reason).into(),
+        RootfsError::Config { field, reason } => ConfigError::new(field, reason).into(),
         RootfsError::InvalidValue {
             field,
             value,
@@ -257,7 +262,7 @@ mod tests {
 
     #[test]
     fn a_mount_refusal_keeps_its_json_path() {
-        let refused = RootfsError::MountConfig {
+        let refused = RootfsError::Config {
             field: "mounts[2].source".into(),
             reason: "a bind mount needs a source".into(),
         };

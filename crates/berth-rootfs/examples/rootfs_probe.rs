@@ -65,7 +65,7 @@ fn main() {
         readonly: root.readonly,
         mounts: MountPlan::parse(&spec.mounts, &bundle, ContainerUserns::None).expect("mounts"),
         rootfs_propagation: linux.rootfs_propagation,
-        devices: linux.devices,
+        devices: berth_rootfs::devices::devices_to_create(&linux.devices).expect("linux.devices"),
         masked_paths: linux.masked_paths,
         readonly_paths: linux.readonly_paths,
         no_pivot,

@@ -49,31 +49,36 @@ impl DeviceNode {
         }
     }
 
-    /// Converts a `linux.devices` entry.
-    pub fn from_spec(d: &LinuxDevice) -> Result<DeviceNode, RootfsError> {
+    /// Converts `linux.devices[index]`; a refusal names the field.
+    pub fn from_spec(index: usize, d: &LinuxDevice) -> Result<DeviceNode, RootfsError> {
+        let refuse = |field: &str, reason: String| RootfsError::Config {
+            field: format!("linux.devices[{index}].{field}"),
+            reason,
+        };
         let kind = match d.typ {
             LinuxDeviceType::Char | LinuxDeviceType::Unbuffered => SFlag::S_IFCHR,
             LinuxDeviceType::Block => SFlag::S_IFBLK,
             LinuxDeviceType::Fifo => SFlag::S_IFIFO,
             LinuxDeviceType::All => {
-                return Err(RootfsError::InvalidDeviceType {
-                    kind: d.typ.as_str().to_string(),
-                    path: d.path.clone(),
-                })
+                let kind = d.typ.as_str();
+                let reason = format!("{kind} is not a valid device type for device {:?}", d.path);
+                return Err(refuse("type", reason));
             }
         };
-        let number = |n: i64, field: &'static str| {
-            u64::try_from(n).map_err(|_| RootfsError::InvalidValue {
-                field,
-                value: n.to_string(),
-                reason: "device numbers cannot be negative",
-            })
+        let number = |n: i64, field: &str| {
+            u64::try_from(n)
+                .map_err(|_| refuse(field, format!("{n}: device numbers cannot be negative")))
         };
+        let path = path::clean(&d.path);
+        if path::split_last(&path).is_none() {
+            let reason = format!("{:?}: a device needs a file name", d.path);
+            return Err(refuse("path", reason));
+        }
         Ok(DeviceNode {
-            path: path::clean(&d.path),
+            path,
             kind,
-            major: number(d.major, "linux.devices[].major")?,
-            minor: number(d.minor, "linux.devices[].minor")?,
+            major: number(d.major, "major")?,
+            minor: number(d.minor, "minor")?,
             mode: d.file_mode.unwrap_or(0o666) & 0o7777,
             uid: d.uid.unwrap_or(0),
             gid: d.gid.unwrap_or(0),
@@ -109,10 +114,11 @@ pub fn default_devices() -> Vec<DeviceNode> {
 
 /// Default devices, then `linux.devices` (a spec entry replaces a default
 /// of the same path). /dev/ptmx is left out: it is a symlink to pts/ptmx.
+/// The planner's one parse of `linux.devices`; init creates these nodes.
 pub fn devices_to_create(spec: &[LinuxDevice]) -> Result<Vec<DeviceNode>, RootfsError> {
     let mut nodes = default_devices();
-    for d in spec {
-        let node = DeviceNode::from_spec(d)?;
+    for (index, d) in spec.iter().enumerate() {
+        let node = DeviceNode::from_spec(index, d)?;
         nodes.retain(|n| n.path != node.path);
         nodes.push(node);
     }
@@ -402,12 +408,22 @@ mod tests {
     #[test]
     fn type_a_and_negative_numbers_are_errors() {
         let a = spec_device(r#"{"path":"/dev/x","type":"a"}"#);
-        let e = DeviceNode::from_spec(&a).unwrap_err();
+        let e = DeviceNode::from_spec(2, &a).unwrap_err();
         assert_eq!(
             e.to_string(),
-            r#"a is not a valid device type for device "/dev/x""#
+            r#"linux.devices[2].type: a is not a valid device type for device "/dev/x""#
         );
         let neg = spec_device(r#"{"path":"/dev/x","type":"c","major":-1,"minor":0}"#);
-        assert!(DeviceNode::from_spec(&neg).is_err());
+        let e = DeviceNode::from_spec(0, &neg).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "linux.devices[0].major: -1: device numbers cannot be negative"
+        );
+        let root = spec_device(r#"{"path":"/","type":"c","major":1,"minor":3}"#);
+        let e = DeviceNode::from_spec(1, &root).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r#"linux.devices[1].path: "/": a device needs a file name"#
+        );
     }
 }

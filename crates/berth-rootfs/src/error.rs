@@ -154,9 +154,10 @@ pub enum RootfsError {
     },
     /// A config mount berth refuses (found by the planner, before
     /// anything is made): an idmapped mount runc 1.2 refuses, a bind
-    /// mount without source, an unmapped `uid=` of a rootless container.
+    /// mount without source, an unmapped `uid=` of a rootless container,
+    /// a device node that cannot be made.
     #[error("{field}: {reason}")]
-    MountConfig {
+    Config {
         /// The JSON path: `mounts[3]`, `mounts[3].options`.
         field: String,
         /// Why (runc's words where runc has them).
@@ -182,14 +183,6 @@ pub enum RootfsError {
         value: String,
         /// Why.
         reason: &'static str,
-    },
-    /// A device of a type that cannot be created.
-    #[error("{kind} is not a valid device type for device {path:?}")]
-    InvalidDeviceType {
-        /// The type letter from the spec.
-        kind: String,
-        /// Container path of the device.
-        path: PathBuf,
     },
     /// A node exists where a device is wanted, but is not that device.
     #[error("{path:?} exists but is not the expected device {expected}")]

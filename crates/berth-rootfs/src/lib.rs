@@ -58,8 +58,9 @@ pub struct RootfsPlan {
     pub mounts: MountPlan,
     /// linux.rootfsPropagation; empty: the default (rslave).
     pub rootfs_propagation: String,
-    /// linux.devices.
-    pub devices: Vec<berth_spec::LinuxDevice>,
+    /// The device nodes to make: runc's defaults and `linux.devices`,
+    /// planned ([`devices::devices_to_create`]).
+    pub devices: Vec<devices::DeviceNode>,
     /// linux.maskedPaths.
     pub masked_paths: Vec<String>,
     /// linux.readonlyPaths.
@@ -323,8 +324,7 @@ fn populate_dev(root: &RootDir, plan: &RootfsPlan) -> Result<(), RootfsError> {
     } else {
         devices::DeviceMethod::Bind
     };
-    let nodes = devices::devices_to_create(&plan.devices)?;
-    devices::create_devices(root, &nodes, method)
+    devices::create_devices(root, &plan.devices, method)
         .map_err(|e| e.context("error creating device nodes"))?;
     devices::setup_ptmx(root).map_err(|e| e.context("error setting up ptmx"))?;
     devices::setup_dev_symlinks(root).map_err(|e| e.context("error setting up /dev symlinks"))

@@ -248,7 +248,7 @@ fn planned_refusal(index: usize, field: &str, reason: String) -> RootfsError {
         "" => format!("mounts[{index}]"),
         field => format!("mounts[{index}].{field}"),
     };
-    RootfsError::MountConfig { field, reason }
+    RootfsError::Config { field, reason }
 }
 
 impl PlannedMount {

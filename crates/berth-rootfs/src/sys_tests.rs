@@ -195,7 +195,7 @@ fn rootfs_plan(rootfs: &Path, mounts: serde_json::Value) -> RootfsPlan {
         readonly: false,
         mounts: MountPlan::parse(&mounts, bundle, ContainerUserns::None).unwrap(),
         rootfs_propagation: String::new(),
-        devices: Vec::new(),
+        devices: crate::devices::devices_to_create(&[]).unwrap(),
         masked_paths: Vec::new(),
         readonly_paths: Vec::new(),
         no_pivot: false,
