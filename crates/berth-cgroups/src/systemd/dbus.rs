@@ -25,8 +25,8 @@ const SIGNAL: u8 = 4;
 pub enum DbusError {
     /// No user bus to connect to (rootless).
     #[error(
-        "no user bus: neither DBUS_SESSION_BUS_ADDRESS (a unix:path= address) nor \
-         $XDG_RUNTIME_DIR/bus is there (hint: for rootless containers the user's \
+        "no user bus: neither DBUS_SESSION_BUS_ADDRESS (a unix:path= address), \
+         $XDG_RUNTIME_DIR/bus nor `systemctl --user show-environment` gives one (hint: for rootless containers the user's \
          systemd instance and the dbus-user-session package are needed)"
     )]
     NoUserBus,
@@ -558,7 +558,8 @@ fn system_bus_path() -> String {
 }
 
 /// The user bus as runc finds it: `unix:path=...` of
-/// `DBUS_SESSION_BUS_ADDRESS`, else `$XDG_RUNTIME_DIR/bus` if it exists.
+/// `DBUS_SESSION_BUS_ADDRESS`, else `$XDG_RUNTIME_DIR/bus` if it exists,
+/// else the address in the user manager's environment.
 fn user_bus_path() -> Result<String, DbusError> {
     let var = |name| std::env::var(name).ok().filter(|v| !v.is_empty());
     if let Some(address) = var("DBUS_SESSION_BUS_ADDRESS") {
@@ -567,7 +568,27 @@ fn user_bus_path() -> Result<String, DbusError> {
     var("XDG_RUNTIME_DIR")
         .map(|dir| format!("{dir}/bus"))
         .filter(|path| std::path::Path::new(path).exists())
+        .or_else(bus_path_of_user_manager)
         .ok_or(DbusError::NoUserBus)
+}
+
+/// runc's last resort: `DBUS_SESSION_BUS_ADDRESS` as the user's systemd
+/// has it (`systemctl --user show-environment`).
+fn bus_path_of_user_manager() -> Option<String> {
+    let out = std::process::Command::new("systemctl")
+        .args(["--user", "--no-pager", "show-environment"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    bus_path_in_environment(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// The `unix:path=` of `DBUS_SESSION_BUS_ADDRESS=...` in `KEY=value` lines.
+fn bus_path_in_environment(environment: &str) -> Option<String> {
+    environment
+        .lines()
+        .find_map(|l| l.strip_prefix("DBUS_SESSION_BUS_ADDRESS="))
+        .and_then(unix_path)
 }
 
 /// The socket path of a D-Bus address's first `unix:path=` entry.
@@ -784,6 +805,18 @@ mod tests {
             assert_eq!(major_version(text), Some(major), "{text}");
         }
         assert_eq!(major_version("unknown"), None);
+    }
+
+    #[test]
+    fn the_bus_is_read_from_the_user_managers_environment() {
+        let env = "HOME=/home/u\nDBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus\nLANG=C\n";
+        assert_eq!(
+            bus_path_in_environment(env).as_deref(),
+            Some("/run/user/1000/bus")
+        );
+        assert_eq!(bus_path_in_environment("HOME=/home/u\n"), None);
+        let abstract_only = "DBUS_SESSION_BUS_ADDRESS=unix:abstract=/tmp/dbus-x\n";
+        assert_eq!(bus_path_in_environment(abstract_only), None);
     }
 
     #[test]
