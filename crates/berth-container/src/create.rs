@@ -366,8 +366,10 @@ fn init_config(
     let extra_fds = opts.preserve_fds + opts.listen_fds;
     let mut cfg = InitConfig::for_process(process, namespaces, cgroup, extra_fds);
     if opts.listen_fds > 0 {
-        cfg.env.push(format!("LISTEN_FDS={}", opts.listen_fds));
-        cfg.env.push("LISTEN_PID=1".into());
+        cfg.process
+            .env
+            .push(format!("LISTEN_FDS={}", opts.listen_fds));
+        cfg.process.env.push("LISTEN_PID=1".into());
     }
     cfg.setup = Some(setup);
     cfg.seccomp = seccomp;

@@ -111,16 +111,18 @@ fn steps(
     let created = match &cfg.setup {
         Some(setup) => Some(set_up_container(cfg, setup, chan, idmapped)?),
         None => {
-            if cfg.terminal {
+            if cfg.process.terminal {
                 step("set up the console", || {
-                    console::setup_in_init(chan, false, cfg.console_size)
+                    console::setup_in_init(chan, false, cfg.process.console_size)
                 })?;
             }
             None
         }
     };
     apply_process_settings(cfg)?;
-    let executable = step("exec", || find_executable(&cfg.args[0], &cfg.env))?;
+    let executable = step("exec", || {
+        find_executable(&cfg.process.args[0], &cfg.process.env)
+    })?;
     step("mark fds close-on-exec", || {
         berth_sys::process::cloexec_from(3 + cfg.extra_fds)
     })?;
@@ -297,10 +299,10 @@ fn set_up_container<'a>(
         None
     };
     step("enter rootfs", || berth_rootfs::enter_rootfs(&setup.rootfs))?;
-    step("create cwd", || create_cwd(&cfg.cwd))?;
-    if cfg.terminal {
+    step("create cwd", || create_cwd(&cfg.process.cwd))?;
+    if cfg.process.terminal {
         step("set up the console", || {
-            console::setup_in_init(chan, true, cfg.console_size)
+            console::setup_in_init(chan, true, cfg.process.console_size)
         })?;
     }
     set_names(setup)?;
@@ -412,38 +414,40 @@ fn set_names(setup: &ContainerSetup) -> Step<()> {
 fn apply_process_settings(cfg: &InitConfig) -> Step<()> {
     // While init is still root, in the container's /proc (runc's order).
     step("apply apparmor profile", || {
-        berth_security::apply_apparmor_profile(cfg.apparmor_profile.as_deref())
+        berth_security::apply_apparmor_profile(cfg.process.apparmor_profile.as_deref())
     })?;
-    step("set rlimits", || berth_security::set_rlimits(&cfg.rlimits))?;
+    step("set rlimits", || {
+        berth_security::set_rlimits(&cfg.process.rlimits)
+    })?;
     set_scheduling_attributes(cfg)?;
     step("drop bounding set", || {
-        berth_security::drop_bounding_set(&cfg.capabilities)
+        berth_security::drop_bounding_set(&cfg.process.capabilities)
     })?;
-    let cwd_before = std::env::set_current_dir(&cfg.cwd);
+    let cwd_before = std::env::set_current_dir(&cfg.process.cwd);
     step("give stdio to the user", || {
-        berth_security::give_stdio_to(cfg.user.uid.as_raw())
+        berth_security::give_stdio_to(cfg.process.user.uid.as_raw())
     })?;
     step("set user", || {
-        berth_security::switch_user(&cfg.user, cfg.rootless_euid)
+        berth_security::switch_user(&cfg.process.user, cfg.rootless_euid)
     })?;
     step("die with the runtime", die_with_the_runtime)?;
-    umask(cfg.user.umask);
+    umask(cfg.process.user.umask);
     if cwd_before.is_err() {
         // The user may lack access that root had, or the reverse.
-        step("chdir to cwd", || chdir(&cfg.cwd))?;
+        step("chdir to cwd", || chdir(&cfg.process.cwd))?;
     }
     step("chdir to cwd", cwd_inside_root)?;
     let needs_sys_admin = cfg.seccomp.is_some()
-        && !cfg.no_new_privileges
-        && !berth_security::keeps_sys_admin(&cfg.capabilities);
+        && !cfg.process.no_new_privileges
+        && !berth_security::keeps_sys_admin(&cfg.process.capabilities);
     step("apply capabilities", || {
         if needs_sys_admin {
-            berth_security::apply_capabilities_keeping_sys_admin(&cfg.capabilities)
+            berth_security::apply_capabilities_keeping_sys_admin(&cfg.process.capabilities)
         } else {
-            berth_security::apply_capabilities(&cfg.capabilities)
+            berth_security::apply_capabilities(&cfg.process.capabilities)
         }
     })?;
-    if cfg.no_new_privileges {
+    if cfg.process.no_new_privileges {
         step("set no_new_privs", berth_security::set_no_new_privs)?;
     }
     Ok(())
@@ -454,7 +458,7 @@ fn apply_process_settings(cfg: &InitConfig) -> Step<()> {
 /// CAP_SYS_NICE / CAP_SYS_ADMIN), before a seccomp filter may forbid the
 /// syscalls (runc's order).
 fn set_scheduling_attributes(cfg: &InitConfig) -> Step<()> {
-    let attrs = &cfg.attrs;
+    let attrs = &cfg.process.attrs;
     step("set the scheduler", || attrs.apply_scheduler())?;
     step("set the I/O priority", || attrs.apply_io_priority())?;
     step("set the personality", || attrs.apply_personality())?;
@@ -550,7 +554,12 @@ impl Program {
     fn new(executable: &Path, cfg: &InitConfig) -> Program {
         Program {
             path: cstring(executable.as_os_str().as_encoded_bytes()),
-            args: cfg.args.iter().map(|a| cstring(a.as_bytes())).collect(),
+            args: cfg
+                .process
+                .args
+                .iter()
+                .map(|a| cstring(a.as_bytes()))
+                .collect(),
             env: environment(cfg)
                 .iter()
                 .map(|e| cstring(e.as_bytes()))
@@ -573,9 +582,9 @@ fn cstring(bytes: &[u8]) -> CString {
 /// The process environment: the config's, plus HOME from the container's
 /// /etc/passwd when the config does not set it (as runc).
 fn environment(cfg: &InitConfig) -> Vec<String> {
-    let mut env = cfg.env.clone();
+    let mut env = cfg.process.env.clone();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
-        let home = home_of(Path::new("/etc/passwd"), cfg.user.uid.as_raw())
+        let home = home_of(Path::new("/etc/passwd"), cfg.process.user.uid.as_raw())
             .unwrap_or_else(|| PathBuf::from("/"));
         env.push(format!("HOME={}", home.display()));
     }

@@ -48,27 +48,13 @@ pub struct InitConfig {
     pub cgroup: berth_cgroups::Cgroup,
     /// The container's own setup, for its init (None for `exec`).
     pub setup: Option<ContainerSetup>,
-    pub terminal: bool,
-    /// The terminal's size at start (`process.consoleSize`, validated to
-    /// fit).
-    pub console_size: Option<berth_sys::process::WindowSize>,
-    pub rlimits: Vec<Rlimit>,
-    /// All five sets; a config without `process.capabilities` means none.
-    pub capabilities: Capabilities,
-    pub no_new_privileges: bool,
-    /// `process.apparmorProfile` (None: none).
-    pub apparmor_profile: Option<String>,
-    pub user: User,
-    pub cwd: PathBuf,
-    pub args: Vec<String>,
-    pub env: Vec<String>,
+    /// The process init becomes (user, capabilities, rlimits, ...).
+    pub process: ProcessPlan,
     /// Fds 3..3+extra_fds stay open in the container (`--preserve-fds`
     /// and socket-activation fds).
     pub extra_fds: u32,
     /// The container's `linux.seccomp` (for its init and for `exec`).
     pub seccomp: Option<Seccomp>,
-    /// Scheduler, I/O priority, personality, memory policy.
-    pub attrs: berth_security::attrs::ProcessAttrs,
     /// `execCPUAffinity` (exec only); without it all CPUs of the cgroup.
     pub cpu_affinity: berth_security::attrs::CpuAffinity,
     /// The runtime is not root (runc's `RootlessEUID`): it writes the maps
@@ -122,19 +108,9 @@ impl InitConfig {
             namespaces,
             cgroup,
             setup: None,
-            terminal: process.terminal,
-            console_size: process.console_size,
-            rlimits: process.rlimits,
-            capabilities: process.capabilities,
-            no_new_privileges: process.no_new_privileges,
-            apparmor_profile: process.apparmor_profile,
-            user: process.user,
-            cwd: process.cwd,
-            args: process.args,
-            env: process.env,
+            process,
             extra_fds,
             seccomp: None,
-            attrs: process.attrs,
             cpu_affinity: Default::default(),
             rootless_euid: !nix::unistd::geteuid().is_root(),
             trace: false,
