@@ -15,8 +15,9 @@ cd "$repo"
 # dockerd refuses every container on an AppArmor host; python3-grpcio for
 # integration_tests/cri/cri_client.py, the CRI client of the systemd VM tests,
 # which use the host's /usr/bin/python3; dbus-user-session for the user bus of
-# a user's systemd, which the rootless systemd cgroup tests use in the VM).
-packages=(busybox-static runc jq libseccomp-dev iproute2 uidmap podman conmon containerd docker.io apparmor python3-grpcio dbus-user-session)
+# a user's systemd, which the rootless systemd cgroup tests use in the VM;
+# strace for plan.rs and hardening.rs, which trace what the runtime did).
+packages=(busybox-static runc jq libseccomp-dev iproute2 uidmap podman conmon containerd docker.io apparmor python3-grpcio dbus-user-session strace)
 
 install_missing_packages() {
     local missing=() pkg
