@@ -72,6 +72,21 @@ fn exec_applies_user_env_and_cwd_flags() {
 }
 
 #[test]
+fn exec_env_set_twice_keeps_the_last_value() {
+    let ctx = Ctx::new();
+    let id = ctx.start_sleeper("execenv2");
+    // /bin/env itself (a shell would merge the entries when it imports them).
+    let out = ctx.run(&["exec", "--env", "FOO=1", "--env", "FOO=2", &id, "/bin/env"]);
+    out.assert_ok();
+    let foo: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("FOO="))
+        .collect();
+    assert_eq!(foo, ["FOO=2"]);
+}
+
+#[test]
 fn exec_process_json() {
     let ctx = Ctx::new();
     let id = ctx.start_sleeper("execjson");

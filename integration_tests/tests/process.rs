@@ -79,6 +79,17 @@ fn environment_is_exactly_the_configured_one_plus_home() {
 }
 
 #[test]
+fn a_variable_set_twice_keeps_its_first_place_and_last_value() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set("/process/env", json!(["A=1", "PATH=/bin", "A=2"]));
+    let out = ctx.run_in(&bundle, &["/bin/env"]);
+    let vars: Vec<&str> = out.lines().collect();
+    // As runc passes it on (Go's environment: one entry per name).
+    assert_eq!(vars, ["A=2", "PATH=/bin", "HOME=/root"]);
+}
+
+#[test]
 fn home_follows_the_user_unless_configured() {
     let ctx = Ctx::new();
     let bundle = ctx.bundle();

@@ -24,6 +24,7 @@ use crate::liveness::stat_of;
 pub use crate::plan::CreateOptions;
 use crate::plan::{creating_state, linux, ContainerPlan};
 use crate::process_attrs::InheritedAttrs;
+use crate::process_plan::set_variable;
 use crate::state::ContainerState;
 use crate::store::{ContainerDir, Store};
 use crate::timefmt::rfc3339_nano;
@@ -366,10 +367,9 @@ fn init_config(
     let extra_fds = opts.preserve_fds + opts.listen_fds;
     let mut cfg = InitConfig::for_process(process, namespaces, cgroup, extra_fds);
     if opts.listen_fds > 0 {
-        cfg.process
-            .env
-            .push(format!("LISTEN_FDS={}", opts.listen_fds));
-        cfg.process.env.push("LISTEN_PID=1".into());
+        let env = &mut cfg.process.env;
+        set_variable(env, format!("LISTEN_FDS={}", opts.listen_fds));
+        set_variable(env, "LISTEN_PID=1".into());
     }
     cfg.setup = Some(setup);
     cfg.seccomp = seccomp;

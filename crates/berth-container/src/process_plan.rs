@@ -37,7 +37,7 @@ pub(crate) fn plan_process(
         user: user(&process.user),
         cwd: process.cwd.clone(),
         args: process.args.clone(),
-        env: process.env.clone(),
+        env: environment(&process.env),
         attrs: inherited.for_process(process)?,
     })
 }
@@ -128,6 +128,27 @@ fn user(user: &berth_spec::User) -> User {
     }
 }
 
+/// `process.env` with one entry per variable, as runc passes it on: a
+/// variable set twice keeps its first place and its last value.
+fn environment(env: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(env.len());
+    for entry in env {
+        set_variable(&mut out, entry.clone());
+    }
+    out
+}
+
+/// Sets `entry` (`KEY=value`) in `env`: replaces the variable's entry, or
+/// appends it.
+pub(crate) fn set_variable(env: &mut Vec<String>, entry: String) {
+    let key = |e: &str| e.split_once('=').map_or(e, |(k, _)| k).to_string();
+    let name = key(&entry);
+    match env.iter_mut().find(|e| key(e) == name) {
+        Some(slot) => *slot = entry,
+        None => env.push(entry),
+    }
+}
+
 /// An `oomScoreAdj` the kernel refuses, which init would only meet after
 /// the clone.
 fn check_oom_score_adj(adj: Option<i32>) -> Result<(), ConfigError> {
@@ -171,6 +192,14 @@ mod tests {
         assert_eq!(err.field, "process.oomScoreAdj");
         let ok = process(serde_json::json!({"oomScoreAdj": -1000}));
         plan_process(&ok, &InheritedAttrs::default()).unwrap();
+    }
+
+    #[test]
+    fn each_variable_once_in_its_first_place_with_its_last_value() {
+        let env = |v: &[&str]| environment(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(env(&["A=1", "B=2", "A=3"]), ["A=3", "B=2"]);
+        assert_eq!(env(&["A=", "A=x=y"]), ["A=x=y"]);
+        assert_eq!(env(&["AB=1", "A=2"]), ["AB=1", "A=2"]);
     }
 
     #[test]
