@@ -300,6 +300,19 @@ fn soft_rlimit_above_hard_is_refused() {
     assert!(ctx.root_entries().is_empty());
 }
 
+#[test]
+fn a_cwd_that_is_a_file_is_not_a_directory() {
+    let ctx = Ctx::new();
+    let bundle = ctx.bundle();
+    bundle.set("/process/cwd", json!("/etc/passwd"));
+    let id = ctx.id("cwdfile");
+    // Go's os.MkdirAll words (runc), not mkdir's EEXIST.
+    ctx.create(&bundle, &id)
+        .assert_fail()
+        .assert_stderr_contains("mkdir /etc/passwd: not a directory");
+    assert!(ctx.root_entries().is_empty());
+}
+
 /// Raising a hard limit needs CAP_SYS_RESOURCE in the runtime's own bounding
 /// set; this project's VM lacks it (podman's default NOFILE=1048576 fails here
 /// for every runtime).

@@ -506,16 +506,21 @@ fn cwd_inside_root() -> Result<(), crate::ProcessError> {
 
 /// `process.cwd` is created (0755, as root, inside the container after
 /// pivot_root) when missing, as runc does.
+/// `mkdir -p` of the cwd; a cwd that exists but is not a directory is
+/// ENOTDIR, as Go's `os.MkdirAll` (runc) says, not mkdir's EEXIST.
 fn create_cwd(cwd: &Path) -> Result<(), crate::ProcessError> {
     use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
+    let made = std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o755)
-        .create(cwd)
-        .map_err(|source| crate::ProcessError::Io {
-            what: format!("mkdir {}", cwd.display()),
-            source,
-        })
+        .create(cwd);
+    made.map_err(|e| crate::ProcessError::Io {
+        what: format!("mkdir {}", cwd.display()),
+        source: match e.kind() {
+            std::io::ErrorKind::AlreadyExists => std::io::Error::from_raw_os_error(libc::ENOTDIR),
+            _ => e,
+        },
+    })
 }
 
 fn chdir(cwd: &Path) -> Result<(), crate::ProcessError> {
