@@ -116,6 +116,12 @@ fn cases() -> Vec<Case> {
             berth_only: None,
         },
         Case {
+            name: "mount-on-root",
+            patch: |v| add_mount(v, json!({"destination": "/", "type": "tmpfs", "source": "tmpfs"})),
+            berth_says: "mounts[7].destination: mountpoint ",
+            berth_only: Some("runc 1.1.5 fails in init, after the clone (error closing exec fds)"),
+        },
+        Case {
             name: "device-type-all",
             patch: |v| {
                 v["linux"]["devices"] =

@@ -195,6 +195,10 @@ fn plan_mount(
         options,
         idmap: None,
     };
+    if planned.dest == Path::new("/") {
+        let reason = "mountpoint \"/\" is on the top of rootfs".to_string();
+        return Err(planned_refusal(index, "destination", reason));
+    }
     if kind == MountKind::Bind {
         let source = planned.source.as_mut().ok_or_else(|| {
             planned_refusal(index, "source", "a bind mount needs a source".into())
@@ -393,6 +397,17 @@ mod tests {
                 {"destination": "/a", "options": ["rbind"]}
             ])),
             "mounts[1].source: a bind mount needs a source"
+        );
+    }
+
+    #[test]
+    fn a_mount_on_the_root_itself_is_refused_by_its_path() {
+        assert_eq!(
+            refusal(serde_json::json!([
+                {"destination": "/proc", "type": "proc"},
+                {"destination": "/mnt/..", "type": "tmpfs", "source": "tmpfs"}
+            ])),
+            "mounts[1].destination: mountpoint \"/\" is on the top of rootfs"
         );
     }
 
