@@ -87,6 +87,10 @@ pub fn validate(spec: &Spec) -> Result<(), ContainerError> {
         .as_ref()
         .ok_or_else(|| refuse("process", "process must be set"))?;
     validate_process(process)?;
+    // The config's execCPUAffinity is only exec's (kept in the state): it is
+    // checked now, not when the first exec needs it.
+    CpuAffinity::from_spec(process.exec_cpu_affinity.as_ref())
+        .map_err(crate::process_attrs::invalid)?;
     let linux = spec
         .linux
         .as_ref()
@@ -167,10 +171,7 @@ pub(crate) fn validate_process(process: &Process) -> Result<(), ContainerError> 
     let checks = [("process.selinuxLabel", !process.selinux_label.is_empty())];
     refuse_present(&checks)?;
     // scheduler and ioPriority are parsed (and refused) once, by the
-    // process planner; execCPUAffinity is only an exec'd process's, so its
-    // check is here.
-    CpuAffinity::from_spec(process.exec_cpu_affinity.as_ref())
-        .map_err(crate::process_attrs::invalid)?;
+    // process planner; execCPUAffinity once, where it is applied (exec).
     validate_console_size(process)
 }
 
