@@ -12,8 +12,7 @@ use berth_process::{
     ContainerSetup, InitConfig, Namespaces, NetDevice, PidfdOf, PidfdSocket, ProcessPlan, Seccomp,
     Spawned, StepTime,
 };
-use berth_rootfs::devices::DeviceNode;
-use berth_rootfs::{BindSources, CgroupMountSource, MountPlan, RootfsPlan};
+use berth_rootfs::{BindSources, CgroupMountSource, RootfsPlan};
 use berth_spec::Linux;
 use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
@@ -101,16 +100,7 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
     state.cgroup = make_cgroup(&plan, opts.rootless_cgroups)?;
     phases.mark("runtime: create the cgroup and apply the resources");
     let fifo = make_fifo(&undo.dir().fifo_path())?;
-    let host_mount_ns = !plan.namespaces.has(CloneFlags::CLONE_NEWNS);
-    let rootfs = rootfs_plan(
-        &plan.bundle,
-        opts,
-        state.cgroup.mount_view(),
-        plan.namespaces.new_cgroupns,
-        plan.mounts,
-        plan.devices,
-        host_mount_ns,
-    );
+    let rootfs = rootfs_plan(&mut plan, opts, state.cgroup.mount_view());
     let setup = container_setup(
         &plan.bundle,
         opts,
@@ -319,20 +309,13 @@ fn make_fifo(path: &Path) -> Result<OwnedFd, ContainerError> {
     nix::fcntl::open(path, flags, Mode::empty()).map_err(|e| io_error("open", e))
 }
 
-fn rootfs_plan(
-    bundle: &Bundle,
-    opts: &CreateOptions<'_>,
-    cgroup: &Cgroup,
-    own_cgroupns: bool,
-    mounts: MountPlan,
-    devices: Vec<DeviceNode>,
-    host_mount_ns: bool,
-) -> RootfsPlan {
+fn rootfs_plan(plan: &mut ContainerPlan, opts: &CreateOptions<'_>, cgroup: &Cgroup) -> RootfsPlan {
+    let bundle = &plan.bundle;
     let linux = linux(bundle);
     let cgroup_source = match cgroup.layout() {
         berth_cgroups::Layout::V2 => CgroupMountSource::V2 {
             dir: cgroup.unified_dir().map(Path::to_path_buf),
-            own_cgroupns,
+            own_cgroupns: plan.namespaces.new_cgroupns,
         },
         berth_cgroups::Layout::V1 | berth_cgroups::Layout::Hybrid => CgroupMountSource::V1 {
             hierarchies: cgroup.v1_mount_sources(),
@@ -341,15 +324,15 @@ fn rootfs_plan(
     RootfsPlan {
         rootfs: bundle.rootfs.clone(),
         readonly: bundle.spec.root.as_ref().is_some_and(|r| r.readonly),
-        mounts,
-        rootfs_propagation: linux.rootfs_propagation.clone(),
-        devices,
+        mounts: std::mem::take(&mut plan.mounts),
+        rootfs_propagation: plan.root_propagation,
+        devices: std::mem::take(&mut plan.devices),
         masked_paths: linux.masked_paths.clone(),
         readonly_paths: linux.readonly_paths.clone(),
         no_pivot: opts.no_pivot,
         cgroup: cgroup_source,
         bind_sources: Default::default(),
-        host_mount_ns,
+        host_mount_ns: !plan.namespaces.has(CloneFlags::CLONE_NEWNS),
     }
 }
 

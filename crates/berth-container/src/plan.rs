@@ -60,6 +60,8 @@ pub(crate) struct ContainerPlan {
     pub mounts: MountPlan,
     /// The device nodes init makes (runc's defaults, then `linux.devices`).
     pub devices: Vec<DeviceNode>,
+    /// `linux.rootfsPropagation` as flags (None: unset).
+    pub root_propagation: Option<nix::mount::MsFlags>,
     pub rdt_group: Option<RdtGroup>,
     /// The cgroup, planned (nothing made yet).
     pub cgroup: Cgroup,
@@ -77,7 +79,7 @@ pub(crate) fn plan(opts: &CreateOptions<'_>) -> Result<ContainerPlan, ContainerE
     check_config(linux)?;
     let inherited = InheritedAttrs::of_config(process(&bundle), linux);
     let init_process = crate::process_plan::plan_process(process(&bundle), &inherited)?;
-    berth_rootfs::root_propagation(&linux.rootfs_propagation, opts.no_pivot)
+    let root_propagation = berth_rootfs::root_propagation(&linux.rootfs_propagation, opts.no_pivot)
         .map_err(rootfs_refusal)?;
     let seccomp =
         crate::seccomp::build(linux.seccomp.as_ref(), || creating_state(&bundle, opts.id))?;
@@ -104,6 +106,7 @@ pub(crate) fn plan(opts: &CreateOptions<'_>) -> Result<ContainerPlan, ContainerE
         process: init_process,
         mounts,
         devices,
+        root_propagation,
         rdt_group,
         cgroup,
         resources,

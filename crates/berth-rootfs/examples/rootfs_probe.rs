@@ -64,7 +64,8 @@ fn main() {
         rootfs,
         readonly: root.readonly,
         mounts: MountPlan::parse(&spec.mounts, &bundle, ContainerUserns::None).expect("mounts"),
-        rootfs_propagation: linux.rootfs_propagation,
+        rootfs_propagation: berth_rootfs::root_propagation(&linux.rootfs_propagation, no_pivot)
+            .expect("linux.rootfsPropagation"),
         devices: berth_rootfs::devices::devices_to_create(&linux.devices).expect("linux.devices"),
         masked_paths: linux.masked_paths,
         readonly_paths: linux.readonly_paths,

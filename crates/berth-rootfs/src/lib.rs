@@ -56,8 +56,9 @@ pub struct RootfsPlan {
     pub readonly: bool,
     /// The config's mounts, parsed by the planner ([`MountPlan::parse`]).
     pub mounts: MountPlan,
-    /// linux.rootfsPropagation; empty: the default (rslave).
-    pub rootfs_propagation: String,
+    /// linux.rootfsPropagation, planned ([`root_propagation`]); None: the
+    /// default (rslave).
+    pub rootfs_propagation: Option<MsFlags>,
     /// The device nodes to make: runc's defaults and `linux.devices`,
     /// planned ([`devices::devices_to_create`]).
     pub devices: Vec<devices::DeviceNode>,
@@ -141,13 +142,6 @@ pub enum CgroupMountSource {
     },
 }
 
-impl RootfsPlan {
-    /// linux.rootfsPropagation as flags; None when unset (empty).
-    pub fn root_propagation(&self) -> Result<Option<MsFlags>, RootfsError> {
-        root_propagation(&self.rootfs_propagation, self.no_pivot)
-    }
-}
-
 /// `linux.rootfsPropagation` as flags (None when unset), refused when it is
 /// no propagation mode or, with `--no-pivot`, a private one.
 pub fn root_propagation(value: &str, no_pivot: bool) -> Result<Option<MsFlags>, RootfsError> {
@@ -210,10 +204,9 @@ pub fn prepare_rootfs_with(
     plan: &RootfsPlan,
     idmapped: &[(usize, OwnedFd)],
 ) -> Result<(), RootfsError> {
-    let propagation = plan.root_propagation()?;
     check_host_proc()?;
     if !plan.host_mount_ns {
-        set_host_propagation(sys, &plan.rootfs, propagation)?;
+        set_host_propagation(sys, &plan.rootfs, plan.rootfs_propagation)?;
     }
     bind_rootfs_on_itself(sys, &plan.rootfs)?;
     let root = RootDir::open_with(&plan.rootfs, sys)?;
@@ -335,7 +328,7 @@ fn populate_dev(root: &RootDir, plan: &RootfsPlan) -> Result<(), RootfsError> {
 /// to the new /, and point stdio that was the host's /dev/null at the
 /// container's.
 pub fn enter_rootfs(plan: &RootfsPlan) -> Result<(), RootfsError> {
-    let propagation = plan.root_propagation()?.filter(|_| !plan.host_mount_ns);
+    let propagation = plan.rootfs_propagation.filter(|_| !plan.host_mount_ns);
     let jail = if plan.host_mount_ns {
         pivot::chroot_into(&plan.rootfs)
     } else if plan.no_pivot {
@@ -424,38 +417,16 @@ pub fn finish_rootfs_with(sys: &dyn MountSys, plan: &RootfsPlan) -> Result<(), R
 mod tests {
     use super::*;
 
-    fn plan(propagation: Option<&str>, no_pivot: bool) -> RootfsPlan {
-        RootfsPlan {
-            rootfs: PathBuf::from("/r"),
-            readonly: false,
-            mounts: MountPlan::default(),
-            rootfs_propagation: propagation.unwrap_or_default().to_string(),
-            devices: Vec::new(),
-            masked_paths: Vec::new(),
-            readonly_paths: Vec::new(),
-            no_pivot,
-            cgroup: CgroupMountSource::V2 {
-                dir: Some(PathBuf::from("/sys/fs/cgroup/x")),
-                own_cgroupns: false,
-            },
-            bind_sources: BindSources::default(),
-            host_mount_ns: false,
-        }
-    }
-
     #[test]
     fn rootfs_propagation_values() {
-        assert_eq!(plan(None, false).root_propagation().unwrap(), None);
-        assert_eq!(plan(Some(""), false).root_propagation().unwrap(), None);
+        assert_eq!(root_propagation("", false).unwrap(), None);
         assert_eq!(
-            plan(Some("rshared"), true).root_propagation().unwrap(),
+            root_propagation("rshared", true).unwrap(),
             Some(MsFlags::MS_SHARED | MsFlags::MS_REC)
         );
-        let bad = plan(Some("sideways"), false)
-            .root_propagation()
-            .unwrap_err();
+        let bad = root_propagation("sideways", false).unwrap_err();
         assert!(bad.to_string().contains("linux.rootfsPropagation"), "{bad}");
-        let unsafe_private = plan(Some("rprivate"), true).root_propagation().unwrap_err();
+        let unsafe_private = root_propagation("rprivate", true).unwrap_err();
         assert!(unsafe_private
             .to_string()
             .contains("not safe without pivot_root"));

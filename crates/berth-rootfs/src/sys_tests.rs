@@ -194,7 +194,7 @@ fn rootfs_plan(rootfs: &Path, mounts: serde_json::Value) -> RootfsPlan {
         rootfs: rootfs.to_path_buf(),
         readonly: false,
         mounts: MountPlan::parse(&mounts, bundle, ContainerUserns::None).unwrap(),
-        rootfs_propagation: String::new(),
+        rootfs_propagation: None,
         devices: crate::devices::devices_to_create(&[]).unwrap(),
         masked_paths: Vec::new(),
         readonly_paths: Vec::new(),
