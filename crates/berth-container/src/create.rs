@@ -10,7 +10,7 @@ use berth_cgroups::{Cgroup, ResourcePlan};
 use berth_process::trace::Phases;
 use berth_process::{
     ContainerSetup, InitConfig, Namespaces, NetDevice, PidfdOf, PidfdSocket, ProcessPlan, Seccomp,
-    Spawned, StepTime,
+    Spawned, StepTime, Sysctl,
 };
 use berth_rootfs::{BindSources, CgroupMountSource, RootfsPlan};
 use berth_spec::Linux;
@@ -107,6 +107,7 @@ pub fn create(store: &Store, opts: &CreateOptions<'_>) -> Result<Created, Contai
         &plan.namespaces,
         rootfs,
         fifo,
+        plan.sysctls,
         plan.resources,
     );
     let (process, namespaces, cgroup) = (plan.process, plan.namespaces, state.cgroup.clone());
@@ -369,6 +370,7 @@ fn container_setup(
     namespaces: &Namespaces,
     rootfs: RootfsPlan,
     fifo: OwnedFd,
+    sysctl: Vec<Sysctl>,
     resources: ResourcePlan,
 ) -> ContainerSetup {
     let linux = linux(bundle);
@@ -378,7 +380,7 @@ fn container_setup(
         fifo,
         hostname: bundle.spec.hostname.clone().filter(|_| own_uts),
         domainname: bundle.spec.domainname.clone().filter(|_| own_uts),
-        sysctl: linux.sysctl.clone(),
+        sysctl,
         oom_score_adj: crate::plan::process(bundle).oom_score_adj,
         new_session_keyring: (!opts.no_new_keyring).then(|| opts.id.to_string()),
         hooks: bundle.spec.hooks.clone().unwrap_or_default(),

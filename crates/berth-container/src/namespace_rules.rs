@@ -7,6 +7,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use berth_process::Sysctl;
 use berth_spec::{Linux, LinuxNamespaceType};
 
 use crate::ConfigError;
@@ -23,28 +24,31 @@ const IPC_SYSCTLS: [&str; 8] = [
     "kernel.shm_rmid_forced",
 ];
 
-/// Every `linux.sysctl` key names a file under /proc/sys and belongs to a
-/// namespace the container has of its own, as runc 1.1.5 checks (in its
-/// words; it finds a key such as `net..core` only in init): IPC keys need an IPC
-/// namespace, `net.` keys a network namespace that is not the runtime's,
-/// `kernel.domainname` a UTS namespace (`kernel.hostname` is the
-/// `hostname` field's); any other key is the host's.
-pub(crate) fn check_sysctls(linux: &Linux) -> Result<(), ConfigError> {
+/// `linux.sysctl`, in key order, planned for init: every key names a file
+/// under /proc/sys and belongs to a namespace the container has of its
+/// own, as runc 1.1.5 checks (in its words; it finds a key such as
+/// `net..core` only in init): IPC keys need an IPC namespace, `net.` keys
+/// a network namespace that is not the runtime's, `kernel.domainname` a
+/// UTS namespace (`kernel.hostname` is the `hostname` field's); any other
+/// key is the host's.
+pub(crate) fn plan_sysctls(linux: &Linux) -> Result<Vec<Sysctl>, ConfigError> {
     let mut keys: Vec<&String> = linux.sysctl.keys().collect();
     keys.sort();
-    for key in keys {
-        sysctl_refusal(linux, &key.replace('/', ".")).map_or(Ok(()), |reason| {
-            Err(ConfigError::new("linux.sysctl", reason))
-        })?;
-    }
-    Ok(())
+    let refuse = |reason| ConfigError::new("linux.sysctl", reason);
+    let plan = |key: &&String| {
+        let sysctl = Sysctl::new(key, &linux.sysctl[*key])
+            .ok_or_else(|| refuse(format!("invalid key {:?}", key.replace('/', "."))))?;
+        match namespace_refusal(linux, &key.replace('/', ".")) {
+            Some(reason) => Err(refuse(reason)),
+            None => Ok(sysctl),
+        }
+    };
+    keys.iter().map(plan).collect()
 }
 
-/// Why `key` (dot-separated) cannot be set in this container, or None.
-fn sysctl_refusal(linux: &Linux, key: &str) -> Option<String> {
-    if !berth_process::valid_sysctl_key(key) {
-        return Some(format!("invalid key {key:?}"));
-    }
+/// Why the (valid, dot-separated) `key` cannot be set in this container,
+/// or None.
+fn namespace_refusal(linux: &Linux, key: &str) -> Option<String> {
     let has = |typ| linux.namespaces.iter().find(|ns| ns.typ == typ);
     if IPC_SYSCTLS.contains(&key) || key.starts_with("fs.mqueue.") {
         return has(LinuxNamespaceType::Ipc)
@@ -120,7 +124,7 @@ mod tests {
             .map(|t| serde_json::json!({"type": t}))
             .collect();
         let l = linux(serde_json::json!({"namespaces": ns, "sysctl": {key: "1"}}));
-        check_sysctls(&l).err().map(|e| e.to_string())
+        plan_sysctls(&l).err().map(|e| e.to_string())
     }
 
     #[test]
@@ -156,7 +160,7 @@ mod tests {
             "namespaces": [{"type": "network", "path": "/proc/self/ns/net"}],
             "sysctl": {"net.core.somaxconn": "1"}
         }));
-        assert!(check_sysctls(&l).is_err());
+        assert!(plan_sysctls(&l).is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use berth_cgroups::{Cgroup, ResourcePlan};
-use berth_process::{Namespaces, ProcessPlan, Seccomp};
+use berth_process::{Namespaces, ProcessPlan, Seccomp, Sysctl};
 use berth_rootfs::devices::{devices_to_create, DeviceNode};
 use berth_rootfs::mountplan::ContainerUserns;
 use berth_rootfs::{MountPlan, RootfsError};
@@ -60,6 +60,8 @@ pub(crate) struct ContainerPlan {
     pub mounts: MountPlan,
     /// The device nodes init makes (runc's defaults, then `linux.devices`).
     pub devices: Vec<DeviceNode>,
+    /// `linux.sysctl`, in key order.
+    pub sysctls: Vec<Sysctl>,
     /// `linux.rootfsPropagation` as flags (None: unset).
     pub root_propagation: Option<nix::mount::MsFlags>,
     pub rdt_group: Option<RdtGroup>,
@@ -76,7 +78,7 @@ pub(crate) struct ContainerPlan {
 pub(crate) fn plan(opts: &CreateOptions<'_>) -> Result<ContainerPlan, ContainerError> {
     let bundle = load_bundle(opts.bundle)?;
     let linux = linux(&bundle);
-    check_config(linux)?;
+    let sysctls = check_config(linux)?;
     let inherited = InheritedAttrs::of_config(process(&bundle), linux);
     let init_process = crate::process_plan::plan_process(process(&bundle), &inherited)?;
     let root_propagation = berth_rootfs::root_propagation(&linux.rootfs_propagation, opts.no_pivot)
@@ -106,6 +108,7 @@ pub(crate) fn plan(opts: &CreateOptions<'_>) -> Result<ContainerPlan, ContainerE
         process: init_process,
         mounts,
         devices,
+        sysctls,
         root_propagation,
         rdt_group,
         cgroup,
@@ -131,11 +134,11 @@ pub fn accepts(spec: &berth_spec::Spec) -> Result<(), ContainerError> {
 }
 
 /// The refusals of `linux` fields that init would only meet after the
-/// clone, or that would change the host.
-fn check_config(linux: &Linux) -> Result<(), ConfigError> {
+/// clone, or that would change the host; the sysctls, planned.
+fn check_config(linux: &Linux) -> Result<Vec<Sysctl>, ConfigError> {
     check_namespace_paths(linux)?;
     crate::namespace_rules::check_id_mappings(linux)?;
-    crate::namespace_rules::check_sysctls(linux)
+    crate::namespace_rules::plan_sysctls(linux)
 }
 
 /// `linux.resources` as enforced: the device rules get runc's default

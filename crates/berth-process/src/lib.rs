@@ -20,7 +20,6 @@ mod sysctl;
 pub mod trace;
 mod via_userns;
 
-use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
@@ -33,7 +32,7 @@ pub use pidfd::{PidfdOf, PidfdSocket};
 pub use seccomp_agent::SeccompAgent;
 pub use spawn::{spawn_init, Spawned};
 pub use sync::InitFailure;
-pub use sysctl::valid_sysctl_key;
+pub use sysctl::Sysctl;
 pub use trace::StepTime;
 
 use berth_security::{Capabilities, Rlimit, User};
@@ -129,7 +128,8 @@ pub struct ContainerSetup {
     pub fifo: OwnedFd,
     pub hostname: Option<String>,
     pub domainname: Option<String>,
-    pub sysctl: HashMap<String, String>,
+    /// `linux.sysctl`, planned, in key order.
+    pub sysctl: Vec<Sysctl>,
     pub oom_score_adj: Option<i32>,
     /// Join a new session keyring of this name (unless `--no-new-keyring`).
     pub new_session_keyring: Option<String>,
