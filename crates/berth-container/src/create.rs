@@ -310,6 +310,8 @@ fn make_fifo(path: &Path) -> Result<OwnedFd, ContainerError> {
     nix::fcntl::open(path, flags, Mode::empty()).map_err(|e| io_error("open", e))
 }
 
+/// What berth-rootfs needs, from the plan (its mounts and devices move
+/// there) and the made cgroup.
 fn rootfs_plan(plan: &mut ContainerPlan, opts: &CreateOptions<'_>, cgroup: &Cgroup) -> RootfsPlan {
     let bundle = &plan.bundle;
     let linux = linux(bundle);

@@ -55,9 +55,7 @@ fn link_text(err: &(dyn std::error::Error + 'static)) -> String {
 
 /// An io::Error as Go prints an OS error ("no such file or directory").
 pub fn go_strerror_of(err: &std::io::Error) -> String {
-    err.raw_os_error()
-        .map(|n| go_strerror(nix::errno::Errno::from_raw(n)))
-        .unwrap_or_else(|| err.to_string())
+    link_text(err)
 }
 
 /// strerror as Go spells it: lower case, no errno name.
